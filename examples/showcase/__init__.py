@@ -1,0 +1,1 @@
+"""The showcase app: what a newcomer sees first (``make run``)."""

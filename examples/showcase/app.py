@@ -1,0 +1,104 @@
+"""The Zephyr showcase: a home page, a small JSON API and a guestbook form.
+
+Run it with ``make run`` and open http://127.0.0.1:8000.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from zephyr import RedirectResponse, Request, Response, Zephyr, abort
+
+app = Zephyr(__name__, debug=True)
+
+
+@dataclass
+class Entry:
+    """One guestbook entry."""
+
+    id: int
+    name: str
+    message: str
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@app.on_startup
+def seed_guestbook() -> None:
+    app.state.entries = [Entry(1, "Zephyr", "Welcome! Leave a message below.")]
+
+
+def _page(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font:16px/1.6 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;
+color:#222}} nav a{{margin-right:1rem}} li{{margin:.4rem 0}}
+input,textarea{{display:block;margin:.3rem 0 .8rem;width:100%;font:inherit}}
+button{{font:inherit;padding:.3rem 1rem}} code{{background:#f3f3f3}}
+</style></head>
+<body><nav><a href="{app.url_for('home')}">Home</a>
+<a href="{app.url_for('guestbook')}">Guestbook</a>
+<a href="{app.url_for('api.list_entries')}">JSON API</a></nav>{body}</body></html>"""
+
+
+@app.get("/")
+async def home() -> str:
+    return _page(
+        "Zephyr showcase",
+        """<h1>Zephyr</h1>
+<p>A fast ASGI framework with Flask's ergonomics. This app shows the basics:</p>
+<ul>
+<li>this page: a handler returning a <code>str</code> becomes HTML;</li>
+<li><a href="/api/entries">/api/entries</a>: a <code>list</code> of dataclasses becomes JSON;</li>
+<li><a href="/api/entries/1">/api/entries/1</a>: a typed path parameter
+(<code>/api/entries/&lt;int:entry_id&gt;</code>);</li>
+<li><a href="/guestbook">the guestbook</a>: a form posted back to the app.</li>
+</ul>""",
+    )
+
+
+api = app.group("/api", name="api")
+
+
+@api.get("/entries", name="list_entries")
+async def list_entries(limit: int = 20) -> list[Entry]:
+    """The newest entries first; ``?limit=`` caps how many."""
+    entries: list[Entry] = app.state.entries
+    return sorted(entries, key=lambda e: e.id, reverse=True)[:limit]
+
+
+@api.get("/entries/<int:entry_id>")
+async def get_entry(entry_id: int) -> Entry:
+    entry: Entry | None = next((e for e in app.state.entries if e.id == entry_id), None)
+    if entry is None:
+        abort(404, f"there is no entry {entry_id}")
+    return entry
+
+
+@app.get("/guestbook")
+async def guestbook() -> str:
+    items = "".join(
+        f"<li><strong>{html.escape(e.name)}</strong>: {html.escape(e.message)}</li>"
+        for e in app.state.entries
+    )
+    form = """<form method="post" action="/guestbook">
+<label>Name <input name="name" required maxlength="40"></label>
+<label>Message <textarea name="message" required maxlength="500"></textarea></label>
+<button>Sign</button></form>"""
+    return _page("Guestbook", f"<h1>Guestbook</h1><ul>{items}</ul>{form}")
+
+
+@app.post("/guestbook")
+async def sign_guestbook(request: Request) -> Response | tuple[str, int]:
+    form = await request.form()
+    name = str(form.get("name", "")).strip()
+    message = str(form.get("message", "")).strip()
+    if not name or not message or len(name) > 40 or len(message) > 500:
+        return _page("Guestbook", "<p>Please give a name (up to 40 characters) and a "
+                     "message (up to 500). <a href='/guestbook'>Back</a></p>"), 400
+    entries: list[Entry] = app.state.entries
+    entries.append(Entry(max((e.id for e in entries), default=0) + 1, name, message))
+    return RedirectResponse(app.url_for("guestbook"), status_code=303)

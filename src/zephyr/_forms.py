@@ -1,0 +1,170 @@
+"""Parsing form bodies (url-encoded and multipart) with python-multipart, within limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from zephyr.datastructures import Headers, MultiDict, parse_query_string
+from zephyr.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from zephyr.requests import BodyLimits, FormValue, UploadFile
+
+if TYPE_CHECKING:
+    from zephyr.requests import Request
+
+
+async def parse_form(request: Request, limits: BodyLimits) -> MultiDict[FormValue]:
+    """Read and parse the body of ``request`` as a form."""
+    kind = request.content_type
+    if kind == "application/x-www-form-urlencoded":
+        pairs = parse_query_string(await request.body(), what="form body")
+        if len(pairs) > limits.max_fields:
+            raise PayloadTooLarge(_too_many("fields", limits.max_fields, "MULTIPART_MAX_FIELDS"))
+        return MultiDict[FormValue](pairs)
+    if kind == "multipart/form-data":
+        return await _MultipartReader(request, limits).read()
+    raise UnsupportedMediaType(
+        "expected a form (Content-Type: application/x-www-form-urlencoded or "
+        f"multipart/form-data), got {kind or 'no content type'!r}"
+    )
+
+
+def _too_many(what: str, limit: int, setting: str) -> str:
+    return f"the form has more than {limit} {what}; raise {setting} if this is expected"
+
+
+class _MultipartReader:
+    """Feeds body chunks to python-multipart and collects fields and files.
+
+    The parser's callbacks are synchronous, so they only record what happened;
+    the events are then applied (and file data written) between chunks.
+    """
+
+    def __init__(self, request: Request, limits: BodyLimits) -> None:
+        self.request = request
+        self.limits = limits
+        _, params = parse_options_header(request.headers.get("content-type", ""))
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise BadRequest("the multipart body has no boundary in its Content-Type header")
+        self.events: list[tuple[str, bytes]] = []
+        self.header_field = b""
+        self.header_value = b""
+        self.part_headers: list[tuple[bytes, bytes]] = []
+        try:
+            self.parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": lambda: self.events.append(("begin", b"")),
+                    "on_part_data": lambda d, s, e: self.events.append(("data", d[s:e])),
+                    "on_part_end": lambda: self.events.append(("end", b"")),
+                    "on_header_field": self._on_header_field,
+                    "on_header_value": self._on_header_value,
+                    "on_header_end": self._on_header_end,
+                    "on_headers_finished": lambda: self.events.append(("headers", b"")),
+                },
+            )
+        except FormParserError as exc:
+            raise BadRequest(f"malformed multipart body: {exc}") from None
+        self.items: list[tuple[str, FormValue]] = []
+        self.fields = 0
+        self.files = 0
+        self.name = ""
+        self.field_data: list[bytes] = []
+        self.upload: UploadFile | None = None
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        self.part_headers.append((self.header_field.lower(), self.header_value))
+        self.header_field = self.header_value = b""
+
+    async def read(self) -> MultiDict[FormValue]:
+        try:
+            async for chunk in self.request.stream():
+                self._write(chunk)
+                await self._apply_events()
+            try:
+                self.parser.finalize()
+            except FormParserError as exc:
+                raise BadRequest(f"malformed multipart body: {exc}") from None
+            await self._apply_events()
+        except BaseException:
+            for _, value in self.items:
+                if isinstance(value, UploadFile):
+                    await value.close()
+            if self.upload is not None:
+                await self.upload.close()
+            raise
+        return MultiDict(self.items)
+
+    def _write(self, chunk: bytes) -> None:
+        try:
+            self.parser.write(chunk)
+        except FormParserError as exc:
+            raise BadRequest(f"malformed multipart body: {exc}") from None
+
+    async def _apply_events(self) -> None:
+        events, self.events = self.events, []
+        for kind, data in events:
+            if kind == "begin":
+                self.part_headers = []
+            elif kind == "headers":
+                self._start_part()
+            elif kind == "data":
+                if self.upload is not None:
+                    await self.upload.write(data)
+                else:
+                    self.field_data.append(data)
+            elif kind == "end":
+                await self._finish_part()
+
+    def _start_part(self) -> None:
+        headers = Headers(raw=self.part_headers)
+        disposition, params = parse_options_header(headers.get("content-disposition"))
+        if disposition != b"form-data" or b"name" not in params:
+            raise BadRequest(
+                "malformed multipart body: each part needs "
+                "'Content-Disposition: form-data; name=\"...\"'"
+            )
+        self.name = _decode(params[b"name"], "a field name")
+        if b"filename" in params:
+            self.files += 1
+            if self.files > self.limits.max_files:
+                raise PayloadTooLarge(
+                    _too_many("files", self.limits.max_files, "MULTIPART_MAX_FILES")
+                )
+            self.upload = UploadFile(
+                filename=_decode(params[b"filename"], "a filename"),
+                content_type=headers.get("content-type", "application/octet-stream"),
+                headers=headers,
+                spool_size=self.limits.spool_size,
+            )
+        else:
+            self.fields += 1
+            if self.fields > self.limits.max_fields:
+                raise PayloadTooLarge(
+                    _too_many("fields", self.limits.max_fields, "MULTIPART_MAX_FIELDS")
+                )
+            self.field_data = []
+
+    async def _finish_part(self) -> None:
+        if self.upload is not None:
+            await self.upload.seek(0)
+            self.items.append((self.name, self.upload))
+            self.upload = None
+        else:
+            self.items.append((self.name, _decode(b"".join(self.field_data), "a field value")))
+
+
+def _decode(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(f"malformed multipart body: {what} is not valid UTF-8") from None

@@ -1,0 +1,441 @@
+"""The application: registration API, startup composition, and the ASGI entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from zephyr._disconnect import DisconnectWatcher, can_suspend, watching
+from zephyr.concurrency import make_thread_pool
+from zephyr.config import Config
+from zephyr.context import app_var, request_var
+from zephyr.converters import Compound, Converter, Param
+from zephyr.datastructures import decode_path
+from zephyr.error_handlers import handle_exception
+from zephyr.errors import ClientDisconnect, NotFound, SetupError
+from zephyr.middleware import CallNext, adapt_teardown, compose, with_hooks, wrap_asgi
+from zephyr.params import build_plan, make_caller
+from zephyr.requests import BodyLimits, Request, State
+from zephyr.responses import JSONResponse, RedirectResponse, Response, to_response
+from zephyr.routing import ASGIApp, Mount, Route, Router, RouteTable, build_url
+from zephyr.scaffold import Scaffold
+
+__all__ = ["Zephyr"]
+
+logger = logging.getLogger("zephyr")
+F = TypeVar("F", bound=Callable[..., Any])
+Scope = dict[str, Any]
+LifespanFactory = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+class Zephyr(Scaffold):
+    """A Zephyr application: an ASGI 3 callable you register routes on.
+
+    >>> app = Zephyr(__name__, debug=True)
+    >>> @app.get("/")
+    ... async def home():
+    ...     return "<h1>Hello</h1>"
+
+    Settings come from ``settings=`` (module name, ``.py``/``.toml`` file or
+    mapping), ``ZEPHYR_*`` environment variables and keyword arguments, in
+    that order of precedence (see :class:`~zephyr.config.Config`).
+    """
+
+    def __init__(
+        self,
+        import_name: str = "zephyr",
+        *,
+        routes: Iterable[Route] = (),
+        settings: str | Path | Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__(self)
+        self.import_name = import_name
+        self.config = Config(settings=settings, overrides=overrides)
+        self.router = Router()
+        self.state = State()
+        self.executor: ThreadPoolExecutor | None = None
+        self.body_limits = BodyLimits()
+        self._asgi_layers: list[tuple[Callable[..., Any], dict[str, Any]]] = []
+        self._startup: list[Callable[[], Any]] = []
+        self._shutdown: list[Callable[[], Any]] = []
+        self._lifespans: list[LifespanFactory] = []
+        self._teardown: list[Callable[[Request, BaseException | None], Any]] = []
+        self._exit_stack: AsyncExitStack | None = None
+        self._handle: CallNext | None = None
+        self._asgi: ASGIApp = self._first_call
+        self._direct_http = False
+        self._debug = False
+        for route in routes:
+            self.add_route(route)
+
+    @property
+    def debug(self) -> bool:
+        """Whether debug mode is on (``DEBUG`` setting)."""
+        return bool(self.config["DEBUG"])
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Every route with its name, methods, path, handler and source location."""
+        return self.router.routes
+
+    # -- registration beyond the shared scaffold ----------------------------------------
+
+    def add_converter(self, name: str, converter: type[Converter]) -> None:
+        """Make ``<name:param>`` / ``{param:name}`` available in route paths."""
+        if not (isinstance(converter, type) and issubclass(converter, Converter)):
+            raise SetupError(f"converter {name!r} must be a subclass of zephyr.Converter")
+        self.router.converters[name] = converter
+
+    def remove_route(self, name_or_route: str | Route) -> list[Route]:
+        """Remove routes by name (or one route), also while serving."""
+        return self.router.remove(name_or_route)
+
+    def mount(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
+        """Serve any ASGI app under ``prefix``; it sees ``root_path`` = the prefix.
+
+        Mounted apps are matched before ``@app.middleware`` runs; ASGI
+        middleware added with :meth:`add_asgi_middleware` wraps them too.
+        """
+        self.router.mount(Mount(prefix, app, name=name))
+
+    def add_asgi_middleware(self, cls: Callable[..., Any], /, **options: Any) -> None:
+        """Wrap the whole app in an ASGI middleware: ``cls(app, **options)``."""
+        self._refuse_when_live("add ASGI middleware")
+        if not callable(cls):
+            raise SetupError(f"{cls!r} is not an ASGI middleware class or factory")
+        self._asgi_layers.append((cls, options))
+
+    def on_startup(self, fn: F) -> F:
+        """Run ``fn()`` (sync or async) when the server starts, after lifespan contexts."""
+        self._refuse_when_live("add a startup function")
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: F) -> F:
+        """Run ``fn()`` (sync or async) when the server stops, before lifespan contexts exit."""
+        self._refuse_when_live("add a shutdown function")
+        self._shutdown.append(fn)
+        return fn
+
+    def lifespan(self, factory: F) -> F:
+        """Enter an async context manager around the app's life: ``factory(app)`` or ``factory()``.
+
+        Several run in registration order and exit in reverse. A mapping
+        yielded by one is added to the lifespan state (``request.state``).
+        """
+        self._refuse_when_live("add a lifespan")
+        self._lifespans.append(factory)
+        return factory
+
+    def teardown_request(self, fn: F) -> F:
+        """Run ``fn(exc)`` or ``fn(request, exc)`` after every response is sent."""
+        self._refuse_when_live("add a teardown_request hook")
+        self._teardown.append(adapt_teardown(fn))
+        return fn
+
+    def url_for(self, name: str, /, *, _query: Mapping[str, Any] | None = None,
+                **params: Any) -> str:
+        """The path of route ``name`` with ``params`` filled in (and ``_query`` appended)."""
+        return build_url(self.router.url_path_for(name, params), _query)
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, *, reload: bool = False,
+            workers: int = 1, server: str | None = None, **options: Any) -> None:
+        """Serve the app (uvicorn, or granian with ``server="granian"``)."""
+        from zephyr.server import serve
+
+        serve(self, host=host, port=port, reload=reload, workers=workers,
+              server=server or self.config["SERVER"], **options)
+
+    # -- startup composition --------------------------------------------------------
+
+    def _go_live(self) -> None:
+        """Decide everything that can be decided before the first request."""
+        if self.executor is None:
+            self.executor = make_thread_pool(self.config["THREAD_POOL_SIZE"])
+        if self.router.is_live:
+            return
+        config = self.config
+        config.freeze()
+        self._debug = bool(config["DEBUG"])
+        self.body_limits = BodyLimits(
+            json=config["MAX_JSON_SIZE"], form=config["MAX_FORM_SIZE"],
+            multipart=config["MAX_MULTIPART_SIZE"], other=config["MAX_BODY_SIZE"],
+            max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
+            spool_size=config["MULTIPART_SPOOL_SIZE"],
+        )
+        if self._middleware:
+            self._handle = watching(compose(self._middleware, self._route))
+        self._asgi = wrap_asgi(self._dispatch, self._asgi_layers)
+        self._direct_http = not self._asgi_layers
+        self.router.go_live(self._compose_route)
+
+    def _compose_route(self, route: Route) -> None:
+        """Build ``route.endpoint``: hooks, middleware, argument plan, handler, coercion."""
+        lineage = route.scaffold.lineage() if route.scaffold is not None else [self]
+        handler = route.handler
+        call = make_caller(handler, build_plan(handler, _path_params(route)))
+        status = route.options.get("status_code", 200)
+        maps = tuple(s.error_handlers for s in reversed(lineage))
+        debug = self._debug
+        middleware = [mw for s in lineage[1:] for mw in s._middleware]
+        middleware += route.options.get("middleware", ())
+        before = [hook for s in lineage for hook in s._before]
+        after = [hook for s in reversed(lineage) for hook in s._after]
+
+        async def on_error(request: Request, exc: Exception) -> Response:
+            return await handle_exception(request, exc, maps, debug=debug)
+
+        if middleware or before or after:
+            async def run_handler(request: Request) -> Response:
+                return to_response(await call(request), status, handler)
+
+            endpoint = with_hooks(compose(middleware, run_handler), before, after, on_error)
+        else:
+            # PERF: no hooks and no middleware: one coroutine guards and runs the handler.
+            async def endpoint(request: Request) -> Response:
+                try:
+                    result = await call(request)
+                    if result.__class__ is dict:
+                        return JSONResponse(result, status)
+                    return to_response(result, status, handler)
+                except Exception as exc:
+                    return await on_error(request, exc)
+
+        may_wait = middleware or before or after or can_suspend(handler)
+        route.endpoint = watching(endpoint) if may_wait else endpoint
+
+    # -- lifespan ---------------------------------------------------------------------
+
+    async def startup(self, state: dict[str, Any] | None = None) -> None:
+        """Compose the app, then enter lifespan contexts and run startup functions."""
+        self._go_live()
+        stack = AsyncExitStack()
+        token = app_var.set(self)
+        try:
+            for factory in self._lifespans:
+                context = factory(self) if _arity(factory) else factory()
+                provided = await stack.enter_async_context(context)
+                if isinstance(provided, Mapping) and state is not None:
+                    state.update(provided)
+            for fn in self._startup:
+                await _maybe_await(fn())
+        except BaseException:
+            await stack.aclose()
+            raise
+        finally:
+            app_var.reset(token)
+        self._exit_stack = stack
+
+    async def shutdown(self) -> None:
+        """Run shutdown functions, exit lifespan contexts (in reverse), stop the pool."""
+        token = app_var.set(self)
+        try:
+            for fn in self._shutdown:
+                await _maybe_await(fn())
+            if self._exit_stack is not None:
+                await self._exit_stack.aclose()
+                self._exit_stack = None
+        finally:
+            app_var.reset(token)
+            if self.executor is not None:
+                self.executor.shutdown(wait=False, cancel_futures=True)
+                self.executor = None
+
+    async def _lifespan(self, scope: Scope, receive: Any, send: Any) -> None:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+        try:
+            await self.startup(scope.get("state"))
+        except Exception as exc:
+            logger.exception("application startup failed")
+            await send({"type": "lifespan.startup.failed", "message": _describe(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown
+        try:
+            await self.shutdown()
+        except Exception as exc:
+            logger.exception("application shutdown failed")
+            await send({"type": "lifespan.shutdown.failed", "message": _describe(exc)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    # -- ASGI -------------------------------------------------------------------------
+
+    async def __call__(  # noqa: C901 - PERF: the whole request path in one frame
+        self, scope: Scope, receive: Any, send: Any, *, _inner: bool = False
+    ) -> None:
+        """The ASGI entry point (``_inner`` marks the call back from ASGI middleware)."""
+        # PERF: HTTP without ASGI middleware is handled right here, one frame deep.
+        if scope["type"] != "http" or not (self._direct_http or _inner):
+            await self._asgi(scope, receive, send)
+            return
+        table = self.router.table
+        if table.mounts and await self._call_mount(table, scope, receive, send):
+            return
+        request = Request(scope, receive, self)
+        token = request_var.set(request)
+        error: BaseException | None = None
+        try:
+            try:
+                if self._handle is None:
+                    response = await self._match(request, table).endpoint(request)  # type: ignore[misc]
+                else:
+                    response = await self._handle(request)
+            except ClientDisconnect:
+                raise
+            except Exception as exc:
+                response = await self._answer_error(request, exc)
+            if response.streams:
+                await response(scope, receive, send)
+            else:
+                # PERF: complete responses are sent here, without another coroutine.
+                start, body = response.messages(scope)
+                await send(start)
+                await send(body)
+            if request._watcher is not None:
+                # Before background tasks: the server reports the finished
+                # response as a disconnect, which must not cancel them.
+                request._watcher.stop()
+            if response.tasks is not None:
+                await response.run_tasks()
+        except ClientDisconnect as exc:
+            error = exc
+        except asyncio.CancelledError:
+            if not DisconnectWatcher.absorb(request):
+                raise
+            error = ClientDisconnect("the client disconnected; the handler was cancelled")
+            logger.debug("client disconnected during %s %s", scope["method"], scope["path"])
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            request_var.reset(token)
+            if request._watcher is not None:
+                request._watcher.stop()
+            if self._teardown or request._form is not None:
+                await self._finish(request, error)
+
+    async def _first_call(self, scope: Scope, receive: Any, send: Any) -> None:
+        self._go_live()
+        await self._asgi(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Any, send: Any) -> None:
+        """Every scope type; what ASGI middleware wraps."""
+        kind = scope["type"]
+        if kind == "http":
+            await self(scope, receive, send, _inner=True)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif kind == "websocket":
+            # WebSocket routes come with their own feature; until then refuse cleanly.
+            await receive()
+            await send({"type": "websocket.close", "code": 1000,
+                        "reason": "this app serves no WebSocket routes"})
+
+    async def _call_mount(self, table: RouteTable, scope: Scope, receive: Any, send: Any) -> bool:
+        mount = table.mount_for(_route_path(scope))
+        if mount is None:
+            return False
+        child = dict(scope)
+        child["root_path"] = scope.get("root_path", "") + mount.prefix
+        await mount.app(child, receive, send)
+        return True
+
+    async def _finish(self, request: Request, error: BaseException | None) -> None:
+        for hook in self._teardown:
+            try:
+                await hook(request, error)
+            except Exception:
+                logger.exception("teardown_request hook failed")
+        await request.close()
+
+    async def _answer_error(self, request: Request, exc: Exception) -> Response:
+        """The response to an exception raised outside any route (routing, app middleware)."""
+        if isinstance(exc, NotFound):
+            redirect = self._slash_redirect(request)
+            if redirect is not None:
+                return redirect
+        return await handle_exception(request, exc, (self.error_handlers,), debug=self._debug)
+
+    async def _route(self, request: Request) -> Response:
+        """The innermost step of the app middleware chain."""
+        return await self._match(request, self.router.table).endpoint(request)  # type: ignore[misc]
+
+    def _match(self, request: Request, table: RouteTable) -> Route:
+        """The route for ``request`` (its path parameters set); raises 404/405/400."""
+        scope = request.scope
+        path = scope["path"]
+        if scope.get("root_path"):
+            path = _route_path(scope)
+        methods = table.static.get(path)
+        route = methods.get(scope["method"]) if methods is not None else None
+        if route is None:
+            raw_path = scope.get("raw_path")
+            if raw_path and ("%" in path or "\ufffd" in path):
+                # SECURITY: servers decode leniently; bad escapes or bytes are a 400 here.
+                decode_path(raw_path)
+            route, request.path_params = table.resolve_dynamic(scope["method"], path)
+        request.route = route
+        return route
+
+    def _slash_redirect(self, request: Request) -> Response | None:
+        path = _route_path(request.scope)
+        if not self.config["REDIRECT_SLASHES"] or path == "/":
+            return None
+        other = path[:-1] if path.endswith("/") else path + "/"
+        if not self.router.table.has_path(request.scope["method"], other):
+            return None
+        # SECURITY: '//host' or '/\\host' would be read by browsers as another host.
+        location = "/" + quote(request.scope.get("root_path", "") + other).lstrip("/\\")
+        query = request.scope.get("query_string", b"")
+        if query:
+            location += "?" + query.decode("latin-1")
+        return RedirectResponse(location, self.config["REDIRECT_STATUS"])
+
+    def __repr__(self) -> str:
+        return f"<Zephyr {self.import_name!r} routes={len(self.router.routes)}>"
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: ``path`` below ``root_path`` (ASGI: path includes it)."""
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if root and path.startswith(root):
+        return path[len(root):] or "/"
+    return path
+
+
+def _path_params(route: Route) -> dict[str, Param]:
+    params: dict[str, Param] = {}
+    for segment in route.segments:
+        if isinstance(segment, Param):
+            params[segment.name] = segment
+        elif isinstance(segment, Compound):
+            params.update((p.name, p) for p in segment.params)
+    return params
+
+
+def _arity(fn: Callable[..., Any]) -> int:
+    try:
+        return len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return 1
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+

@@ -1,0 +1,209 @@
+"""Settings: each resolved as default < settings module/file < ``ZEPHYR_*`` env < keyword.
+
+``Config`` remembers where every value came from (``config.explain()``), parses
+environment strings by the setting's type, and refuses unknown names with a
+"did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import runpy
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zephyr.errors import ConfigError
+
+__all__ = ["DEFAULT_SETTINGS", "Config", "Setting"]
+
+ENV_PREFIX = "ZEPHYR_"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """The definition of one setting: its name, type, default and meaning."""
+
+    name: str
+    type: type
+    default: Any
+    doc: str
+    secret: bool = False
+    optional: bool = False
+
+
+DEFAULT_SETTINGS: tuple[Setting, ...] = (
+    Setting("DEBUG", bool, False, "Debug mode: tracebacks in error pages, ephemeral secret key."),
+    Setting("SECRET_KEY", str, None, "Key that signs sessions and tokens.", True, True),
+    Setting("THREAD_POOL_SIZE", int, 40, "Threads that run plain `def` handlers."),
+    Setting("MAX_BODY_SIZE", int, MiB, "Largest body of any other content type, in bytes."),
+    Setting("MAX_JSON_SIZE", int, MiB, "Largest JSON body, in bytes."),
+    Setting("MAX_FORM_SIZE", int, MiB, "Largest url-encoded form body, in bytes."),
+    Setting("MAX_MULTIPART_SIZE", int, 16 * MiB, "Largest multipart body, in bytes."),
+    Setting("MULTIPART_MAX_FIELDS", int, 1000, "Most non-file fields in one multipart body."),
+    Setting("MULTIPART_MAX_FILES", int, 100, "Most files in one multipart body."),
+    Setting("MULTIPART_SPOOL_SIZE", int, MiB, "Upload size kept in memory before disk."),
+    Setting("REDIRECT_SLASHES", bool, True, "Redirect /a/ <-> /a when only the other exists."),
+    Setting("REDIRECT_STATUS", int, 308, "Status of trailing-slash redirects (301/302/307/308)."),
+    Setting("SERVER", str, "uvicorn", "Server used by app.run(): 'uvicorn' or 'granian'."),
+)
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class Config(Mapping[str, Any]):
+    """The resolved settings of one application.
+
+    ``app.config["DEBUG"]`` reads a value; before the app starts serving,
+    ``app.config["DEBUG"] = True`` changes one. Keyword names are
+    case-insensitive (``debug=True`` sets ``DEBUG``).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: str | Path | Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        definitions: Iterable[Setting] = DEFAULT_SETTINGS,
+    ) -> None:
+        self._definitions = {s.name: s for s in definitions}
+        self._values = {name: s.default for name, s in self._definitions.items()}
+        self._sources = dict.fromkeys(self._definitions, "default")
+        self._frozen = False
+        if settings is not None:
+            label, values = _load_settings(settings)
+            for key, value in values.items():
+                self._set(self._known(key, label), value, label)
+        env = os.environ if environ is None else environ
+        for name, setting in self._definitions.items():
+            raw = env.get(ENV_PREFIX + name)
+            if raw is not None:
+                self._set(name, _parse_env(setting, raw), f"environment {ENV_PREFIX}{name}")
+        for key, value in (overrides or {}).items():
+            self._set(self._known(key.upper(), "keyword argument"), value, "keyword argument")
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise ConfigError(
+                f"cannot change {name!r}: the app has started serving and its settings are "
+                "fixed; set it before startup (keyword argument, settings module or env)"
+            )
+        self._set(self._known(name, "assignment"), value, "assignment")
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain copy of every resolved value."""
+        return dict(self._values)
+
+    def source_of(self, name: str) -> str:
+        """Where the value of ``name`` came from (``"default"``, ``"environment ..."``...)."""
+        return self._sources[self._known(name, "lookup")]
+
+    def explain(self) -> str:
+        """A table of every setting, its value and where that value came from.
+
+        Secret values are masked.
+        """
+        rows = [("setting", "value", "source")]
+        for name, setting in sorted(self._definitions.items()):
+            value = self._values[name]
+            shown = "********" if setting.secret and value else repr(value)
+            rows.append((name, shown, self._sources[name]))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        return "\n".join(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        )
+
+    def freeze(self) -> None:
+        """Refuse changes from now on (called when the app starts serving)."""
+        self._frozen = True
+
+    def _known(self, name: str, where: str) -> str:
+        if name in self._definitions:
+            return name
+        close = difflib.get_close_matches(name.upper(), self._definitions, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown setting {name!r} (from {where}){hint}")
+
+    def _set(self, name: str, value: Any, source: str) -> None:
+        setting = self._definitions[name]
+        if not _fits(setting, value):
+            raise ConfigError(
+                f"setting {name} must be {_type_name(setting)}, "
+                f"got {value!r} from {source}"
+            )
+        self._values[name] = value
+        self._sources[name] = source
+
+
+def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Read upper-case names from a mapping, a module name, a .py file or a .toml file."""
+    if isinstance(settings, Mapping):
+        return "settings mapping", dict(settings)
+    text = str(settings)
+    if text.endswith(".toml"):
+        with Path(text).open("rb") as fh:
+            return f"settings file {text}", {k.upper(): v for k, v in tomllib.load(fh).items()}
+    if text.endswith(".py"):
+        namespace = runpy.run_path(text)
+        label = f"settings file {text}"
+    else:
+        namespace = vars(importlib.import_module(text))
+        label = f"settings module {text}"
+    return label, {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
+
+
+def _parse_env(setting: Setting, raw: str) -> Any:
+    source = f"environment {ENV_PREFIX}{setting.name}={raw!r}"
+    kind = setting.type
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind is list:
+            return [item.strip() for item in raw.split(",") if item.strip()]
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"setting {setting.name} must be {_type_name(setting)}, cannot parse {source}"
+            + ("; use 1/0/true/false" if kind is bool else "")
+        ) from None
+
+
+def _fits(setting: Setting, value: Any) -> bool:
+    if value is None:
+        return setting.optional
+    if setting.type is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if setting.type is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if setting.type is list:
+        return isinstance(value, list | tuple)
+    return isinstance(value, setting.type)
+
+
+def _type_name(setting: Setting) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list (comma-separated in the environment)"}
+    name = names.get(setting.type, setting.type.__name__)
+    return name + (" or None" if setting.optional else "")

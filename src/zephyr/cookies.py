@@ -1,0 +1,84 @@
+"""Cookies as data: building ``Set-Cookie`` values that cannot break the response."""
+
+from __future__ import annotations
+
+import re
+from email.utils import formatdate
+from typing import Literal
+
+from zephyr.errors import HeaderValueError
+
+__all__ = ["format_set_cookie"]
+
+# RFC 6265 §4.1.1: a cookie name is an HTTP token; a value is cookie-octets.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COOKIE_VALUE = re.compile(r'[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*')
+_ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
+
+
+def format_set_cookie(
+    key: str,
+    value: str = "",
+    *,
+    max_age: int | None = None,
+    expires: int | float | None = None,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    httponly: bool = True,
+    samesite: Literal["lax", "strict", "none"] | None = "lax",
+    partitioned: bool = False,
+) -> str:
+    """The value of one ``Set-Cookie`` header.
+
+    Raises :class:`~zephyr.errors.HeaderValueError` for a name that is not a
+    token, a value with characters cookies cannot carry (encode it first, e.g.
+    with ``urllib.parse.quote``), or a ``SameSite=None`` cookie that is not
+    ``Secure`` (browsers drop those).
+    """
+    _check_name_and_value(key, value)
+    parts = [f"{key}={value}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+    if expires is not None:
+        parts.append(f"Expires={formatdate(expires, usegmt=True)}")
+    for name, attribute in (("Path", path), ("Domain", domain)):
+        if attribute is not None:
+            if not _ATTRIBUTE_VALUE.fullmatch(attribute):
+                raise HeaderValueError(
+                    f"cookie {key!r} has an invalid {name}: {attribute!r} "
+                    "(no semicolons or control characters)"
+                )
+            parts.append(f"{name}={attribute}")
+    if secure:
+        parts.append("Secure")
+    if httponly:
+        parts.append("HttpOnly")
+    if samesite is not None:
+        _check_samesite(key, samesite, secure)
+        parts.append(f"SameSite={samesite.capitalize()}")
+    if partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)
+
+
+def _check_name_and_value(key: str, value: str) -> None:
+    if not _TOKEN.fullmatch(key):
+        raise HeaderValueError(
+            f"cookie name {key!r} is not valid; use letters, digits and !#$%&'*+-.^_`|~"
+        )
+    if not _COOKIE_VALUE.fullmatch(value):
+        raise HeaderValueError(
+            f"cookie {key!r} has a value with a space, quote, comma, semicolon, backslash or "
+            f"control character: {value!r}; encode it first, e.g. urllib.parse.quote(value)"
+        )
+
+
+def _check_samesite(key: str, samesite: str, secure: bool) -> None:
+    if samesite.lower() not in ("lax", "strict", "none"):
+        raise HeaderValueError(f"samesite must be 'lax', 'strict' or 'none', not {samesite!r}")
+    if samesite.lower() == "none" and not secure:
+        raise HeaderValueError(
+            f"cookie {key!r} has SameSite=None without Secure, which browsers reject; "
+            "pass secure=True"
+        )

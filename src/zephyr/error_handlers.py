@@ -1,0 +1,186 @@
+"""How exceptions become responses: registered handlers, problem+json, error pages.
+
+Lookup goes from the innermost group out to the app; in each, an HTTP status
+code handler is tried before exception-class handlers, and among classes the
+most specific (first in the exception's MRO) wins. Without a handler, clients
+that ask for HTML get a page and everyone else ``application/problem+json``
+(RFC 9457). Outside debug mode nothing but the status, title and the
+``detail`` of an ``HTTPException`` leaves the process.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from zephyr.errors import HTTPException, SetupError
+from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
+
+if TYPE_CHECKING:
+    from zephyr.requests import Request
+
+__all__ = ["ErrorHandlerMap", "default_response", "handle_exception", "wants_html"]
+
+logger = logging.getLogger("zephyr.error")
+
+ErrorHandler = Callable[..., Any]
+ErrorKey = int | type[BaseException]
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class ErrorHandlerMap:
+    """The error handlers one app or group registered, by status code or exception class."""
+
+    __slots__ = ("_by_class", "_by_status")
+
+    def __init__(self) -> None:
+        self._by_status: dict[int, tuple[ErrorHandler, bool]] = {}
+        self._by_class: dict[type[BaseException], tuple[ErrorHandler, bool]] = {}
+
+    def add(self, key: ErrorKey, handler: ErrorHandler) -> None:
+        """Register ``handler`` for a status code or an exception class."""
+        takes_request = _takes_request(handler)
+        if isinstance(key, int) and not isinstance(key, bool):
+            if not 400 <= key <= 599:
+                raise SetupError(f"errorhandler({key!r}): only 4xx and 5xx codes can be handled")
+            self._by_status[key] = (handler, takes_request)
+        elif isinstance(key, type) and issubclass(key, BaseException):
+            self._by_class[key] = (handler, takes_request)
+        else:
+            raise SetupError(
+                f"errorhandler() takes an HTTP status code or an exception class, not {key!r}"
+            )
+
+    def find(self, exc: BaseException) -> tuple[ErrorHandler, bool] | None:
+        """The handler for ``exc`` registered here, if any."""
+        if isinstance(exc, HTTPException) and exc.status_code in self._by_status:
+            return self._by_status[exc.status_code]
+        if not isinstance(exc, HTTPException) and 500 in self._by_status:
+            found = self._find_class(exc)
+            return found or self._by_status[500]
+        return self._find_class(exc)
+
+    def _find_class(self, exc: BaseException) -> tuple[ErrorHandler, bool] | None:
+        for cls in type(exc).__mro__:
+            if cls in self._by_class:
+                return self._by_class[cls]
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self._by_status or self._by_class)
+
+
+def _takes_request(handler: ErrorHandler) -> bool:
+    """Handlers are ``fn(exc)`` (Flask) or ``fn(request, exc)`` (Starlette)."""
+    try:
+        params = [
+            p for p in inspect.signature(handler).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+    except (TypeError, ValueError):
+        return False
+    if len(params) not in (1, 2):
+        raise SetupError(
+            f"error handler {getattr(handler, '__qualname__', handler)!r} must take "
+            "(exc) or (request, exc)"
+        )
+    return len(params) == 2
+
+
+async def handle_exception(
+    request: Request, exc: Exception, handler_maps: Iterable[ErrorHandlerMap], *, debug: bool
+) -> Response:
+    """The response for ``exc``: from a registered handler, else the default page."""
+    for handlers in handler_maps:
+        found = handlers.find(exc)
+        if found is None:
+            continue
+        handler, takes_request = found
+        try:
+            result = handler(request, exc) if takes_request else handler(exc)
+            if inspect.isawaitable(result):
+                result = await result
+            return to_response(result, _status_of(exc), handler)
+        except Exception as handler_exc:
+            if isinstance(handler_exc, HTTPException) and handler_exc is not exc:
+                return default_response(request, handler_exc, debug=debug)
+            logger.exception(
+                "error handler %r failed while handling %r",
+                getattr(handler, "__qualname__", handler), exc,
+            )
+            return default_response(request, handler_exc, debug=debug)
+    return default_response(request, exc, debug=debug)
+
+
+def _status_of(exc: BaseException) -> int:
+    return exc.status_code if isinstance(exc, HTTPException) else 500
+
+
+def default_response(request: Request, exc: BaseException, *, debug: bool) -> Response:
+    """Zephyr's own answer to ``exc``: problem+json or an HTML page."""
+    if isinstance(exc, HTTPException):
+        response = _render(request, exc.status_code, exc.title, exc.detail, exc.problem_fields())
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+    request_id = request_id_of(request)
+    logger.error(
+        "unhandled %s in %s %s (request id %s)",
+        type(exc).__name__, request.scope.get("method"), request.scope.get("path"), request_id,
+        exc_info=exc,
+    )
+    if debug:
+        from zephyr.dev.debug_page import debug_response
+
+        return debug_response(request, exc, request_id, wants_html=wants_html(request))
+    detail = f"The server failed to handle this request. Request id: {request_id}."
+    response = _render(request, 500, "Internal Server Error", detail, {"request_id": request_id})
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def _render(
+    request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any]
+) -> Response:
+    if wants_html(request):
+        return HTMLResponse(error_page(status, title, detail), status)
+    problem = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        problem["detail"] = detail
+    problem["instance"] = request.scope.get("path", "/")
+    problem.update(extra)
+    response = JSONResponse(problem, status)
+    response.headers["content-type"] = "application/problem+json"
+    return response
+
+
+def wants_html(request: Request) -> bool:
+    """Whether the client prefers an HTML page to JSON (browsers do)."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def request_id_of(request: Request) -> str:
+    """The client's ``X-Request-ID`` if it is sane, else a new random one."""
+    given: str = request.headers.get("x-request-id", "")
+    if _SAFE_REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def error_page(status: int, title: str, detail: str | None) -> str:
+    """A small, self-contained HTML error page (every value escaped)."""
+    body = f"<p>{html.escape(detail)}</p>" if detail else ""
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>{status} {html.escape(title)}</title>"
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;"
+        "padding:0 1rem;color:#222}h1{font-size:1.6rem}small{color:#777}</style>"
+        f"<h1>{status} {html.escape(title)}</h1>{body}<small>Zephyr</small></html>"
+    )
+

@@ -1,0 +1,191 @@
+"""Every exception Zephyr raises, and ``abort()``.
+
+The hierarchy::
+
+    ZephyrError                     root of everything Zephyr raises
+    ├── ConfigError                 a setting is unknown or has a bad value
+    ├── SetupError                  the app was assembled wrongly (at registration)
+    │   └── RouteConflictError      two routes match the same requests
+    ├── URLBuildError               url_for() cannot build the URL asked for
+    ├── ContextError                a context global used outside a request
+    ├── HeaderValueError            a header or cookie that would split the response
+    ├── ResponseError               a handler returned something that is not a response
+    ├── ClientDisconnect            the client went away while we were reading
+    └── HTTPException               turned into an HTTP error response
+        ├── BadRequest              400
+        ├── NotFound                404
+        ├── MethodNotAllowed        405 (carries ``Allow``)
+        ├── RequestTimeout          408
+        ├── PayloadTooLarge         413
+        ├── UnsupportedMediaType    415
+        └── RequestValidationError  422 (carries ``errors``)
+
+How an exception becomes a response lives in :mod:`zephyr.error_handlers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any, NoReturn
+
+__all__ = [
+    "BadRequest",
+    "ClientDisconnect",
+    "ConfigError",
+    "ContextError",
+    "HTTPException",
+    "HeaderValueError",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "RequestTimeout",
+    "RequestValidationError",
+    "ResponseError",
+    "RouteConflictError",
+    "SetupError",
+    "URLBuildError",
+    "UnsupportedMediaType",
+    "ZephyrError",
+    "abort",
+]
+
+
+class ZephyrError(Exception):
+    """Root of every exception raised by Zephyr."""
+
+
+class ConfigError(ZephyrError):
+    """A setting is unknown, has the wrong type, or is unsafe."""
+
+
+class SetupError(ZephyrError):
+    """The application was assembled wrongly; raised at registration or startup."""
+
+
+class RouteConflictError(SetupError):
+    """Two routes would answer the same method and path."""
+
+
+class URLBuildError(ZephyrError, LookupError):
+    """``url_for`` was given an unknown route name or the wrong parameters."""
+
+
+class ContextError(ZephyrError, RuntimeError):
+    """A context global (``request``, ``g``, ``current_app``) used outside its context."""
+
+
+class HeaderValueError(ZephyrError, ValueError):
+    """A header or cookie value that would break the response (CR, LF, NUL...)."""
+
+
+class ResponseError(ZephyrError, TypeError):
+    """A handler returned a value that cannot be turned into a response."""
+
+
+class ClientDisconnect(ZephyrError):
+    """The client disconnected before the request was fully handled."""
+
+
+class HTTPException(ZephyrError):
+    """An HTTP error response, raised from anywhere in request handling.
+
+    ``detail`` is shown to the client (problem+json ``detail`` or the error
+    page); ``headers`` are added to the response.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        try:
+            self.title = HTTPStatus(status_code).phrase
+        except ValueError:
+            raise ValueError(f"{status_code!r} is not an HTTP status code") from None
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = dict(headers) if headers else {}
+        super().__init__(status_code, detail)
+
+    def problem_fields(self) -> dict[str, Any]:
+        """Extra members for the problem+json body (RFC 9457 extensions); none by default."""
+        return {}
+
+    def __str__(self) -> str:
+        return f"{self.status_code} {self.title}" + (f": {self.detail}" if self.detail else "")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status_code!r}, {self.detail!r})"
+
+
+class BadRequest(HTTPException):
+    """400: the request is malformed (bad encoding, bad JSON, bad form)."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(400, detail)
+
+
+class NotFound(HTTPException):
+    """404: no route matches the path."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(404, detail)
+
+
+class MethodNotAllowed(HTTPException):
+    """405: the path exists, but not for this method; ``Allow`` lists the ones it has."""
+
+    def __init__(self, allowed: Iterable[str], detail: str | None = None) -> None:
+        self.allowed = sorted(set(allowed))
+        allow = ", ".join(self.allowed)
+        super().__init__(
+            405, detail or f"this path answers {allow} only", headers={"Allow": allow}
+        )
+
+
+class RequestTimeout(HTTPException):
+    """408: the client was too slow to send its request."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(408, detail)
+
+
+class PayloadTooLarge(HTTPException):
+    """413: the request body (or a part of it) exceeds a configured limit."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(413, detail)
+
+
+class UnsupportedMediaType(HTTPException):
+    """415: the body has a content type this operation does not accept."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(415, detail)
+
+
+class RequestValidationError(HTTPException):
+    """422: the request is well-formed but its values do not fit the handler's types.
+
+    ``errors`` lists each problem as ``{"location", "field", "message"}`` plus
+    ``"value"`` where the value is not secret.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        count = len(errors)
+        super().__init__(
+            422, f"{count} invalid value{'s' if count != 1 else ''} in the request; see 'errors'"
+        )
+
+    def problem_fields(self) -> dict[str, Any]:
+        return {"errors": self.errors}
+
+
+def abort(
+    status_code: int, detail: str | None = None, headers: Mapping[str, str] | None = None
+) -> NoReturn:
+    """Stop handling the request and answer with ``status_code`` (Flask's ``abort``)."""
+    raise HTTPException(status_code, detail, headers)

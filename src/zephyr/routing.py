@@ -1,0 +1,565 @@
+"""Routes, the route table (a dict for static paths, a segment tree for the rest) and URL building.
+
+A :class:`RouteTable` is immutable: the :class:`Router` builds a new one when
+routes change at runtime and swaps it in with one assignment, so a request in
+flight keeps the table it started with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from zephyr.converters import BUILTIN_CONVERTERS, Compound, Converter, Param, Segment, parse_path
+from zephyr.errors import (
+    MethodNotAllowed,
+    NotFound,
+    RouteConflictError,
+    SetupError,
+    URLBuildError,
+)
+
+if TYPE_CHECKING:
+    from zephyr.requests import Request
+    from zephyr.responses import Response
+    from zephyr.scaffold import Scaffold
+
+__all__ = ["Mount", "Route", "RouteTable", "Router"]
+
+Endpoint = Callable[["Request"], Awaitable["Response"]]
+ASGIApp = Callable[..., Awaitable[None]]
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+class Route:
+    """One handler bound to a path template and a set of methods.
+
+    Build them directly to route as data (``Zephyr(routes=[Route("/", home)])``)
+    or through the decorators. ``options`` holds per-route settings such as
+    ``status_code`` and ``max_body_size``.
+    """
+
+    __slots__ = (
+        "endpoint",
+        "handler",
+        "methods",
+        "name",
+        "options",
+        "param_names",
+        "path",
+        "scaffold",
+        "segments",
+        "source",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        *,
+        methods: Iterable[str] = ("GET",),
+        name: str | None = None,
+        **options: Any,
+    ) -> None:
+        self.path = path
+        self.handler = handler
+        self.methods = _normalise_methods(path, methods)
+        self.name = name or getattr(handler, "__name__", None) or path
+        self.options = options
+        self.segments: tuple[Segment, ...] = ()
+        self.param_names: tuple[str, ...] = ()
+        self.scaffold: Scaffold | None = None
+        self.source = source_of(handler)
+        self.endpoint: Endpoint | None = None
+
+    def compile(self, converters: Mapping[str, type[Converter]]) -> None:
+        """Parse the path template with the app's converters."""
+        self.segments = parse_path(self.path, converters)
+        names: list[str] = []
+        for segment in self.segments:
+            if isinstance(segment, Param):
+                names.append(segment.name)
+            elif isinstance(segment, Compound):
+                names.extend(p.name for p in segment.params)
+        self.param_names = tuple(names)
+
+    @property
+    def shape(self) -> tuple[object, ...]:
+        """What two routes share when they match exactly the same paths."""
+        return tuple(s if isinstance(s, str) else s.key for s in self.segments)
+
+    def build_path(self, params: Mapping[str, Any]) -> str:
+        """The percent-encoded path for ``params`` (exactly this route's parameters)."""
+        missing = [n for n in self.param_names if n not in params]
+        extra = [n for n in params if n not in self.param_names]
+        if missing or extra:
+            wanted = ", ".join(self.param_names) or "none"
+            problem = f"missing {missing}" if missing else f"unexpected {extra}"
+            raise URLBuildError(
+                f"cannot build route {self.name!r} ({self.path}): {problem}; "
+                f"its parameters are: {wanted} (put query values in _query={{...}})"
+            )
+        parts = []
+        for segment in self.segments:
+            if isinstance(segment, str):
+                parts.append(quote(segment, safe=""))
+            elif isinstance(segment, Compound):
+                parts.append(segment.build(params))
+            else:
+                parts.append(_build_param(self, segment, params[segment.name]))
+        return "/" + "/".join(parts)
+
+    def __repr__(self) -> str:
+        methods = ",".join(sorted(self.methods))
+        return f"Route({self.path!r}, {methods}, name={self.name!r}, at {self.source})"
+
+
+class Mount:
+    """Any ASGI application served under a path prefix (``app.mount("/legacy", other)``)."""
+
+    __slots__ = ("app", "name", "prefix", "source")
+
+    def __init__(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
+        if not prefix.startswith("/") or prefix == "/" or prefix.endswith("/"):
+            raise SetupError(
+                f"mount prefix {prefix!r} must start with '/' and not end with one, "
+                "like '/legacy'"
+            )
+        self.prefix = prefix
+        self.app = app
+        self.name = name
+        self.source = source_of(app)
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` lies under this mount's prefix."""
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+def _build_param(route: Route, param: Param, value: Any) -> str:
+    try:
+        text = param.converter.to_url(value)
+    except (ValueError, TypeError) as exc:
+        raise URLBuildError(
+            f"cannot build route {route.name!r}: {param.name}={value!r} does not fit "
+            f"its {type(param.converter).__name__} ({exc})"
+        ) from None
+    if not text:
+        raise URLBuildError(f"cannot build route {route.name!r}: {param.name} is empty")
+    safe = "/" if param.converter.spans_segments else ""
+    return quote(text, safe=safe)
+
+
+def _normalise_methods(path: str, methods: Iterable[str]) -> frozenset[str]:
+    if isinstance(methods, str):
+        methods = [methods]
+    normalised = frozenset(m.upper() for m in methods)
+    unknown = normalised - HTTP_METHODS
+    if unknown or not normalised:
+        raise SetupError(
+            f"route {path!r} has unknown methods {sorted(unknown) or '(none)'}; "
+            f"use some of {', '.join(sorted(HTTP_METHODS))}"
+        )
+    return normalised
+
+
+def source_of(obj: object) -> str:
+    """``file:line`` where ``obj`` was defined, relative to the working directory."""
+    target = inspect.unwrap(obj) if callable(obj) else obj
+    code = getattr(target, "__code__", None)
+    if code is None:
+        code = getattr(getattr(target, "__call__", None), "__code__", None)  # noqa: B004
+    if code is None:
+        return f"<{type(obj).__name__}>"
+    filename = code.co_filename
+    with contextlib.suppress(ValueError):  # another drive on Windows: keep it absolute
+        filename = os.path.relpath(filename)
+    return f"{filename}:{code.co_firstlineno}"
+
+
+class _Node:
+    """One level of the segment tree: literal children by text, then parameters by rank."""
+
+    __slots__ = ("methods", "params", "simple_params", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node] = {}
+        self.params: list[tuple[Param | Compound, _Node]] = []
+        # The leading one-segment parameters as (to_python, child), for _descend.
+        self.simple_params: list[tuple[Callable[[str], Any], _Node]] = []
+        self.methods: dict[str, Route] = {}
+
+    def child(self, segment: Segment) -> _Node:
+        if isinstance(segment, str):
+            return self.static.setdefault(segment, _Node())
+        for existing, node in self.params:
+            if existing.key == segment.key:
+                return node
+        node = _Node()
+        self.params.append((segment, node))
+        # Stable sort: lower rank (more specific converters) first, then registration order.
+        self.params.sort(key=lambda item: _rank(item[0]))
+        self.simple_params = []
+        for param, child in self.params:
+            if not isinstance(param, Param) or param.converter.spans_segments:
+                break  # _descend stops here and leaves the rest to the full search
+            self.simple_params.append((param.converter.to_python, child))
+        return node
+
+
+def _rank(segment: Param | Compound) -> int:
+    if isinstance(segment, Compound):
+        return 0
+    return segment.converter.rank
+
+
+class RouteTable:
+    """An immutable snapshot of every route, built for fast lookup."""
+
+    __slots__ = ("by_name", "mounts", "root", "routes", "static")
+
+    def __init__(self, routes: Iterable[Route], mounts: Iterable[Mount] = ()) -> None:
+        self.routes: tuple[Route, ...] = tuple(routes)
+        self.mounts: tuple[Mount, ...] = tuple(mounts)
+        # PERF: exact paths resolve with one dict lookup, whatever the table size.
+        self.static: dict[str, dict[str, Route]] = {}
+        self.root = _Node()
+        self.by_name: dict[str, list[Route]] = {}
+        for route in self.routes:
+            self.by_name.setdefault(route.name, []).append(route)
+            if all(isinstance(s, str) for s in route.segments):
+                methods = self.static.setdefault(route.path, {})
+            else:
+                node = self.root
+                for segment in route.segments:
+                    node = node.child(segment)
+                methods = node.methods
+            for method in route.methods:
+                methods[method] = route
+        for methods in self.static.values():
+            _add_implicit_methods(methods)
+        _add_implicit_to_tree(self.root)
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
+        """The route for ``method`` and ``path`` with its converted parameters.
+
+        Raises ``NotFound`` when nothing matches the path and
+        ``MethodNotAllowed`` (with ``Allow``) when only other methods do.
+        """
+        methods = self.static.get(path)
+        if methods is not None:
+            route = methods.get(method)
+            if route is not None:
+                return route, {}
+        return self.resolve_dynamic(method, path)
+
+    def resolve_dynamic(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
+        """Like :meth:`resolve`, for a path already known not to be a static route."""
+        parts = path.split("/")
+        found = _descend(self.root, parts, method)
+        if found is not None:
+            route, values = found
+            return route, dict(zip(route.param_names, values, strict=True))
+        allowed: set[str] = set(self.static.get(path, ()))
+        values = []
+        searched = _search(self.root, parts, 1, method, values, allowed)
+        if searched is not None:
+            return searched, dict(zip(searched.param_names, values, strict=True))
+        if allowed:
+            raise MethodNotAllowed(allowed)
+        raise NotFound(f"no route matches {path!r}")
+
+    def has_path(self, method: str, path: str) -> bool:
+        """Whether ``method`` on ``path`` would reach a route."""
+        try:
+            self.resolve(method, path)
+        except (NotFound, MethodNotAllowed):
+            return False
+        return True
+
+    def mount_for(self, path: str) -> Mount | None:
+        """The mount whose prefix covers ``path``, if any."""
+        for mount in self.mounts:
+            if mount.matches(path):
+                return mount
+        return None
+
+
+def _descend(root: _Node, parts: list[str], method: str) -> tuple[Route, list[Any]] | None:
+    """Follow the first viable branch at each level, without backtracking.
+
+    When this finds a route it is the one the full search would find first
+    (same order: literal, then parameters by rank); when it fails, the full
+    search decides.
+    """
+    # PERF: a loop instead of recursion; most paths never need to backtrack.
+    node = root
+    values: list[Any] = []
+    for part in parts[1:]:
+        child = node.static.get(part)
+        if child is None:
+            for convert, param_child in node.simple_params:
+                try:
+                    values.append(convert(part))
+                except ValueError:
+                    continue
+                child = param_child
+                break
+            else:
+                return None
+        node = child
+    route = node.methods.get(method)
+    return None if route is None else (route, values)
+
+
+def _search(
+    node: _Node, parts: list[str], index: int, method: str, values: list[Any], allowed: set[str]
+) -> Route | None:
+    """Depth-first match of ``parts[index:]``; literal children first, then parameters."""
+    if index == len(parts):
+        if not node.methods:
+            return None
+        route = node.methods.get(method)
+        if route is None:
+            allowed.update(node.methods)
+        return route
+    child = node.static.get(parts[index])
+    if child is not None:
+        found = _search(child, parts, index + 1, method, values, allowed)
+        if found is not None:
+            return found
+    for segment, child in node.params:
+        if isinstance(segment, Compound):
+            found = _search_compound(segment, child, parts, index, method, values, allowed)
+        elif segment.converter.spans_segments:
+            found = _search_rest(segment, child, parts, index, method, values, allowed)
+        else:
+            found = _search_param(segment, child, parts, index, method, values, allowed)
+        if found is not None:
+            return found
+    return None
+
+
+def _search_param(
+    segment: Param,
+    child: _Node,
+    parts: list[str],
+    index: int,
+    method: str,
+    values: list[Any],
+    allowed: set[str],
+) -> Route | None:
+    """Match one segment with a converter, then the rest below it."""
+    try:
+        value = segment.converter.to_python(parts[index])
+    except ValueError:
+        return None
+    values.append(value)
+    found = _search(child, parts, index + 1, method, values, allowed)
+    if found is None:
+        values.pop()
+    return found
+
+
+def _search_compound(
+    segment: Compound,
+    child: _Node,
+    parts: list[str],
+    index: int,
+    method: str,
+    values: list[Any],
+    allowed: set[str],
+) -> Route | None:
+    """Match a segment like ``{name}.{ext}``, then the rest below it."""
+    converted = segment.match(parts[index])
+    if converted is None:
+        return None
+    values.extend(converted)
+    found = _search(child, parts, index + 1, method, values, allowed)
+    if found is None:
+        del values[len(values) - len(converted) :]
+    return found
+
+
+def _search_rest(
+    segment: Param,
+    child: _Node,
+    parts: list[str],
+    index: int,
+    method: str,
+    values: list[Any],
+    allowed: set[str],
+) -> Route | None:
+    """Let a ``path`` parameter take as many segments as leave a match for the rest."""
+    for end in range(len(parts), index, -1):
+        try:
+            value = segment.converter.to_python("/".join(parts[index:end]))
+        except ValueError:
+            continue
+        values.append(value)
+        found = _search(child, parts, end, method, values, allowed)
+        if found is not None:
+            return found
+        values.pop()
+    return None
+
+
+def _add_implicit_methods(methods: dict[str, Route]) -> None:
+    """HEAD answers like GET; OPTIONS answers with ``Allow``."""
+    if "GET" in methods and "HEAD" not in methods:
+        methods["HEAD"] = methods["GET"]
+    if "OPTIONS" not in methods:
+        methods["OPTIONS"] = _options_route(sorted({*methods, "OPTIONS"}))
+
+
+def _add_implicit_to_tree(node: _Node) -> None:
+    if node.methods:
+        _add_implicit_methods(node.methods)
+    for child in node.static.values():
+        _add_implicit_to_tree(child)
+    for _, child in node.params:
+        _add_implicit_to_tree(child)
+
+
+def _options_route(allowed: list[str]) -> Route:
+    from zephyr.responses import Response
+
+    allow = ", ".join(allowed)
+
+    async def options(request: Request) -> Response:
+        return Response(status_code=204, headers={"Allow": allow})
+
+    route = Route("/", options, methods=["OPTIONS"], name="__options__")
+    route.endpoint = options
+    return route
+
+
+class Router:
+    """The routes of one application: registration, conflict checks and the live table."""
+
+    def __init__(self) -> None:
+        self.converters: dict[str, type[Converter]] = dict(BUILTIN_CONVERTERS)
+        self._routes: list[Route] = []
+        self._mounts: list[Mount] = []
+        self._by_shape: dict[tuple[object, ...], list[Route]] = {}
+        self.table = RouteTable(())
+        self._compose: Callable[[Route], None] | None = None
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Every route, in registration order."""
+        return tuple(self._routes)
+
+    @property
+    def mounts(self) -> tuple[Mount, ...]:
+        """Every mounted ASGI app, in registration order."""
+        return tuple(self._mounts)
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the app serves: changes then rebuild and swap the table at once."""
+        return self._compose is not None
+
+    def add(self, route: Route, *, replace: bool = False) -> Route:
+        """Register ``route``; a route matching the same requests is an error unless ``replace``."""
+        route.compile(self.converters)
+        rivals = [
+            other
+            for other in self._by_shape.get(route.shape, ())
+            if other.methods & route.methods
+        ]
+        if rivals and not replace:
+            other = rivals[0]
+            both = ", ".join(sorted(other.methods & route.methods))
+            raise RouteConflictError(
+                f"route {route.path!r} ({both}) defined at {route.source} conflicts with "
+                f"{other.path!r} registered by {other.source}: both match the same requests; "
+                "pass replace=True to replace it, or change one of the paths"
+            )
+        self._check_name(route)
+        for other in rivals:
+            self._discard(other)
+        self._routes.append(route)
+        self._by_shape.setdefault(route.shape, []).append(route)
+        if self._compose is not None:
+            self._compose(route)
+            self._swap()
+        return route
+
+    def remove(self, name_or_route: str | Route) -> list[Route]:
+        """Remove a route (or every route of a name); returns what was removed."""
+        if isinstance(name_or_route, Route):
+            doomed = [name_or_route] if name_or_route in self._routes else []
+        else:
+            doomed = [r for r in self._routes if r.name == name_or_route]
+        if not doomed:
+            known = ", ".join(sorted({r.name for r in self._routes})) or "none"
+            raise URLBuildError(f"no route named {name_or_route!r} to remove; routes: {known}")
+        for route in doomed:
+            self._discard(route)
+        self._swap()
+        return doomed
+
+    def mount(self, mount: Mount) -> None:
+        """Serve an ASGI app under a prefix."""
+        for other in self._mounts:
+            if other.prefix == mount.prefix:
+                raise RouteConflictError(
+                    f"{mount.prefix!r} is already mounted by {other.source}; unmount it first"
+                )
+        self._mounts.append(mount)
+        self._swap()
+
+    def go_live(self, compose: Callable[[Route], None]) -> None:
+        """Compose every route's endpoint and publish the first table."""
+        self._compose = compose
+        for route in self._routes:
+            compose(route)
+        self._swap()
+
+    def url_path_for(self, name: str, params: Mapping[str, Any]) -> str:
+        """The path of route ``name`` filled with ``params``."""
+        candidates = [r for r in self._routes if r.name == name]
+        if not candidates:
+            raise URLBuildError(_unknown_name(name, [r.name for r in self._routes]))
+        for route in candidates:
+            if set(route.param_names) == set(params):
+                return route.build_path(params)
+        return candidates[0].build_path(params)
+
+    def _check_name(self, route: Route) -> None:
+        for other in self._routes:
+            if other.name == route.name and other.handler is not route.handler:
+                raise SetupError(
+                    f"route name {route.name!r} for {route.path!r} ({route.source}) is already "
+                    f"used by {other.path!r} ({other.source}); pass name=... to tell them apart"
+                )
+
+    def _discard(self, route: Route) -> None:
+        self._routes.remove(route)
+        self._by_shape[route.shape].remove(route)
+
+    def _swap(self) -> None:
+        # NOTE: a single attribute assignment is atomic, so a request sees either the
+        # old table or the new one, never a table under construction.
+        self.table = RouteTable(self._routes, self._mounts)
+
+
+def _unknown_name(name: str, known: Collection[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    listing = ", ".join(sorted(set(known))) or "none"
+    return f"no route named {name!r}.{hint} Known route names: {listing}"
+
+
+def build_url(path: str, query: Mapping[str, Any] | None) -> str:
+    """``path`` with ``query`` appended as a query string (lists repeat the key)."""
+    if not query:
+        return path
+    return path + "?" + urlencode(query, doseq=True)

@@ -1,0 +1,261 @@
+"""The registration API shared by the app and its groups: route decorators, hooks, handlers.
+
+``Zephyr`` and ``Group`` are both a :class:`Scaffold`; a group adds a path
+prefix, a name prefix and its own middleware, hooks and error handlers to the
+routes registered through it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
+from zephyr.errors import SetupError
+from zephyr.middleware import (
+    AfterHook,
+    BeforeHook,
+    Middleware,
+    adapt_after,
+    adapt_before,
+    check_middleware,
+)
+from zephyr.routing import HTTP_METHODS, Route
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+
+__all__ = ["Group", "Scaffold"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Scaffold:
+    """Where routes, middleware, hooks and error handlers are registered."""
+
+    def __init__(self, owner: Zephyr, *, prefix: str = "", name: str | None = None,
+                 middleware: Sequence[Middleware] = ()) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise SetupError(
+                f"group prefix {prefix!r} must start with '/' and not end with one, like '/api'"
+            )
+        self._owner = owner
+        self.prefix = prefix
+        self.name = name
+        self.parent: Scaffold | None = None
+        self._middleware: list[Middleware] = []
+        self._before: list[BeforeHook] = []
+        self._after: list[AfterHook] = []
+        self.error_handlers = ErrorHandlerMap()
+        for mw in middleware:
+            self._add_middleware(mw)
+
+    @property
+    def app(self) -> Zephyr:
+        """The application this scaffold belongs to."""
+        return self._owner
+
+    # -- routes -----------------------------------------------------------------
+
+    def route(
+        self,
+        path: str,
+        *,
+        methods: Iterable[str] = ("GET",),
+        name: str | None = None,
+        status_code: int = 200,
+        middleware: Sequence[Middleware] = (),
+        replace: bool = False,
+        **options: Any,
+    ) -> Callable[[F], F]:
+        """Register the decorated function for ``path`` and ``methods``.
+
+        ``name`` (default: the function's name) is what ``url_for`` uses;
+        ``replace=True`` replaces a route that matches the same requests;
+        ``max_body_size=`` overrides the body limit for this route.
+        """
+
+        def decorator(handler: F) -> F:
+            self.add_route(path, handler, methods=methods, name=name, status_code=status_code,
+                           middleware=middleware, replace=replace, **options)
+            return handler
+
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a ``GET`` handler (``HEAD`` is answered by it too)."""
+        return self.route(path, methods=("GET",), **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a ``POST`` handler."""
+        return self.route(path, methods=("POST",), **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a ``PUT`` handler."""
+        return self.route(path, methods=("PUT",), **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a ``PATCH`` handler."""
+        return self.route(path, methods=("PATCH",), **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a ``DELETE`` handler."""
+        return self.route(path, methods=("DELETE",), **options)
+
+    def add_route(
+        self,
+        path: str | Route,
+        handler: Callable[..., Any] | None = None,
+        *,
+        methods: Iterable[str] = ("GET",),
+        name: str | None = None,
+        replace: bool = False,
+        **options: Any,
+    ) -> Route:
+        """Register a route without a decorator: ``add_route("/x", fn)`` or ``add_route(Route())``.
+
+        Works while the app is serving too: the route table is rebuilt and
+        swapped in atomically.
+        """
+        if isinstance(path, Route):
+            route = path
+            if handler is not None:
+                raise SetupError("add_route(Route(...)) takes no separate handler")
+        else:
+            if handler is None:
+                raise SetupError(f"add_route({path!r}) needs a handler")
+            route = Route(path, handler, methods=methods, name=name, **options)
+        route.path = self._full_prefix() + route.path
+        if self._name_prefix():
+            route.name = self._name_prefix() + route.name
+        route.scaffold = self
+        return self.app.router.add(route, replace=replace)
+
+    def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
+              name: str | None = None) -> Group:
+        """A group of routes under ``prefix`` with its own middleware, hooks and errors."""
+        group = Group(self.app, prefix=prefix, middleware=middleware, name=name)
+        group.parent = self
+        return group
+
+    def mount_controller(self, prefix: str, controller: object) -> list[Route]:
+        """Turn a controller's public methods into routes by their names.
+
+        ``get_index`` answers ``GET <prefix>``, ``post_checkout`` answers
+        ``POST <prefix>/checkout`` and ``get_order_history`` answers
+        ``GET <prefix>/order-history``. Parameters without a default become
+        path segments (typed by their annotations), ``request`` is the
+        request, and parameters with defaults come from the query string.
+        """
+        instance = controller() if isinstance(controller, type) else controller
+        label = type(instance).__name__
+        routes = []
+        for attr in sorted(dir(instance)):
+            verb, _, rest = attr.partition("_")
+            if attr.startswith("_") or not rest or verb.upper() not in HTTP_METHODS:
+                continue
+            method = getattr(instance, attr)
+            if callable(method):
+                path = prefix + _controller_path(rest, method)
+                routes.append(self.add_route(path.rstrip("/") or "/", method,
+                                             methods=[verb.upper()], name=f"{label}.{attr}"))
+        if not routes:
+            raise SetupError(
+                f"controller {label} has no methods named like get_index or post_checkout"
+            )
+        return routes
+
+    # -- middleware, hooks, error handlers --------------------------------------------
+
+    def middleware(self, fn: F) -> F:
+        """Register ``async def fn(request, call_next)`` around this scaffold's requests."""
+        self._add_middleware(fn)
+        return fn
+
+    def _add_middleware(self, fn: Any) -> None:
+        self._refuse_when_live("add middleware")
+        check_middleware(fn)
+        self._middleware.append(fn)
+
+    def before_request(self, fn: F) -> F:
+        """Run ``fn()`` or ``fn(request)`` before each handler; a non-None result answers."""
+        self._refuse_when_live("add a before_request hook")
+        self._before.append(adapt_before(fn))
+        return fn
+
+    def after_request(self, fn: F) -> F:
+        """Run ``fn(response)`` or ``fn(request, response)`` after each handler."""
+        self._refuse_when_live("add an after_request hook")
+        self._after.append(adapt_after(fn))
+        return fn
+
+    def errorhandler(self, key: ErrorKey) -> Callable[[F], F]:
+        """Handle a status code (``404``) or an exception class.
+
+        The handler takes ``(exc)`` or ``(request, exc)`` and returns anything
+        a route handler may return.
+        """
+
+        def decorator(fn: F) -> F:
+            self._refuse_when_live("add an error handler")
+            self.error_handlers.add(key, fn)
+            return fn
+
+        return decorator
+
+    # -- helpers for composition ---------------------------------------------------
+
+    def lineage(self) -> list[Scaffold]:
+        """This scaffold and its parents, the app first."""
+        chain: list[Scaffold] = []
+        node: Scaffold | None = self
+        while node is not None:
+            chain.append(node)
+            node = node.parent
+        return chain[::-1]
+
+    def _full_prefix(self) -> str:
+        return "".join(s.prefix for s in self.lineage())
+
+    def _name_prefix(self) -> str:
+        return "".join(f"{s.name}." for s in self.lineage() if s.name and isinstance(s, Group))
+
+    def _refuse_when_live(self, what: str) -> None:
+        if self.app.router.is_live:
+            raise SetupError(
+                f"cannot {what} after the app has started serving: chains are composed once "
+                "at startup; register it at import time, before the server starts"
+            )
+
+
+class Group(Scaffold):
+    """Routes under a common prefix: ``api = app.group("/api", middleware=[...])``."""
+
+    def __init__(self, app: Zephyr, *, prefix: str, middleware: Sequence[Middleware] = (),
+                 name: str | None = None) -> None:
+        super().__init__(app, prefix=prefix, name=name, middleware=middleware)
+
+    def __repr__(self) -> str:
+        return f"<Group {self._full_prefix()!r} name={self.name!r}>"
+
+
+_SEGMENT_CONVERTERS = {int: "int", float: "float", uuid.UUID: "uuid", str: "str"}
+
+
+def _controller_path(rest: str, method: Callable[..., Any]) -> str:
+    path = "" if rest == "index" else "/" + rest.replace("_", "-")
+    hints = typing.get_type_hints(method)
+    for parameter in inspect.signature(method).parameters.values():
+        if parameter.name == "request" or parameter.default is not parameter.empty:
+            continue
+        converter = _SEGMENT_CONVERTERS.get(hints.get(parameter.name, str))
+        if converter is None:
+            raise SetupError(
+                f"controller method {method.__qualname__}: path parameter {parameter.name!r} "
+                f"must be annotated int, float, UUID or str"
+            )
+        path += f"/{{{parameter.name}:{converter}}}"
+    return path or "/"

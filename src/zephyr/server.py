@@ -1,0 +1,77 @@
+"""Serving an app: uvicorn by default, granian when installed and asked for."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zephyr.errors import SetupError
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+
+__all__ = ["import_string_for", "serve"]
+
+
+def serve(app: Zephyr, *, host: str, port: int, reload: bool, workers: int, server: str,
+          **options: Any) -> None:
+    """Run ``app`` until interrupted. Reload and several workers need an import string."""
+    needs_import_string = reload or workers > 1 or server == "granian"
+    target: Any = import_string_for(app) if needs_import_string else app
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(target, host=host, port=port, reload=reload, workers=workers, **options)
+    elif server == "granian":
+        try:
+            from granian import Granian
+            from granian.constants import Interfaces
+        except ImportError:
+            raise SetupError(
+                "server='granian' needs granian: pip install 'zephyr[granian]'"
+            ) from None
+        Granian(target, address=host, port=port, interface=Interfaces.ASGI, workers=workers,
+                reload=reload, **options).serve()
+    else:
+        raise SetupError(f"unknown server {server!r}; use 'uvicorn' or 'granian'")
+
+
+def import_string_for(app: Zephyr) -> str:
+    """``"package.module:attribute"`` under which ``app`` can be imported again."""
+    module_name = app.import_name
+    module = sys.modules.get(module_name)
+    if module is None:
+        raise SetupError(_cannot_import(app))
+    if module_name == "__main__":
+        spec = getattr(module, "__spec__", None)
+        if spec is not None and spec.name:
+            module_name = spec.name
+        else:
+            from_file = _module_name_from_file(getattr(module, "__file__", None))
+            if from_file is None:
+                raise SetupError(_cannot_import(app))
+            module_name = from_file
+    for attribute, value in vars(module).items():
+        if value is app:
+            return f"{module_name}:{attribute}"
+    raise SetupError(_cannot_import(app))
+
+
+def _module_name_from_file(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    path = Path(filename).resolve().with_suffix("")
+    try:
+        relative = path.relative_to(Path.cwd())
+    except ValueError:
+        return None
+    return ".".join(relative.parts)
+
+
+def _cannot_import(app: Zephyr) -> str:
+    return (
+        f"cannot find an import string for {app!r}, which reload and several workers need; "
+        "create it as a module-level variable with Zephyr(__name__) and run the module, or "
+        "start it with: uvicorn package.module:app --reload"
+    )
