@@ -25,7 +25,9 @@ def test_importing_zephyr_imports_no_extra() -> None:
         "'granian', 'asyncpg', 'aiosqlite'); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(extras)))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

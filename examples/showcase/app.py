@@ -1,6 +1,8 @@
 """The Zephyr showcase: a home page, a small JSON API and a guestbook form.
 
-Run it with ``make run`` and open http://127.0.0.1:8000.
+Run it with ``make run`` and open http://127.0.0.1:8000. Debug mode is on for
+this demo (error pages show tracebacks); ``ZEPHYR_DEBUG=0 make run`` turns it
+off, because the environment overrides a settings mapping.
 """
 
 from __future__ import annotations
@@ -9,9 +11,9 @@ import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from zephyr import RedirectResponse, Request, Response, Zephyr, abort
+from zephyr import MultiDict, RedirectResponse, Request, Response, UploadFile, Zephyr, abort
 
-app = Zephyr(__name__, debug=True)
+app = Zephyr(__name__, settings={"DEBUG": True})
 
 
 @dataclass
@@ -48,14 +50,15 @@ button{{font:inherit;padding:.3rem 1rem}} code{{background:#f3f3f3}}
 async def home() -> str:
     return _page(
         "Zephyr showcase",
-        """<h1>Zephyr</h1>
+        f"""<h1>Zephyr</h1>
 <p>A fast ASGI framework with Flask's ergonomics. This app shows the basics:</p>
 <ul>
 <li>this page: a handler returning a <code>str</code> becomes HTML;</li>
-<li><a href="/api/entries">/api/entries</a>: a <code>list</code> of dataclasses becomes JSON;</li>
-<li><a href="/api/entries/1">/api/entries/1</a>: a typed path parameter
-(<code>/api/entries/&lt;int:entry_id&gt;</code>);</li>
-<li><a href="/guestbook">the guestbook</a>: a form posted back to the app.</li>
+<li><a href="{app.url_for('api.list_entries')}">/api/entries</a>: a <code>list</code> of
+dataclasses becomes JSON;</li>
+<li><a href="{app.url_for('api.get_entry', entry_id=1)}">/api/entries/1</a>: a typed path
+parameter (<code>/api/entries/&lt;int:entry_id&gt;</code>);</li>
+<li><a href="{app.url_for('guestbook')}">the guestbook</a>: a form posted back to the app.</li>
 </ul>""",
     )
 
@@ -65,7 +68,9 @@ api = app.group("/api", name="api")
 
 @api.get("/entries", name="list_entries")
 async def list_entries(limit: int = 20) -> list[Entry]:
-    """The newest entries first; ``?limit=`` caps how many."""
+    """The newest entries first; ``?limit=`` (1 to 100) caps how many."""
+    if not 1 <= limit <= 100:
+        abort(400, f"limit must be between 1 and 100, not {limit}")
     entries: list[Entry] = app.state.entries
     return sorted(entries, key=lambda e: e.id, reverse=True)[:limit]
 
@@ -84,21 +89,28 @@ async def guestbook() -> str:
         f"<li><strong>{html.escape(e.name)}</strong>: {html.escape(e.message)}</li>"
         for e in app.state.entries
     )
-    form = """<form method="post" action="/guestbook">
+    form = f"""<form method="post" action="{app.url_for('sign_guestbook')}">
 <label>Name <input name="name" required maxlength="40"></label>
 <label>Message <textarea name="message" required maxlength="500"></textarea></label>
 <button>Sign</button></form>"""
     return _page("Guestbook", f"<h1>Guestbook</h1><ul>{items}</ul>{form}")
 
 
+def _text(form: MultiDict[str | UploadFile], name: str) -> str:
+    """A text field without surrounding blanks ("" if missing or a file)."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
 @app.post("/guestbook")
 async def sign_guestbook(request: Request) -> Response | tuple[str, int]:
     form = await request.form()
-    name = str(form.get("name", "")).strip()
-    message = str(form.get("message", "")).strip()
+    name, message = _text(form, "name"), _text(form, "message")
     if not name or not message or len(name) > 40 or len(message) > 500:
+        back = app.url_for("guestbook")
         return _page("Guestbook", "<p>Please give a name (up to 40 characters) and a "
-                     "message (up to 500). <a href='/guestbook'>Back</a></p>"), 400
+                     f"message (up to 500). <a href='{back}'>Back</a></p>"), 400
     entries: list[Entry] = app.state.entries
     entries.append(Entry(max((e.id for e in entries), default=0) + 1, name, message))
+    # 303 See Other: the browser follows with a GET, so a reload does not post again.
     return RedirectResponse(app.url_for("guestbook"), status_code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
@@ -39,7 +40,8 @@ class _MultipartReader:
     """Feeds body chunks to python-multipart and collects fields and files.
 
     The parser's callbacks are synchronous, so they only record what happened;
-    the events are then applied (and file data written) between chunks.
+    the events are then applied (and file data written) between chunks. One
+    chunk may hold several parts, so each part's headers are queued with it.
     """
 
     def __init__(self, request: Request, limits: BodyLimits) -> None:
@@ -53,17 +55,20 @@ class _MultipartReader:
         self.header_field = b""
         self.header_value = b""
         self.part_headers: list[tuple[bytes, bytes]] = []
+        self.pending_headers: deque[list[tuple[bytes, bytes]]] = deque()
+        self.started = False
+        self.ended = False
         try:
             self.parser = MultipartParser(
                 boundary,
                 {
-                    "on_part_begin": lambda: self.events.append(("begin", b"")),
                     "on_part_data": lambda d, s, e: self.events.append(("data", d[s:e])),
                     "on_part_end": lambda: self.events.append(("end", b"")),
                     "on_header_field": self._on_header_field,
                     "on_header_value": self._on_header_value,
                     "on_header_end": self._on_header_end,
-                    "on_headers_finished": lambda: self.events.append(("headers", b"")),
+                    "on_headers_finished": self._on_headers_finished,
+                    "on_end": self._on_end,
                 },
             )
         except FormParserError as exc:
@@ -85,9 +90,18 @@ class _MultipartReader:
         self.part_headers.append((self.header_field.lower(), self.header_value))
         self.header_field = self.header_value = b""
 
+    def _on_headers_finished(self) -> None:
+        self.pending_headers.append(self.part_headers)
+        self.part_headers = []
+        self.events.append(("headers", b""))
+
+    def _on_end(self) -> None:
+        self.ended = True
+
     async def read(self) -> MultiDict[FormValue]:
         try:
             async for chunk in self.request.stream():
+                self.started = True
                 self._write(chunk)
                 await self._apply_events()
             try:
@@ -95,6 +109,12 @@ class _MultipartReader:
             except FormParserError as exc:
                 raise BadRequest(f"malformed multipart body: {exc}") from None
             await self._apply_events()
+            if self.started and not self.ended:
+                # python-multipart's finalize() does not check this (yet): a body cut
+                # short would silently lose its last part.
+                raise BadRequest(
+                    "malformed multipart body: it ends before the closing boundary"
+                )
         except BaseException:
             for _, value in self.items:
                 if isinstance(value, UploadFile):
@@ -113,10 +133,8 @@ class _MultipartReader:
     async def _apply_events(self) -> None:
         events, self.events = self.events, []
         for kind, data in events:
-            if kind == "begin":
-                self.part_headers = []
-            elif kind == "headers":
-                self._start_part()
+            if kind == "headers":
+                self._start_part(self.pending_headers.popleft())
             elif kind == "data":
                 if self.upload is not None:
                     await self.upload.write(data)
@@ -125,8 +143,8 @@ class _MultipartReader:
             elif kind == "end":
                 await self._finish_part()
 
-    def _start_part(self) -> None:
-        headers = Headers(raw=self.part_headers)
+    def _start_part(self, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        headers = Headers(raw=raw_headers)
         disposition, params = parse_options_header(headers.get("content-disposition"))
         if disposition != b"form-data" or b"name" not in params:
             raise BadRequest(

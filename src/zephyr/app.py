@@ -310,8 +310,9 @@ class Zephyr(Scaffold):
                 await response.run_tasks()
         except ClientDisconnect as exc:
             error = exc
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if not DisconnectWatcher.absorb(request):
+                error = exc
                 raise
             error = ClientDisconnect("the client disconnected; the handler was cancelled")
             logger.debug("client disconnected during %s %s", scope["method"], scope["path"])
@@ -319,11 +320,14 @@ class Zephyr(Scaffold):
             error = exc
             raise
         finally:
-            request_var.reset(token)
             if request._watcher is not None:
                 request._watcher.stop()
-            if self._teardown or request._form is not None:
-                await self._finish(request, error)
+            try:
+                if self._teardown or request._form is not None:
+                    # Teardown hooks see the unhandled exception, like Flask's.
+                    await self._finish(request, error or scope.get("zephyr.exception"))
+            finally:
+                request_var.reset(token)
 
     async def _first_call(self, scope: Scope, receive: Any, send: Any) -> None:
         self._go_live()
@@ -368,8 +372,12 @@ class Zephyr(Scaffold):
         return await handle_exception(request, exc, (self.error_handlers,), debug=self._debug)
 
     async def _route(self, request: Request) -> Response:
-        """The innermost step of the app middleware chain."""
-        return await self._match(request, self.router.table).endpoint(request)  # type: ignore[misc]
+        """The innermost step of the app middleware chain (so it sees 404s as responses)."""
+        try:
+            route = self._match(request, self.router.table)
+        except Exception as exc:
+            return await self._answer_error(request, exc)
+        return await route.endpoint(request)  # type: ignore[misc]
 
     def _match(self, request: Request, table: RouteTable) -> Route:
         """The route for ``request`` (its path parameters set); raises 404/405/400."""

@@ -155,17 +155,32 @@ class Config(Mapping[str, Any]):
 def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Read upper-case names from a mapping, a module name, a .py file or a .toml file."""
     if isinstance(settings, Mapping):
-        return "settings mapping", dict(settings)
+        return "settings mapping", {str(k).upper(): v for k, v in settings.items()}
     text = str(settings)
-    if text.endswith(".toml"):
-        with Path(text).open("rb") as fh:
-            return f"settings file {text}", {k.upper(): v for k, v in tomllib.load(fh).items()}
-    if text.endswith(".py"):
-        namespace = runpy.run_path(text)
-        label = f"settings file {text}"
-    else:
-        namespace = vars(importlib.import_module(text))
-        label = f"settings module {text}"
+    try:
+        if text.endswith(".toml"):
+            with Path(text).open("rb") as fh:
+                values = tomllib.load(fh)
+            return f"settings file {text}", {k.upper(): v for k, v in values.items()}
+        if text.endswith(".py"):
+            namespace = runpy.run_path(text)
+            label = f"settings file {text}"
+        else:
+            namespace = vars(importlib.import_module(text))
+            label = f"settings module {text}"
+    except FileNotFoundError as exc:
+        if exc.filename != text:
+            raise  # the settings file itself reads a missing file
+        raise ConfigError(f"settings file {text!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {text!r} is not valid TOML: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (text + ".").startswith(exc.name + "."):
+            raise  # the settings module itself imports something missing
+        raise ConfigError(
+            f"settings module {text!r} cannot be imported ({exc}); give a module on sys.path "
+            "like 'myproject.settings', or the path of a .py or .toml file"
+        ) from None
     return label, {k: v for k, v in namespace.items() if k.isupper() and not k.startswith("_")}
 
 

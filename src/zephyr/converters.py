@@ -156,9 +156,9 @@ class Compound:
     template: str
 
     @property
-    def key(self) -> tuple[str, str]:
-        """Same pattern text, same node."""
-        return ("compound", self.pattern.pattern)
+    def key(self) -> tuple[str, str, tuple[type[Converter], ...]]:
+        """Same pattern text and converters, same node."""
+        return ("compound", self.pattern.pattern, tuple(type(p.converter) for p in self.params))
 
     def match(self, segment: str) -> list[Any] | None:
         """Converted values of this segment, or None if it does not fit."""
@@ -171,12 +171,11 @@ class Compound:
         except ValueError:
             return None
 
-    def build(self, values: Mapping[str, Any]) -> str:
-        """The segment text for ``values`` (percent-encoded)."""
+    def build(self, encoded: Mapping[str, str]) -> str:
+        """The segment text, given each parameter already rendered and percent-encoded."""
         text = self.template
         for param in self.params:
-            rendered = quote(param.converter.to_url(values[param.name]), safe="")
-            text = text.replace("\x00" + param.name + "\x00", rendered, 1)
+            text = text.replace("\x00" + param.name + "\x00", encoded[param.name], 1)
         return text
 
 

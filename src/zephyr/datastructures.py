@@ -6,6 +6,7 @@ says ``Mutable``, immutable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, unquote_to_bytes, urlencode, urlsplit
@@ -28,6 +29,8 @@ RawHeaders = list[tuple[bytes, bytes]]
 # SECURITY: a CR, LF or NUL in a header would let a value start a new header or
 # end the head of the response (response splitting).
 _FORBIDDEN_IN_HEADERS = frozenset(b"\r\n\x00")
+# RFC 9110 §5.1: a field name is a token.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 
 
 class Headers(Mapping[str, str]):
@@ -57,14 +60,15 @@ class Headers(Mapping[str, str]):
         return self._raw
 
     def __getitem__(self, key: str) -> str:
-        wanted = key.lower().encode("latin-1")
+        # "replace": a name outside latin-1 (now with "?", never in a name) just misses.
+        wanted = key.lower().encode("latin-1", "replace")
         for name, value in self._raw:
             if name == wanted:
                 return value.decode("latin-1")
         raise KeyError(key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        wanted = key.lower().encode("latin-1")
+        wanted = key.lower().encode("latin-1", "replace")
         for name, value in self._raw:
             if name == wanted:
                 return value.decode("latin-1")
@@ -72,13 +76,13 @@ class Headers(Mapping[str, str]):
 
     def getlist(self, key: str) -> list[str]:
         """Every value of ``key``, in the order received."""
-        wanted = key.lower().encode("latin-1")
+        wanted = key.lower().encode("latin-1", "replace")
         return [value.decode("latin-1") for name, value in self._raw if name == wanted]
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        wanted = key.lower().encode("latin-1")
+        wanted = key.lower().encode("latin-1", "replace")
         return any(name == wanted for name, _ in self._raw)
 
     def __iter__(self) -> Iterator[str]:
@@ -118,7 +122,7 @@ class MutableHeaders(Headers):
         self._raw.append((name, encoded))
 
     def __delitem__(self, key: str) -> None:
-        name = key.lower().encode("latin-1")
+        name = key.lower().encode("latin-1", "replace")
         kept = [item for item in self._raw if item[0] != name]
         if len(kept) == len(self._raw):
             raise KeyError(key)
@@ -152,8 +156,14 @@ class MutableHeaders(Headers):
 
 def _encode_header(name: str, value: object) -> tuple[bytes, bytes]:
     """Encode one header pair, refusing characters that would split the response."""
-    raw_name = str(name).lower().encode("latin-1")
-    raw_value = str(value).encode("latin-1")
+    try:
+        raw_name = str(name).lower().encode("latin-1")
+        raw_value = str(value).encode("latin-1")
+    except UnicodeEncodeError:
+        raise HeaderValueError(
+            f"header {name!r} has a character outside latin-1 in its name or value {value!r}; "
+            "percent-encode non-ASCII text first (e.g. urllib.parse.quote(value))"
+        ) from None
     if _FORBIDDEN_IN_HEADERS.intersection(raw_value) or _FORBIDDEN_IN_HEADERS.intersection(
         raw_name
     ):
@@ -161,8 +171,10 @@ def _encode_header(name: str, value: object) -> tuple[bytes, bytes]:
             f"header {name!r} has a CR, LF or NUL character in its name or value {value!r}; "
             "header values must be a single line: strip or encode the newline first"
         )
-    if not raw_name or b":" in raw_name or b" " in raw_name:
-        raise HeaderValueError(f"{name!r} is not a valid header name")
+    if not _TOKEN.fullmatch(raw_name):
+        raise HeaderValueError(
+            f"{name!r} is not a valid header name; use letters, digits and !#$%&'*+-.^_`|~"
+        )
     return raw_name, raw_value
 
 
@@ -245,15 +257,15 @@ def parse_query_string(
 
 
 def _decode_component(raw: bytes, what: str) -> str:
-    raw = raw.replace(b"+", b" ")
-    if b"%" in raw:
-        _check_percent_escapes(raw, what)
-        raw = unquote_to_bytes(raw)
+    text = raw.replace(b"+", b" ")
+    if b"%" in text:
+        _check_percent_escapes(text, what)
+        text = unquote_to_bytes(text)
     try:
-        return raw.decode("utf-8")
+        return text.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest(
-            f"the {what} is not valid UTF-8 near {raw[:40]!r}; percent-encode text as UTF-8"
+            f"the {what} is not valid UTF-8 in {raw[:40]!r}; percent-encode text as UTF-8"
         ) from None
 
 

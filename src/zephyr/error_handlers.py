@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from zephyr.errors import HTTPException, SetupError
+from zephyr.errors import ClientDisconnect, HTTPException, SetupError
 from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
 
 if TYPE_CHECKING:
@@ -95,7 +95,13 @@ def _takes_request(handler: ErrorHandler) -> bool:
 async def handle_exception(
     request: Request, exc: Exception, handler_maps: Iterable[ErrorHandlerMap], *, debug: bool
 ) -> Response:
-    """The response for ``exc``: from a registered handler, else the default page."""
+    """The response for ``exc``: from a registered handler, else the default page.
+
+    :class:`~zephyr.errors.ClientDisconnect` is raised again: nobody is left to
+    answer, so no handler runs and the app sends nothing.
+    """
+    if isinstance(exc, ClientDisconnect):
+        raise exc
     for handlers in handler_maps:
         found = handlers.find(exc)
         if found is None:
@@ -129,6 +135,8 @@ def default_response(request: Request, exc: BaseException, *, debug: bool) -> Re
             response.headers.update(exc.headers)
         return response
     request_id = request_id_of(request)
+    # Teardown hooks receive the exception that went unhandled (see Zephyr.__call__).
+    request.scope["zephyr.exception"] = exc
     logger.error(
         "unhandled %s in %s %s (request id %s)",
         type(exc).__name__, request.scope.get("method"), request.scope.get("path"), request_id,
@@ -137,9 +145,12 @@ def default_response(request: Request, exc: BaseException, *, debug: bool) -> Re
     if debug:
         from zephyr.dev.debug_page import debug_response
 
-        return debug_response(request, exc, request_id, wants_html=wants_html(request))
-    detail = f"The server failed to handle this request. Request id: {request_id}."
-    response = _render(request, 500, "Internal Server Error", detail, {"request_id": request_id})
+        response = debug_response(request, exc, request_id, wants_html=wants_html(request))
+    else:
+        detail = f"The server failed to handle this request. Request id: {request_id}."
+        response = _render(
+            request, 500, "Internal Server Error", detail, {"request_id": request_id}
+        )
     response.headers["x-request-id"] = request_id
     return response
 
@@ -152,7 +163,7 @@ def _render(
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:
         problem["detail"] = detail
-    problem["instance"] = request.scope.get("path", "/")
+    problem["instance"] = instance_of(request)
     problem.update(extra)
     response = JSONResponse(problem, status)
     response.headers["content-type"] = "application/problem+json"
@@ -160,9 +171,43 @@ def _render(
 
 
 def wants_html(request: Request) -> bool:
-    """Whether the client prefers an HTML page to JSON (browsers do)."""
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept
+    """Whether the client prefers an HTML page to JSON (browsers do).
+
+    ``text/html`` must be accepted with a quality above zero and at least
+    that of any JSON type the client lists.
+    """
+    weights = _accept_weights(request.headers.get("accept", ""))
+    html_weight = weights.get("text/html", 0.0)
+    json_weight = max(
+        (q for kind, q in weights.items() if kind.endswith("json")), default=0.0
+    )
+    return html_weight > 0 and html_weight >= json_weight
+
+
+def _accept_weights(accept: str) -> dict[str, float]:
+    """Media types of an ``Accept`` header with their ``q`` values (RFC 9110 §12.5.1)."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        kind, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if kind:
+            weights[kind.lower()] = quality
+    return weights
+
+
+def instance_of(request: Request) -> str:
+    """The problem's ``instance``: the path as the client sent it (still percent-encoded)."""
+    raw_path = request.scope.get("raw_path")
+    if raw_path:
+        return str(raw_path.decode("latin-1"))
+    return str(request.scope.get("path", "/"))
 
 
 def request_id_of(request: Request) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from zephyr.concurrency import run_sync
-from zephyr.converters import FloatConverter, IntConverter, Param, UUIDConverter
+from zephyr.converters import Param, PathConverter, StringConverter
 from zephyr.errors import RequestValidationError, SetupError
 from zephyr.requests import Request
 
@@ -31,11 +31,8 @@ __all__ = ["ArgumentPlan", "PlanKind", "build_plan", "make_caller"]
 _SCALARS: tuple[type, ...] = (
     str, int, float, bool, uuid.UUID, Decimal, datetime, date, time, timedelta,
 )
-_CONVERTER_TYPES: dict[type, type] = {
-    IntConverter: int,
-    FloatConverter: float,
-    UUIDConverter: uuid.UUID,
-}
+# Text converters hand over str; the others already produce their own type.
+_TEXT_CONVERTERS = (StringConverter, PathConverter)
 _MISSING = inspect.Parameter.empty
 
 
@@ -196,8 +193,8 @@ def _source_for(
     ):
         return _Source(name, "request", Request, _MISSING, False, False)
     if name in path_params:
-        produced = _CONVERTER_TYPES.get(type(path_params[name].converter), str)
-        needs = bare not in (_MISSING, Any, produced)
+        converter = path_params[name].converter
+        needs = type(converter) in _TEXT_CONVERTERS and bare not in (_MISSING, Any, str)
         if needs:
             _check_scalar(handler, name, bare)
         return _Source(name, "path", annotation, _MISSING, False, needs)

@@ -201,7 +201,8 @@ class Request:
         host = self.headers.get("host")
         if not host:
             server = self.scope.get("server")
-            if not server:
+            # NOTE: ASGI reports a Unix socket as (path, None); a path is no host.
+            if not server or server[1] is None:
                 return f"{scheme}://localhost"
             name, port = server[0], server[1]
             default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
@@ -337,6 +338,10 @@ class Request:
             return _json_decode(body)
         except msgspec.DecodeError as exc:
             raise BadRequest(f"malformed JSON: {_strip_prefix(str(exc))}") from None
+        except UnicodeDecodeError as exc:
+            # msgspec reports bad bytes inside a string this way, not as a DecodeError.
+            near = exc.object[max(exc.start - 20, 0) : exc.end]
+            raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
         except RecursionError:
             # SECURITY: msgspec bounds nesting by the recursion limit; too deep is a 400.
             raise BadRequest("malformed JSON: the document is nested too deeply") from None
@@ -357,7 +362,8 @@ class Request:
     async def close(self) -> None:
         """Release uploaded files (done for you after the response is sent)."""
         if self._form is not None:
-            for value in self._form.values():
+            # multi_items(): values() would skip all but the first file of a repeated name.
+            for _, value in self._form.multi_items():
                 if isinstance(value, UploadFile):
                     await value.close()
 

@@ -25,7 +25,7 @@ from zephyr._disconnect import DisconnectWatcher
 from zephyr.concurrency import run_sync
 from zephyr.cookies import format_set_cookie
 from zephyr.datastructures import MutableHeaders
-from zephyr.errors import NotFound, ResponseError
+from zephyr.errors import HeaderValueError, NotFound, ResponseError
 
 __all__ = [
     "FileResponse",
@@ -80,7 +80,7 @@ class Response:
 
     def __init__(
         self,
-        content: bytes | str | None = None,
+        content: bytes | bytearray | memoryview | str | None = None,
         status_code: int = 200,
         headers: HeadersInit = None,
         media_type: str | None = None,
@@ -256,8 +256,16 @@ class RedirectResponse(Response):
 
     def __init__(self, url: str, status_code: int = 307, headers: HeadersInit = None) -> None:
         super().__init__(None, status_code, headers)
+        url = str(url)
+        if "\r" in url or "\n" in url or "\0" in url:
+            # SECURITY: such a URL is almost always an injection attempt; encoding it
+            # would hide the problem, refusing it shows where the URL came from.
+            raise HeaderValueError(
+                f"the redirect URL {url!r} has a CR, LF or NUL character; "
+                "check where it came from (never redirect to unchecked user input)"
+            )
         # Already-encoded URLs stay as they are; spaces and non-ASCII get encoded.
-        self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;~")
+        self.headers["location"] = quote(url, safe=":/%#?=@[]!$&'()*+,;~")
 
 
 class StreamingResponse(Response):
@@ -384,6 +392,7 @@ def content_disposition(kind: str, filename: str) -> str:
 def _is_json_data(value: Any) -> bool:
     return (
         isinstance(value, msgspec.Struct)
+        or (isinstance(value, tuple) and hasattr(value, "_fields"))  # a NamedTuple
         or (dataclasses.is_dataclass(value) and not isinstance(value, type))
         or hasattr(value, "model_dump")
     )
@@ -410,7 +419,7 @@ def to_response(value: Any, status_code: int = 200, handler: Any = None, /) -> R
         return _from_tuple(value, status_code, handler)
     if isinstance(value, bytes | bytearray | memoryview):
         return Response(bytes(value), status_code, media_type="application/octet-stream")
-    if isinstance(value, dict | list) or _is_json_data(value):
+    if isinstance(value, dict | list | set | frozenset) or _is_json_data(value):
         return JSONResponse(value, status_code)
     if inspect.isasyncgen(value) or inspect.isgenerator(value) or isinstance(value, Iterator):
         return StreamingResponse(cast(Iterator[bytes | str], value), status_code,

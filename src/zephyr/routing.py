@@ -8,6 +8,7 @@ flight keeps the table it started with.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
@@ -109,7 +110,8 @@ class Route:
             if isinstance(segment, str):
                 parts.append(quote(segment, safe=""))
             elif isinstance(segment, Compound):
-                parts.append(segment.build(params))
+                encoded = {p.name: _build_param(self, p, params[p.name]) for p in segment.params}
+                parts.append(segment.build(encoded))
             else:
                 parts.append(_build_param(self, segment, params[segment.name]))
         return "/" + "/".join(parts)
@@ -224,7 +226,8 @@ class RouteTable:
 
     def __init__(self, routes: Iterable[Route], mounts: Iterable[Mount] = ()) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
-        self.mounts: tuple[Mount, ...] = tuple(mounts)
+        # Longest prefix first, so '/api/v2' wins over '/api' for the paths under it.
+        self.mounts = tuple(sorted(mounts, key=lambda mount: len(mount.prefix), reverse=True))
         # PERF: exact paths resolve with one dict lookup, whatever the table size.
         self.static: dict[str, dict[str, Route]] = {}
         self.root = _Node()
@@ -269,9 +272,14 @@ class RouteTable:
         searched = _search(self.root, parts, 1, method, values, allowed)
         if searched is not None:
             return searched, dict(zip(searched.param_names, values, strict=True))
-        if allowed:
-            raise MethodNotAllowed(allowed)
-        raise NotFound(f"no route matches {path!r}")
+        if not allowed:
+            raise NotFound(f"no route matches {path!r}")
+        # NOTE: the implicit OPTIONS answer (RFC 9110 section 9.3.7) lists the methods of
+        # every route matching the path, static and dynamic alike, like a 405's Allow does.
+        allowed.add("OPTIONS")
+        if method == "OPTIONS":
+            return _options_route(tuple(sorted(allowed))), {}
+        raise MethodNotAllowed(allowed)
 
     def has_path(self, method: str, path: str) -> bool:
         """Whether ``method`` on ``path`` would reach a route."""
@@ -394,8 +402,11 @@ def _search_rest(
     values: list[Any],
     allowed: set[str],
 ) -> Route | None:
-    """Let a ``path`` parameter take as many segments as leave a match for the rest."""
-    for end in range(len(parts), index, -1):
+    """Let a ``path`` parameter take as many segments as leave a match for the rest.
+
+    Leaving segments for the routes below comes first: ``/f/<path:p>/edit`` beats ``/f/<path:q>``.
+    """
+    for end in (*range(len(parts) - 1, index, -1), len(parts)):
         try:
             value = segment.converter.to_python("/".join(parts[index:end]))
         except ValueError:
@@ -409,11 +420,9 @@ def _search_rest(
 
 
 def _add_implicit_methods(methods: dict[str, Route]) -> None:
-    """HEAD answers like GET; OPTIONS answers with ``Allow``."""
+    """HEAD answers like GET (OPTIONS is answered by ``resolve_dynamic``)."""
     if "GET" in methods and "HEAD" not in methods:
         methods["HEAD"] = methods["GET"]
-    if "OPTIONS" not in methods:
-        methods["OPTIONS"] = _options_route(sorted({*methods, "OPTIONS"}))
 
 
 def _add_implicit_to_tree(node: _Node) -> None:
@@ -425,7 +434,9 @@ def _add_implicit_to_tree(node: _Node) -> None:
         _add_implicit_to_tree(child)
 
 
-def _options_route(allowed: list[str]) -> Route:
+@functools.lru_cache(maxsize=256)
+def _options_route(allowed: tuple[str, ...]) -> Route:
+    """The implicit ``OPTIONS`` route for a set of methods: 204 with ``Allow``."""
     from zephyr.responses import Response
 
     allow = ", ".join(allowed)
@@ -480,14 +491,17 @@ class Router:
                 f"{other.path!r} registered by {other.source}: both match the same requests; "
                 "pass replace=True to replace it, or change one of the paths"
             )
-        self._check_name(route)
+        self._check_name(route, rivals)
+        self._check_not_shadowed(route, self._mounts)
+        if self._compose is not None:
+            # Compose before changing anything: a handler that cannot be called
+            # (SetupError) leaves the router exactly as it was.
+            self._compose(route)
         for other in rivals:
             self._discard(other)
         self._routes.append(route)
         self._by_shape.setdefault(route.shape, []).append(route)
-        if self._compose is not None:
-            self._compose(route)
-            self._swap()
+        self._publish()
         return route
 
     def remove(self, name_or_route: str | Route) -> list[Route]:
@@ -501,18 +515,21 @@ class Router:
             raise URLBuildError(f"no route named {name_or_route!r} to remove; routes: {known}")
         for route in doomed:
             self._discard(route)
-        self._swap()
+        self._publish()
         return doomed
 
     def mount(self, mount: Mount) -> None:
-        """Serve an ASGI app under a prefix."""
+        """Serve an ASGI app under a prefix (the longest matching prefix wins)."""
         for other in self._mounts:
             if other.prefix == mount.prefix:
                 raise RouteConflictError(
-                    f"{mount.prefix!r} is already mounted by {other.source}; unmount it first"
+                    f"cannot mount {mount.source} at {mount.prefix!r}: {other.source} is already "
+                    "mounted there; choose another prefix"
                 )
+        for route in self._routes:
+            self._check_not_shadowed(route, [mount])
         self._mounts.append(mount)
-        self._swap()
+        self._publish()
 
     def go_live(self, compose: Callable[[Route], None]) -> None:
         """Compose every route's endpoint and publish the first table."""
@@ -531,17 +548,35 @@ class Router:
                 return route.build_path(params)
         return candidates[0].build_path(params)
 
-    def _check_name(self, route: Route) -> None:
+    def _check_name(self, route: Route, replaced: Collection[Route]) -> None:
         for other in self._routes:
-            if other.name == route.name and other.handler is not route.handler:
+            if other.name == route.name and other.handler is not route.handler and (
+                other not in replaced
+            ):
                 raise SetupError(
                     f"route name {route.name!r} for {route.path!r} ({route.source}) is already "
                     f"used by {other.path!r} ({other.source}); pass name=... to tell them apart"
                 )
 
+    @staticmethod
+    def _check_not_shadowed(route: Route, mounts: Iterable[Mount]) -> None:
+        """Refuse a route that a mount would hide: mounts are matched before routes."""
+        for mount in mounts:
+            if list(route.segments[: mount.prefix.count("/")]) == mount.prefix[1:].split("/"):
+                raise RouteConflictError(
+                    f"route {route.path!r} ({route.source}) lies under {mount.prefix!r}, where "
+                    f"{mount.source} is mounted, so it could never be reached; move the route "
+                    "or the mount"
+                )
+
     def _discard(self, route: Route) -> None:
         self._routes.remove(route)
         self._by_shape[route.shape].remove(route)
+
+    def _publish(self) -> None:
+        """Swap in a new table once serving; before that, ``go_live`` builds the first."""
+        if self._compose is not None:
+            self._swap()
 
     def _swap(self) -> None:
         # NOTE: a single attribute assignment is atomic, so a request sees either the

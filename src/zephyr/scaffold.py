@@ -23,6 +23,7 @@ from zephyr.middleware import (
     adapt_before,
     check_middleware,
 )
+from zephyr.requests import Request
 from zephyr.routing import HTTP_METHODS, Route
 
 if TYPE_CHECKING:
@@ -38,10 +39,7 @@ class Scaffold:
 
     def __init__(self, owner: Zephyr, *, prefix: str = "", name: str | None = None,
                  middleware: Sequence[Middleware] = ()) -> None:
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise SetupError(
-                f"group prefix {prefix!r} must start with '/' and not end with one, like '/api'"
-            )
+        _check_prefix("group", prefix)
         self._owner = owner
         self.prefix = prefix
         self.name = name
@@ -128,6 +126,8 @@ class Scaffold:
             if handler is None:
                 raise SetupError(f"add_route({path!r}) needs a handler")
             route = Route(path, handler, methods=methods, name=name, **options)
+        for mw in route.options.get("middleware", ()):
+            check_middleware(mw)
         route.path = self._full_prefix() + route.path
         if self._name_prefix():
             route.name = self._name_prefix() + route.name
@@ -150,6 +150,7 @@ class Scaffold:
         path segments (typed by their annotations), ``request`` is the
         request, and parameters with defaults come from the query string.
         """
+        _check_prefix("controller", prefix)
         instance = controller() if isinstance(controller, type) else controller
         label = type(instance).__name__
         routes = []
@@ -245,13 +246,26 @@ class Group(Scaffold):
 _SEGMENT_CONVERTERS = {int: "int", float: "float", uuid.UUID: "uuid", str: "str"}
 
 
+def _check_prefix(kind: str, prefix: str) -> None:
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise SetupError(
+            f"{kind} prefix {prefix!r} must start with '/' and not end with one, like '/api'"
+        )
+
+
 def _controller_path(rest: str, method: Callable[..., Any]) -> str:
     path = "" if rest == "index" else "/" + rest.replace("_", "-")
     hints = typing.get_type_hints(method)
     for parameter in inspect.signature(method).parameters.values():
-        if parameter.name == "request" or parameter.default is not parameter.empty:
-            continue
-        converter = _SEGMENT_CONVERTERS.get(hints.get(parameter.name, str))
+        annotation = hints.get(parameter.name)
+        is_request = isinstance(annotation, type) and issubclass(annotation, Request)
+        if (
+            is_request
+            or (parameter.name == "request" and annotation is None)
+            or parameter.default is not parameter.empty
+        ):
+            continue  # the request itself, or a query parameter
+        converter = _SEGMENT_CONVERTERS.get(annotation or str)
         if converter is None:
             raise SetupError(
                 f"controller method {method.__qualname__}: path parameter {parameter.name!r} "

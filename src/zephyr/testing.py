@@ -168,6 +168,8 @@ class _Lifespan:
             raise RuntimeError(f"application startup failed: {answer.get('message', '')}")
 
     async def shutdown(self) -> None:
+        if self.task is None or self.task.done():
+            return  # the app does not speak the lifespan protocol
         await self.inbox.put({"type": "lifespan.shutdown"})
         answer = await self._answer()
         if self.task is not None:
@@ -185,7 +187,8 @@ class _Lifespan:
             return getter.result()
         getter.cancel()
         await task  # the app raised: show its exception
-        raise RuntimeError("the app returned from the lifespan without answering")
+        # Like uvicorn's "auto" mode: an app that returns without answering has no lifespan.
+        return {"type": "lifespan.unsupported"}
 
 
 class AsyncTestClient(httpx.AsyncClient):

@@ -9,6 +9,7 @@ import html
 import traceback
 from typing import TYPE_CHECKING
 
+from zephyr.error_handlers import instance_of
 from zephyr.responses import HTMLResponse, JSONResponse, Response
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def debug_response(
                 "title": "Internal Server Error",
                 "status": 500,
                 "detail": f"{type(exc).__name__}: {exc}",
-                "instance": request.scope.get("path", "/"),
+                "instance": instance_of(request),
                 "request_id": request_id,
                 "traceback": traceback.format_exception(exc),
             },

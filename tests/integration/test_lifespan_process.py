@@ -1,0 +1,154 @@
+"""The application's life as a process: startup failure, graceful shutdown, ``app.run()``.
+
+Each test starts its own server process and looks at its exit code, its
+output and the marker files its hooks write.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.apps import MARKERS_ENV
+from tests.integration.conftest import ServeApp, Server, ServerPool, server_env, uvicorn_command
+
+pytestmark = pytest.mark.integration
+
+# uvicorn's exit code when the application's startup fails (uvicorn.server.STARTUP_FAILURE).
+STARTUP_FAILURE = 3
+
+
+def lines_of(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def wait_for_text(server: Server, url: str, expected: str, timeout: float) -> str:
+    """GET ``url`` until its body is ``expected`` (a reloading server answers late)."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(url, timeout=2.0).text
+        except httpx.TransportError:
+            text = "<no answer>"
+        if text == expected:
+            return text
+        time.sleep(0.1)
+    pytest.fail(f"{url} answered {text!r}, not {expected!r}, for {timeout} s:\n{server.output()}")
+
+
+def test_startup_failure_stops_uvicorn_with_the_reason(launch: ServerPool, tmp_path: Path) -> None:
+    server = launch.spawn(uvicorn_command("tests.integration.apps:failing_app"),
+                          env={MARKERS_ENV: str(tmp_path)})
+    code = server.wait(timeout=15.0)
+    output = server.output()
+    assert code == STARTUP_FAILURE, output
+    # Zephyr reports the reason to uvicorn, which logs it before giving up.
+    assert "ERROR:    RuntimeError: database unreachable" in output
+    assert "Application startup failed. Exiting." in output
+
+
+def test_lifespan_runs_in_order_and_shutdown_runs_on_sigint(
+    serve: ServeApp, tmp_path: Path
+) -> None:
+    server = serve("tests.integration.apps:lifespan_app")
+    events = tmp_path / "lifespan"
+    assert lines_of(events) == ["lifespan entered", "startup"]
+    # What the lifespan yielded reaches requests through the real server's lifespan state.
+    assert httpx.get(f"{server.base_url}/state", timeout=5.0).json() == {"pool": "connected pool"}
+    server.interrupt()
+    assert server.wait() == 0, server.output()
+    assert lines_of(events) == ["lifespan entered", "startup", "shutdown", "lifespan exited"]
+    assert "Application shutdown complete." in server.output()
+
+
+def test_sigint_lets_the_request_in_flight_finish_first(serve: ServeApp, tmp_path: Path) -> None:
+    server = serve("tests.integration.apps:lifespan_app")
+    events = tmp_path / "lifespan"
+    with server.connect() as sock, sock.makefile("rb") as reader:
+        sock.sendall(b"GET /wait HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        deadline = time.monotonic() + 5.0
+        while "request started" not in lines_of(events) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        server.interrupt()  # while the handler sleeps its 0.5 s
+        response = reader.read()  # uvicorn closes the connection after this response
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert response.endswith(b'{"waited":"yes"}')
+    assert server.wait() == 0, server.output()
+    assert lines_of(events)[2:] == [
+        "request started", "request finished", "shutdown", "lifespan exited"
+    ]
+
+
+RUN_SCRIPT = """\
+import os
+
+from zephyr import Zephyr
+
+app = Zephyr(__name__)
+
+
+@app.get("/")
+def home():
+    return "served by {how}"
+
+
+if __name__ == "__main__":
+    app.run(host="127.0.0.1", port=int(os.environ["PORT"]){options})
+"""
+
+
+def test_app_run_serves_a_script(launch: ServerPool, tmp_path: Path) -> None:
+    script = tmp_path / "serve_me.py"
+    script.write_text(RUN_SCRIPT.format(how="app.run", options=""), encoding="utf-8")
+    server = launch.start([sys.executable, str(script)], cwd=tmp_path)
+    r = httpx.get(server.base_url, timeout=5.0)
+    assert r.status_code == 200
+    assert r.text == "served by app.run"
+    server.interrupt()
+    assert server.wait() == 0, server.output()
+
+
+def test_app_run_with_reload_serves_reloads_and_stops_cleanly(
+    launch: ServerPool, tmp_path: Path
+) -> None:
+    module = tmp_path / "reloadable.py"
+    module.write_text(RUN_SCRIPT.format(how="version 1", options=", reload=True"),
+                      encoding="utf-8")
+    # `python -m` gives app.run() the import string the reloader's worker needs.
+    server = launch.start([sys.executable, "-m", "reloadable"], cwd=tmp_path)
+    wait_for_text(server, server.base_url, "served by version 1", timeout=10.0)
+    module.write_text(RUN_SCRIPT.format(how="version 2", options=", reload=True"),
+                      encoding="utf-8")
+    wait_for_text(server, server.base_url, "served by version 2", timeout=10.0)
+    server.interrupt()
+    assert server.wait(timeout=10.0) == 0, server.output()
+    assert server.leftover_processes() == []
+    assert "Started reloader process" in server.output()
+
+
+def test_app_run_with_reload_refuses_an_app_it_cannot_import_again(tmp_path: Path) -> None:
+    script = tmp_path / "inline.py"
+    script.write_text(textwrap.dedent("""\
+        from zephyr import Zephyr
+
+        def main():
+            app = Zephyr(__name__)
+            app.run(host="127.0.0.1", port=1, reload=True)
+
+        main()
+    """), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=15.0, env=server_env(),
+    )
+    assert result.returncode == 1
+    assert "cannot find an import string for <Zephyr '__main__' routes=0>" in result.stderr
+    assert "create it as a module-level variable" in result.stderr
+

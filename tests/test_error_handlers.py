@@ -1,0 +1,392 @@
+"""How exceptions become responses: registered handlers, problem+json, HTML and debug pages."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from zephyr import (
+    HTTPException,
+    NotFound,
+    Request,
+    RequestValidationError,
+    SetupError,
+    Zephyr,
+    abort,
+)
+from zephyr.testing import TestClient
+
+HTML = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
+SECRET = "s3cr3t-do-not-leak-7f1c"
+
+
+class PaymentError(Exception):
+    pass
+
+
+class CardDeclinedError(PaymentError):
+    pass
+
+
+def app_raising(exc: BaseException, **settings: Any) -> Zephyr:
+    """An app whose ``/fail`` raises ``exc``."""
+    app = Zephyr(**settings)
+
+    @app.get("/fail")
+    async def fail() -> str:
+        raise exc
+
+    return app
+
+
+# -- registered handlers -------------------------------------------------------------------
+
+
+def test_status_code_handler() -> None:
+    app = Zephyr()
+
+    @app.errorhandler(404)
+    def not_found(exc: HTTPException) -> tuple[dict[str, Any], int]:
+        return {"missing": exc.status_code}, 404
+
+    with TestClient(app) as client:
+        response = client.get("/nowhere")
+    assert (response.status_code, response.json()) == (404, {"missing": 404})
+
+
+def test_a_handler_return_value_keeps_the_error_status_by_default() -> None:
+    app = app_raising(NotFound("no such user"))
+    app.errorhandler(404)(lambda exc: f"<p>{exc.detail}</p>")
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert (response.status_code, response.text) == (404, "<p>no such user</p>")
+
+
+@pytest.mark.parametrize(
+    ("raised", "handled_by"),
+    [
+        (CardDeclinedError("card 4242 declined"), "CardDeclinedError"),
+        (PaymentError("gateway down"), "PaymentError"),
+        (KeyError("k"), "Exception"),
+    ],
+)
+def test_the_most_specific_exception_class_wins(raised: Exception, handled_by: str) -> None:
+    app = app_raising(raised)
+    for cls in (Exception, CardDeclinedError, PaymentError):  # registration order does not matter
+        app.errorhandler(cls)(lambda exc, name=cls.__name__: ({"handled_by": name}, 402))
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert (response.status_code, response.json()) == (402, {"handled_by": handled_by})
+
+
+def test_a_status_code_handler_comes_before_a_class_handler() -> None:
+    app = app_raising(NotFound())
+    app.errorhandler(NotFound)(lambda exc: "by class")
+    app.errorhandler(HTTPException)(lambda exc: "by base class")
+    app.errorhandler(404)(lambda exc: "by status")
+    with TestClient(app) as client:
+        assert client.get("/fail").text == "by status"
+
+
+def test_a_500_handler_catches_unhandled_exceptions_but_specific_classes_win() -> None:
+    app = Zephyr()
+    app.errorhandler(500)(lambda exc: (f"500 handler: {type(exc).__name__}", 500))
+    app.errorhandler(PaymentError)(lambda exc: ("payment handler", 402))
+
+    @app.get("/bug")
+    async def bug() -> str:
+        raise ZeroDivisionError
+
+    @app.get("/pay")
+    async def pay() -> str:
+        raise CardDeclinedError
+
+    with TestClient(app) as client:
+        bug_response = client.get("/bug")
+        pay_response = client.get("/pay")
+    assert (bug_response.status_code, bug_response.text) == (500, "500 handler: ZeroDivisionError")
+    assert (pay_response.status_code, pay_response.text) == (402, "payment handler")
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+def test_handler_forms_exc_and_request_exc_sync_and_async(is_async: bool) -> None:
+    app = app_raising(PaymentError("declined"))
+
+    def with_request(request: Request, exc: PaymentError) -> dict[str, str]:
+        return {"path": request.path, "error": str(exc)}
+
+    async def with_request_async(request: Request, exc: PaymentError) -> dict[str, str]:
+        return with_request(request, exc)
+
+    app.errorhandler(PaymentError)(with_request_async if is_async else with_request)
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert (response.status_code, response.json()) == (500, {"path": "/fail",
+                                                             "error": "declined"})
+
+
+def test_a_handler_that_raises_an_http_exception_answers_with_it() -> None:
+    app = app_raising(PaymentError("declined"))
+
+    @app.errorhandler(PaymentError)
+    def to_http(exc: PaymentError) -> str:
+        raise HTTPException(402, f"payment failed: {exc}", headers={"Retry-After": "30"})
+
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert response.status_code == 402
+    assert response.json()["detail"] == "payment failed: declined"
+    assert response.headers["retry-after"] == "30"
+
+
+def test_a_failing_handler_is_logged_and_gives_the_default_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_raising(PaymentError("declined"))
+
+    @app.errorhandler(PaymentError)
+    def broken(exc: PaymentError) -> str:
+        raise ValueError(f"handler bug {SECRET}")
+
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert response.status_code == 500
+    assert response.json()["title"] == "Internal Server Error"
+    assert SECRET not in response.text
+    assert "error handler" in caplog.text
+    assert "failed while handling PaymentError('declined')" in caplog.text
+
+
+def test_group_handlers_come_before_app_handlers() -> None:
+    app = Zephyr()
+    api = app.group("/api")
+    app.errorhandler(PaymentError)(lambda exc: "app handler")
+    api.errorhandler(PaymentError)(lambda exc: {"api": "handler"})
+
+    @api.get("/pay")
+    async def api_pay() -> str:
+        raise PaymentError
+
+    @app.get("/pay")
+    async def site_pay() -> str:
+        raise PaymentError
+
+    with TestClient(app) as client:
+        assert client.get("/api/pay").json() == {"api": "handler"}
+        assert client.get("/pay").text == "app handler"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (200, "errorhandler(200): only 4xx and 5xx codes can be handled"),
+        (True, "takes an HTTP status code or an exception class, not True"),
+        ("404", "takes an HTTP status code or an exception class, not '404'"),
+        (int, "takes an HTTP status code or an exception class, not <class 'int'>"),
+    ],
+)
+def test_bad_error_handler_keys_are_refused(key: Any, message: str) -> None:
+    with pytest.raises(SetupError, match=re.escape(message)):
+        Zephyr().errorhandler(key)(lambda exc: "x")
+
+
+def test_error_handlers_with_the_wrong_arity_are_refused() -> None:
+    with pytest.raises(SetupError, match=r"must take \(exc\) or \(request, exc\)"):
+        Zephyr().errorhandler(404)(lambda: "x")
+
+
+# -- default bodies ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("accept", [None, "application/json", "*/*"])
+def test_default_error_body_is_problem_json(accept: str | None) -> None:
+    app = app_raising(HTTPException(409, "the slug is taken"))
+    headers = {"Accept": accept} if accept else {}
+    with TestClient(app) as client:
+        response = client.get("/fail", headers=headers)
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {"type": "about:blank", "title": "Conflict", "status": 409,
+                               "detail": "the slug is taken", "instance": "/fail"}
+
+
+def test_default_error_body_is_an_escaped_html_page_for_browsers() -> None:
+    app = app_raising(HTTPException(400, "bad name <script>alert(1)</script>"))
+    with TestClient(app) as client:
+        response = client.get("/fail", headers=HTML)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<title>400 Bad Request</title>" in response.text
+    assert "bad name &lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+    assert "<script>" not in response.text
+
+
+def test_http_exception_headers_are_copied() -> None:
+    app = app_raising(HTTPException(401, "log in", headers={"WWW-Authenticate": "Bearer"}))
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_abort() -> None:
+    app = Zephyr()
+
+    @app.get("/admin")
+    async def admin() -> str:
+        abort(403, "nope")
+
+    with TestClient(app) as client:
+        response = client.get("/admin")
+    assert response.status_code == 403
+    assert (response.json()["title"], response.json()["detail"]) == ("Forbidden", "nope")
+
+
+def test_request_validation_errors_list_each_problem() -> None:
+    app = Zephyr()
+
+    @app.get("/items")
+    async def items(limit: int) -> dict[str, int]:
+        return {"limit": limit}
+
+    with TestClient(app) as client:
+        response = client.get("/items", params={"limit": "ten"})
+    body = response.json()
+    assert response.status_code == 422
+    assert body["detail"] == "1 invalid value in the request; see 'errors'"
+    assert [(e["location"], e["field"]) for e in body["errors"]] == [("query", "limit")]
+
+
+def test_a_raised_request_validation_error_keeps_its_errors() -> None:
+    errors = [{"location": "body", "field": "email", "message": "not an email"},
+              {"location": "body", "field": "age", "message": "must be positive"}]
+    app = app_raising(RequestValidationError(errors))
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    assert response.status_code == 422
+    assert response.json()["detail"] == "2 invalid values in the request; see 'errors'"
+    assert response.json()["errors"] == errors
+
+
+def test_method_not_allowed_lists_the_allowed_methods() -> None:
+    app = Zephyr()
+
+    @app.get("/thing")
+    async def thing() -> str:
+        return "ok"
+
+    with TestClient(app) as client:
+        response = client.delete("/thing")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert response.json()["detail"] == "this path answers GET, HEAD, OPTIONS only"
+
+
+# -- 500s outside debug ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, HTML])
+def test_a_500_never_shows_the_exception_traceback_or_settings(headers: dict[str, str]) -> None:
+    app = app_raising(RuntimeError(f"database password is {SECRET}"), secret_key=SECRET)
+    with TestClient(app) as client:
+        response = client.get("/fail", headers=headers)
+    assert response.status_code == 500
+    for leak in (SECRET, "RuntimeError", "Traceback", "database password", "SECRET_KEY"):
+        assert leak not in response.text
+    assert "The server failed to handle this request." in response.text
+
+
+def test_a_500_carries_a_request_id_that_is_also_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = app_raising(RuntimeError("boom"))
+    with caplog.at_level(logging.ERROR, logger="zephyr.error"), TestClient(app) as client:
+        response = client.get("/fail")
+    request_id = response.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    body = response.json()
+    assert body["request_id"] == request_id
+    assert body["detail"] == (
+        f"The server failed to handle this request. Request id: {request_id}."
+    )
+    records = [r for r in caplog.records if r.name == "zephyr.error"]
+    assert len(records) == 1
+    assert records[0].getMessage() == (
+        f"unhandled RuntimeError in GET /fail (request id {request_id})"
+    )
+    assert records[0].exc_info is not None  # the traceback goes to the log, not the client
+
+
+def test_the_request_id_is_on_the_html_page_too() -> None:
+    app = app_raising(RuntimeError("boom"))
+    with TestClient(app) as client:
+        response = client.get("/fail", headers=HTML)
+    assert f"Request id: {response.headers['x-request-id']}." in response.text
+
+
+@pytest.mark.parametrize(
+    ("given", "reused"),
+    [
+        ("req-42.abc_DEF", True),
+        ("a" * 64, True),
+        ("a" * 65, False),
+        ("id with spaces", False),
+        ("<script>", False),
+        ("", False),
+    ],
+)
+def test_a_sane_client_request_id_is_reused_and_an_unsafe_one_replaced(
+    given: str, reused: bool
+) -> None:
+    app = app_raising(RuntimeError("boom"))
+    with TestClient(app) as client:
+        response = client.get("/fail", headers={"X-Request-ID": given})
+    request_id = response.headers["x-request-id"]
+    if reused:
+        assert request_id == given
+    else:
+        assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    assert response.json()["request_id"] == request_id
+
+
+# -- debug mode -------------------------------------------------------------------------------
+
+
+def test_debug_page_shows_the_exception_and_escaped_source() -> None:
+    app = Zephyr(debug=True)
+
+    @app.get("/fail")
+    async def fail() -> str:
+        marker = "<b>source-line-marker</b>"
+        raise ValueError(f"bad value {marker}")
+
+    with TestClient(app) as client:
+        response = client.get("/fail", headers={**HTML, "X-Evil": "<img src=x onerror=alert(1)>"})
+    page = response.text
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<h1>ValueError in GET /fail</h1>" in page
+    assert "bad value &lt;b&gt;source-line-marker&lt;/b&gt;" in page
+    assert "marker = &quot;&lt;b&gt;source-line-marker&lt;/b&gt;&quot;" in page
+    assert "<b>source-line-marker" not in page
+    assert "<td>x-evil</td><td>&lt;img src=x onerror=alert(1)&gt;</td>" in page
+    assert "DEBUG is on" in page
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+    assert f"Request id {response.headers['x-request-id']}." in page
+
+
+def test_debug_json_clients_get_a_traceback_list() -> None:
+    app = app_raising(KeyError("missing-key"), debug=True)
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    body = response.json()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert body["detail"] == "KeyError: 'missing-key'"
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["traceback"][0] == "Traceback (most recent call last):\n"
+    assert body["traceback"][-1] == "KeyError: 'missing-key'\n"
+    assert any("raise exc" in line for line in body["traceback"])
