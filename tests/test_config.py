@@ -333,3 +333,22 @@ def test_freeze_refuses_changes() -> None:
         "before startup (keyword argument, settings module or env)"
     )
     assert config["DEBUG"] is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "environ", "message"),
+    [
+        ({"redirect_status": 303}, NO_ENV,
+         "setting REDIRECT_STATUS must be one of 301, 302, 307, 308, got 303 from keyword "
+         "argument"),
+        ({}, {"ZEPHYR_SERVER": "gunicorn"},
+         "setting SERVER must be one of 'uvicorn', 'granian', got 'gunicorn' from environment "
+         "ZEPHYR_SERVER"),
+    ],
+)
+def test_settings_with_choices_refuse_other_values(
+    overrides: dict[str, Any], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config(environ=environ, overrides=overrides)
+    assert str(info.value) == message

@@ -173,9 +173,8 @@ class Zephyr(Scaffold):
         )
         if self._middleware:
             self._handle = watching(compose(self._middleware, self._route))
-        self._asgi = wrap_asgi(self._dispatch, self._asgi_layers)
-        self._direct_http = not self._asgi_layers
         self.router.go_live(self._compose_route)
+        self._direct_http = not self._asgi_layers
 
     def _compose_route(self, route: Route) -> None:
         """Build ``route.endpoint``: hooks, middleware, argument plan, handler, coercion."""
@@ -330,13 +329,20 @@ class Zephyr(Scaffold):
                 request_var.reset(token)
 
     async def _first_call(self, scope: Scope, receive: Any, send: Any) -> None:
-        self._go_live()
+        """The first ASGI call of any kind: wrap the app in its ASGI middleware.
+
+        Routes are composed by the lifespan startup (so a mistake fails the
+        startup with its message) or, without a lifespan, by the first request.
+        """
+        self._asgi = wrap_asgi(self._dispatch, self._asgi_layers)
         await self._asgi(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Any, send: Any) -> None:
         """Every scope type; what ASGI middleware wraps."""
         kind = scope["type"]
         if kind == "http":
+            if not self.router.is_live:
+                self._go_live()
             await self(scope, receive, send, _inner=True)
         elif kind == "lifespan":
             await self._lifespan(scope, receive, send)

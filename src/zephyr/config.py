@@ -35,6 +35,7 @@ class Setting:
     doc: str
     secret: bool = False
     optional: bool = False
+    choices: tuple[Any, ...] = ()
 
 
 DEFAULT_SETTINGS: tuple[Setting, ...] = (
@@ -49,8 +50,9 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("MULTIPART_MAX_FILES", int, 100, "Most files in one multipart body."),
     Setting("MULTIPART_SPOOL_SIZE", int, MiB, "Upload size kept in memory before disk."),
     Setting("REDIRECT_SLASHES", bool, True, "Redirect /a/ <-> /a when only the other exists."),
-    Setting("REDIRECT_STATUS", int, 308, "Status of trailing-slash redirects (301/302/307/308)."),
-    Setting("SERVER", str, "uvicorn", "Server used by app.run(): 'uvicorn' or 'granian'."),
+    Setting("REDIRECT_STATUS", int, 308, "Status of trailing-slash redirects.",
+            choices=(301, 302, 307, 308)),
+    Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -147,6 +149,11 @@ class Config(Mapping[str, Any]):
             raise ConfigError(
                 f"setting {name} must be {_type_name(setting)}, "
                 f"got {value!r} from {source}"
+            )
+        if setting.choices and value not in setting.choices:
+            allowed = ", ".join(map(repr, setting.choices))
+            raise ConfigError(
+                f"setting {name} must be one of {allowed}, got {value!r} from {source}"
             )
         self._values[name] = value
         self._sources[name] = source

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from zephyr._route_tree import Node, descend, search
 from zephyr.converters import BUILTIN_CONVERTERS, Compound, Converter, Param, Segment, parse_path
 from zephyr.errors import (
     MethodNotAllowed,
@@ -183,42 +184,6 @@ def source_of(obj: object) -> str:
     return f"{filename}:{code.co_firstlineno}"
 
 
-class _Node:
-    """One level of the segment tree: literal children by text, then parameters by rank."""
-
-    __slots__ = ("methods", "params", "simple_params", "static")
-
-    def __init__(self) -> None:
-        self.static: dict[str, _Node] = {}
-        self.params: list[tuple[Param | Compound, _Node]] = []
-        # The leading one-segment parameters as (to_python, child), for _descend.
-        self.simple_params: list[tuple[Callable[[str], Any], _Node]] = []
-        self.methods: dict[str, Route] = {}
-
-    def child(self, segment: Segment) -> _Node:
-        if isinstance(segment, str):
-            return self.static.setdefault(segment, _Node())
-        for existing, node in self.params:
-            if existing.key == segment.key:
-                return node
-        node = _Node()
-        self.params.append((segment, node))
-        # Stable sort: lower rank (more specific converters) first, then registration order.
-        self.params.sort(key=lambda item: _rank(item[0]))
-        self.simple_params = []
-        for param, child in self.params:
-            if not isinstance(param, Param) or param.converter.spans_segments:
-                break  # _descend stops here and leaves the rest to the full search
-            self.simple_params.append((param.converter.to_python, child))
-        return node
-
-
-def _rank(segment: Param | Compound) -> int:
-    if isinstance(segment, Compound):
-        return 0
-    return segment.converter.rank
-
-
 class RouteTable:
     """An immutable snapshot of every route, built for fast lookup."""
 
@@ -230,7 +195,7 @@ class RouteTable:
         self.mounts = tuple(sorted(mounts, key=lambda mount: len(mount.prefix), reverse=True))
         # PERF: exact paths resolve with one dict lookup, whatever the table size.
         self.static: dict[str, dict[str, Route]] = {}
-        self.root = _Node()
+        self.root = Node()
         self.by_name: dict[str, list[Route]] = {}
         for route in self.routes:
             self.by_name.setdefault(route.name, []).append(route)
@@ -263,15 +228,15 @@ class RouteTable:
     def resolve_dynamic(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
         """Like :meth:`resolve`, for a path already known not to be a static route."""
         parts = path.split("/")
-        found = _descend(self.root, parts, method)
+        found = descend(self.root, parts, method)
         if found is not None:
             route, values = found
-            return route, dict(zip(route.param_names, values, strict=True))
+            return route, dict(zip(route.param_names, values))  # noqa: B905 - equal by construction
         allowed: set[str] = set(self.static.get(path, ()))
         values = []
-        searched = _search(self.root, parts, 1, method, values, allowed)
+        searched = search(self.root, parts, 1, method, values, allowed)
         if searched is not None:
-            return searched, dict(zip(searched.param_names, values, strict=True))
+            return searched, dict(zip(searched.param_names, values))  # noqa: B905 - equal by construction
         if not allowed:
             raise NotFound(f"no route matches {path!r}")
         # NOTE: the implicit OPTIONS answer (RFC 9110 section 9.3.7) lists the methods of
@@ -297,135 +262,13 @@ class RouteTable:
         return None
 
 
-def _descend(root: _Node, parts: list[str], method: str) -> tuple[Route, list[Any]] | None:
-    """Follow the first viable branch at each level, without backtracking.
-
-    When this finds a route it is the one the full search would find first
-    (same order: literal, then parameters by rank); when it fails, the full
-    search decides.
-    """
-    # PERF: a loop instead of recursion; most paths never need to backtrack.
-    node = root
-    values: list[Any] = []
-    for part in parts[1:]:
-        child = node.static.get(part)
-        if child is None:
-            for convert, param_child in node.simple_params:
-                try:
-                    values.append(convert(part))
-                except ValueError:
-                    continue
-                child = param_child
-                break
-            else:
-                return None
-        node = child
-    route = node.methods.get(method)
-    return None if route is None else (route, values)
-
-
-def _search(
-    node: _Node, parts: list[str], index: int, method: str, values: list[Any], allowed: set[str]
-) -> Route | None:
-    """Depth-first match of ``parts[index:]``; literal children first, then parameters."""
-    if index == len(parts):
-        if not node.methods:
-            return None
-        route = node.methods.get(method)
-        if route is None:
-            allowed.update(node.methods)
-        return route
-    child = node.static.get(parts[index])
-    if child is not None:
-        found = _search(child, parts, index + 1, method, values, allowed)
-        if found is not None:
-            return found
-    for segment, child in node.params:
-        if isinstance(segment, Compound):
-            found = _search_compound(segment, child, parts, index, method, values, allowed)
-        elif segment.converter.spans_segments:
-            found = _search_rest(segment, child, parts, index, method, values, allowed)
-        else:
-            found = _search_param(segment, child, parts, index, method, values, allowed)
-        if found is not None:
-            return found
-    return None
-
-
-def _search_param(
-    segment: Param,
-    child: _Node,
-    parts: list[str],
-    index: int,
-    method: str,
-    values: list[Any],
-    allowed: set[str],
-) -> Route | None:
-    """Match one segment with a converter, then the rest below it."""
-    try:
-        value = segment.converter.to_python(parts[index])
-    except ValueError:
-        return None
-    values.append(value)
-    found = _search(child, parts, index + 1, method, values, allowed)
-    if found is None:
-        values.pop()
-    return found
-
-
-def _search_compound(
-    segment: Compound,
-    child: _Node,
-    parts: list[str],
-    index: int,
-    method: str,
-    values: list[Any],
-    allowed: set[str],
-) -> Route | None:
-    """Match a segment like ``{name}.{ext}``, then the rest below it."""
-    converted = segment.match(parts[index])
-    if converted is None:
-        return None
-    values.extend(converted)
-    found = _search(child, parts, index + 1, method, values, allowed)
-    if found is None:
-        del values[len(values) - len(converted) :]
-    return found
-
-
-def _search_rest(
-    segment: Param,
-    child: _Node,
-    parts: list[str],
-    index: int,
-    method: str,
-    values: list[Any],
-    allowed: set[str],
-) -> Route | None:
-    """Let a ``path`` parameter take as many segments as leave a match for the rest.
-
-    Leaving segments for the routes below comes first: ``/f/<path:p>/edit`` beats ``/f/<path:q>``.
-    """
-    for end in (*range(len(parts) - 1, index, -1), len(parts)):
-        try:
-            value = segment.converter.to_python("/".join(parts[index:end]))
-        except ValueError:
-            continue
-        values.append(value)
-        found = _search(child, parts, end, method, values, allowed)
-        if found is not None:
-            return found
-        values.pop()
-    return None
-
-
 def _add_implicit_methods(methods: dict[str, Route]) -> None:
     """HEAD answers like GET (OPTIONS is answered by ``resolve_dynamic``)."""
     if "GET" in methods and "HEAD" not in methods:
         methods["HEAD"] = methods["GET"]
 
 
-def _add_implicit_to_tree(node: _Node) -> None:
+def _add_implicit_to_tree(node: Node) -> None:
     if node.methods:
         _add_implicit_methods(node.methods)
     for child in node.static.values():
@@ -532,10 +375,14 @@ class Router:
         self._publish()
 
     def go_live(self, compose: Callable[[Route], None]) -> None:
-        """Compose every route's endpoint and publish the first table."""
-        self._compose = compose
+        """Compose every route's endpoint and publish the first table.
+
+        The router only counts as live once every route composed, so a
+        failure here can be fixed and retried.
+        """
         for route in self._routes:
             compose(route)
+        self._compose = compose
         self._swap()
 
     def url_path_for(self, name: str, params: Mapping[str, Any]) -> str:

@@ -193,6 +193,21 @@ async def connect_database() -> None:
     raise RuntimeError("database unreachable")
 
 
+# A registration mistake found when routes are composed must stop the server too,
+# never leave it answering 404 to everything.
+misregistered_app = Zephyr(__name__)
+
+
+@misregistered_app.get("/")
+async def fine() -> str:
+    return "ok"
+
+
+@misregistered_app.get("/items/<int:item_id>")
+async def forgets_its_parameter() -> str:
+    return "never served"
+
+
 lifespan_app = Zephyr(__name__)
 
 

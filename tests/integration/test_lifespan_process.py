@@ -54,6 +54,20 @@ def test_startup_failure_stops_uvicorn_with_the_reason(launch: ServerPool, tmp_p
     assert "Application startup failed. Exiting." in output
 
 
+def test_a_misregistered_route_stops_uvicorn_with_the_reason(
+    launch: ServerPool, tmp_path: Path
+) -> None:
+    server = launch.spawn(uvicorn_command("tests.integration.apps:misregistered_app"),
+                          env={MARKERS_ENV: str(tmp_path)})
+    code = server.wait(timeout=15.0)
+    output = server.output()
+    assert code == STARTUP_FAILURE, output
+    assert (
+        "SetupError: handler 'forgets_its_parameter' does not take the path parameter "
+        "'item_id'; add a parameter named 'item_id'" in output
+    )
+
+
 def test_lifespan_runs_in_order_and_shutdown_runs_on_sigint(
     serve: ServeApp, tmp_path: Path
 ) -> None:
