@@ -1,0 +1,92 @@
+"""Every Python block in docs/ and README.md runs as written, so the guide stays true.
+
+A block runs as its own script (not as ``__main__``), in a directory shared
+by the blocks of its page. Two HTML comments on the line before a block change that:
+``<!-- file: NAME.py -->`` saves it as NAME.py for later blocks to import (a
+``test_*.py`` file is run with pytest), and ``<!-- not run -->`` only
+compiles it (for blocks that start a server).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+_FILE_MARKER = re.compile(r"<!-- file: (\S+\.py) -->")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced ``python`` block of a page."""
+
+    line: int
+    code: str
+    filename: str | None
+    run: bool
+
+
+def blocks_of(page: Path) -> list[Block]:
+    """The ``python`` blocks of ``page`` with the marker that precedes each."""
+    lines = page.read_text().splitlines()
+    found: list[Block] = []
+    index = 0
+    while index < len(lines):
+        if lines[index].strip() == "```python":
+            marker = lines[index - 1].strip() if index else ""
+            end = lines.index("```", index + 1)
+            named = _FILE_MARKER.fullmatch(marker)
+            found.append(
+                Block(
+                    line=index + 1,
+                    code="\n".join(lines[index + 1 : end]) + "\n",
+                    filename=named.group(1) if named else None,
+                    run=marker != "<!-- not run -->",
+                )
+            )
+            index = end
+        index += 1
+    return found
+
+
+def _run(block: Block, number: int, workdir: Path) -> subprocess.CompletedProcess[str]:
+    name = block.filename or f"block_{number}.py"
+    script = workdir / name
+    script.write_text(block.code)
+    if not block.run:
+        command = [sys.executable, "-c", f"compile(open({name!r}).read(), {name!r}, 'exec')"]
+    elif name.startswith("test_"):
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name]
+    else:
+        # Not as __main__: a page's `if __name__ == "__main__": app.run()` must not serve.
+        run = f"import runpy; runpy.run_path({name!r}, run_name='docs_example')"
+        command = [sys.executable, "-W", "error", "-c", run]
+    # The docs show defaults: no ZEPHYR_* setting of the developer's shell may leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZEPHYR_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(workdir), str(ROOT / "src")])
+    return subprocess.run(
+        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_python_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
+    blocks = blocks_of(page)
+    failures = []
+    for number, block in enumerate(blocks, start=1):
+        result = _run(block, number, tmp_path)
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).strip()[-2000:]
+            failures.append(f"{page.name}:{block.line} exited {result.returncode}:\n{output}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_the_pages_have_blocks_to_check() -> None:
+    assert sum(len(blocks_of(page)) for page in PAGES) >= 40
