@@ -394,10 +394,9 @@ class Zephyr(Scaffold):
         methods = table.static.get(path)
         route = methods.get(scope["method"]) if methods is not None else None
         if route is None:
-            raw_path = scope.get("raw_path")
-            if raw_path and ("%" in path or "\ufffd" in path):
+            if ("%" in path or "\ufffd" in path) and scope.get("raw_path"):
                 # SECURITY: servers decode leniently; bad escapes or bytes are a 400 here.
-                decode_path(raw_path)
+                decode_path(scope["raw_path"])
             route, request.path_params = table.resolve_dynamic(scope["method"], path)
         request.route = route
         return route
