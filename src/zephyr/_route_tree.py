@@ -3,7 +3,7 @@
 Each level holds literal children by text and parameter children by rank
 (more specific converters first). :func:`descend` follows the first viable
 branch without backtracking, which is what almost every request needs;
-:func:`search` is the full depth-first walk that also collects the methods
+:class:`Search` is the full depth-first walk that also collects the methods
 allowed on a path for 405 answers.
 """
 
@@ -17,7 +17,7 @@ from zephyr.converters import Compound, Param, Segment
 if TYPE_CHECKING:
     from zephyr.routing import Route
 
-__all__ = ["Node", "descend", "search"]
+__all__ = ["Node", "Search", "descend"]
 
 
 class Node:
@@ -83,96 +83,85 @@ def descend(root: Node, parts: list[str], method: str) -> tuple[Route, list[Any]
     return None if route is None else (route, values)
 
 
-def search(
-    node: Node, parts: list[str], index: int, method: str, values: list[Any], allowed: set[str]
-) -> Route | None:
-    """Depth-first match of ``parts[index:]``; literal children first, then parameters."""
-    if index == len(parts):
-        if not node.methods:
-            return None
-        route = node.methods.get(method)
-        if route is None:
-            allowed.update(node.methods)
-        return route
-    child = node.static.get(parts[index])
-    if child is not None:
-        found = search(child, parts, index + 1, method, values, allowed)
-        if found is not None:
-            return found
-    for segment, child in node.params:
-        if isinstance(segment, Compound):
-            found = _search_compound(segment, child, parts, index, method, values, allowed)
-        elif segment.converter.spans_segments:
-            found = _search_rest(segment, child, parts, index, method, values, allowed)
-        else:
-            found = _search_param(segment, child, parts, index, method, values, allowed)
-        if found is not None:
-            return found
-    return None
+class Search:
+    """One full depth-first search of the tree, for paths :func:`descend` gave up on.
 
-
-def _search_param(
-    segment: Param,
-    child: Node,
-    parts: list[str],
-    index: int,
-    method: str,
-    values: list[Any],
-    allowed: set[str],
-) -> Route | None:
-    """Match one segment with a converter, then the rest below it."""
-    try:
-        value = segment.converter.to_python(parts[index])
-    except ValueError:
-        return None
-    values.append(value)
-    found = search(child, parts, index + 1, method, values, allowed)
-    if found is None:
-        values.pop()
-    return found
-
-
-def _search_compound(
-    segment: Compound,
-    child: Node,
-    parts: list[str],
-    index: int,
-    method: str,
-    values: list[Any],
-    allowed: set[str],
-) -> Route | None:
-    """Match a segment like ``{name}.{ext}``, then the rest below it."""
-    converted = segment.match(parts[index])
-    if converted is None:
-        return None
-    values.extend(converted)
-    found = search(child, parts, index + 1, method, values, allowed)
-    if found is None:
-        del values[len(values) - len(converted) :]
-    return found
-
-
-def _search_rest(
-    segment: Param,
-    child: Node,
-    parts: list[str],
-    index: int,
-    method: str,
-    values: list[Any],
-    allowed: set[str],
-) -> Route | None:
-    """Let a ``path`` parameter take as many segments as leave a match for the rest.
-
-    Leaving segments for the routes below comes first: ``/f/<path:p>/edit`` beats ``/f/<path:q>``.
+    Literal children are tried before parameters; ``values`` collects the
+    converted parameters of the route found and ``allowed`` the methods of
+    routes that match the path but not the method (for 405 and OPTIONS).
     """
-    for end in (*range(len(parts) - 1, index, -1), len(parts)):
+
+    __slots__ = ("allowed", "method", "parts", "values")
+
+    def __init__(self, parts: list[str], method: str, allowed: set[str]) -> None:
+        self.parts = parts
+        self.method = method
+        self.values: list[Any] = []
+        self.allowed = allowed
+
+    def run(self, node: Node, index: int = 1) -> Route | None:
+        """The first route matching ``parts[index:]`` below ``node``."""
+        if index == len(self.parts):
+            if not node.methods:
+                return None
+            route = node.methods.get(self.method)
+            if route is None:
+                self.allowed.update(node.methods)
+            return route
+        child = node.static.get(self.parts[index])
+        if child is not None:
+            found = self.run(child, index + 1)
+            if found is not None:
+                return found
+        for segment, child in node.params:
+            if isinstance(segment, Compound):
+                found = self._compound(segment, child, index)
+            elif segment.converter.spans_segments:
+                found = self._rest(segment, child, index)
+            else:
+                found = self._param(segment, child, index)
+            if found is not None:
+                return found
+        return None
+
+    def _param(self, segment: Param, child: Node, index: int) -> Route | None:
+        """One segment through a converter, then the rest below it."""
         try:
-            value = segment.converter.to_python("/".join(parts[index:end]))
+            value = segment.converter.to_python(self.parts[index])
         except ValueError:
-            continue
-        values.append(value)
-        found = search(child, parts, end, method, values, allowed)
-        if found is not None:
-            return found
-        values.pop()
-    return None
+            return None
+        self.values.append(value)
+        found = self.run(child, index + 1)
+        if found is None:
+            self.values.pop()
+        return found
+
+    def _compound(self, segment: Compound, child: Node, index: int) -> Route | None:
+        """A segment like ``{name}.{ext}``, then the rest below it."""
+        converted = segment.match(self.parts[index])
+        if converted is None:
+            return None
+        self.values.extend(converted)
+        found = self.run(child, index + 1)
+        if found is None:
+            del self.values[len(self.values) - len(converted) :]
+        return found
+
+    def _rest(self, segment: Param, child: Node, index: int) -> Route | None:
+        """A ``path`` parameter taking as many segments as leave a match for the rest.
+
+        Leaving segments for the routes below comes first: ``/f/<path:p>/edit``
+        beats ``/f/<path:q>``.
+        """
+        parts = self.parts
+        for end in (*range(len(parts) - 1, index, -1), len(parts)):
+            try:
+                value = segment.converter.to_python("/".join(parts[index:end]))
+            except ValueError:
+                continue
+            self.values.append(value)
+            found = self.run(child, end)
+            if found is not None:
+                return found
+            self.values.pop()
+        return None

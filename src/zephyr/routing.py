@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from zephyr._route_tree import Node, descend, search
+from zephyr._route_tree import Node, Search, descend
 from zephyr.converters import BUILTIN_CONVERTERS, Compound, Converter, Param, Segment, parse_path
 from zephyr.errors import (
     MethodNotAllowed,
@@ -233,10 +233,10 @@ class RouteTable:
             route, values = found
             return route, dict(zip(route.param_names, values))  # noqa: B905 - equal by construction
         allowed: set[str] = set(self.static.get(path, ()))
-        values = []
-        searched = search(self.root, parts, 1, method, values, allowed)
+        search = Search(parts, method, allowed)
+        searched = search.run(self.root)
         if searched is not None:
-            return searched, dict(zip(searched.param_names, values))  # noqa: B905 - equal by construction
+            return searched, dict(zip(searched.param_names, search.values))  # noqa: B905
         if not allowed:
             raise NotFound(f"no route matches {path!r}")
         # NOTE: the implicit OPTIONS answer (RFC 9110 section 9.3.7) lists the methods of
