@@ -8,7 +8,6 @@ flight keeps the table it started with.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
@@ -187,7 +186,7 @@ def source_of(obj: object) -> str:
 class RouteTable:
     """An immutable snapshot of every route, built for fast lookup."""
 
-    __slots__ = ("by_name", "mounts", "root", "routes", "static")
+    __slots__ = ("_options", "by_name", "mounts", "root", "routes", "static")
 
     def __init__(self, routes: Iterable[Route], mounts: Iterable[Mount] = ()) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
@@ -197,6 +196,8 @@ class RouteTable:
         self.static: dict[str, dict[str, Route]] = {}
         self.root = Node()
         self.by_name: dict[str, list[Route]] = {}
+        # The implicit OPTIONS answers, one per set of allowed methods, made on demand.
+        self._options: dict[tuple[str, ...], Route] = {}
         for route in self.routes:
             self.by_name.setdefault(route.name, []).append(route)
             if all(isinstance(s, str) for s in route.segments):
@@ -243,7 +244,10 @@ class RouteTable:
         # every route matching the path, static and dynamic alike, like a 405's Allow does.
         allowed.add("OPTIONS")
         if method == "OPTIONS":
-            return _options_route(tuple(sorted(allowed))), {}
+            methods = tuple(sorted(allowed))
+            if methods not in self._options:
+                self._options[methods] = _options_route(methods)
+            return self._options[methods], {}
         raise MethodNotAllowed(allowed)
 
     def has_path(self, method: str, path: str) -> bool:
@@ -277,7 +281,6 @@ def _add_implicit_to_tree(node: Node) -> None:
         _add_implicit_to_tree(child)
 
 
-@functools.lru_cache(maxsize=256)
 def _options_route(allowed: tuple[str, ...]) -> Route:
     """The implicit ``OPTIONS`` route for a set of methods: 204 with ``Allow``."""
     from zephyr.responses import Response
