@@ -57,7 +57,7 @@ def test_the_public_exceptions_are_exported_from_zephyr() -> None:
         (BadRequest("bad"), 400, "Bad Request"),
         (NotFound(), 404, "Not Found"),
         (RequestTimeout(), 408, "Request Timeout"),
-        (PayloadTooLarge("too big"), 413, "Request Entity Too Large"),
+        (PayloadTooLarge("too big"), 413, "Content Too Large"),
         (UnsupportedMediaType(), 415, "Unsupported Media Type"),
     ],
 )

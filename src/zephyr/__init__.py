@@ -5,6 +5,7 @@ from zephyr.config import Config, Setting
 from zephyr.context import current_app, g, request
 from zephyr.converters import Converter
 from zephyr.datastructures import URL, Headers, MultiDict, MutableHeaders, QueryParams
+from zephyr.di import Depends
 from zephyr.errors import (
     BadRequest,
     ClientDisconnect,
@@ -15,6 +16,7 @@ from zephyr.errors import (
     NotFound,
     PayloadTooLarge,
     RequestValidationError,
+    ResponseValidationError,
     RouteConflictError,
     SetupError,
     UnsupportedMediaType,
@@ -22,6 +24,7 @@ from zephyr.errors import (
     ZephyrError,
     abort,
 )
+from zephyr.params import Body, Cookie, File, Form, Header, Path, Query
 from zephyr.requests import Request, UploadFile
 from zephyr.responses import (
     FileResponse,
@@ -40,15 +43,21 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "URL",
     "BadRequest",
+    "Body",
     "ClientDisconnect",
     "Config",
     "ConfigError",
     "ContextError",
     "Converter",
+    "Cookie",
+    "Depends",
+    "File",
     "FileResponse",
+    "Form",
     "Group",
     "HTMLResponse",
     "HTTPException",
+    "Header",
     "Headers",
     "JSONResponse",
     "MethodNotAllowed",
@@ -56,13 +65,16 @@ __all__ = [
     "MultiDict",
     "MutableHeaders",
     "NotFound",
+    "Path",
     "PayloadTooLarge",
     "PlainTextResponse",
+    "Query",
     "QueryParams",
     "RedirectResponse",
     "Request",
     "RequestValidationError",
     "Response",
+    "ResponseValidationError",
     "Route",
     "RouteConflictError",
     "Setting",

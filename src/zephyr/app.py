@@ -12,18 +12,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from zephyr._disconnect import DisconnectWatcher, can_suspend, watching
+from zephyr._disconnect import DisconnectWatcher, watching
 from zephyr.concurrency import make_thread_pool
 from zephyr.config import Config
 from zephyr.context import app_var, request_var
-from zephyr.converters import Compound, Converter, Param
+from zephyr.converters import Converter
 from zephyr.datastructures import decode_path
+from zephyr.di import Dependency, Depends
+from zephyr.endpoints import HANDLER_ERROR, compose_endpoint
 from zephyr.error_handlers import handle_exception
 from zephyr.errors import ClientDisconnect, NotFound, SetupError
-from zephyr.middleware import CallNext, adapt_teardown, compose, with_hooks, wrap_asgi
-from zephyr.params import build_plan, make_caller
+from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
+from zephyr.params import compile_dependency
 from zephyr.requests import BodyLimits, Request, State
-from zephyr.responses import JSONResponse, RedirectResponse, Response, to_response
+from zephyr.responses import RedirectResponse, Response
 from zephyr.routing import ASGIApp, Mount, Route, Router, RouteTable, build_url
 from zephyr.scaffold import Scaffold
 
@@ -54,9 +56,10 @@ class Zephyr(Scaffold):
         *,
         routes: Iterable[Route] = (),
         settings: str | Path | Mapping[str, Any] | None = None,
+        dependencies: Iterable[Depends] = (),
         **overrides: Any,
     ) -> None:
-        super().__init__(self)
+        super().__init__(self, dependencies=dependencies)
         self.import_name = import_name
         self.config = Config(settings=settings, overrides=overrides)
         self.router = Router()
@@ -73,6 +76,9 @@ class Zephyr(Scaffold):
         self._asgi: ASGIApp = self._first_call
         self._direct_http = False
         self._debug = False
+        #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._override_cache: dict[tuple[Callable[..., Any], Callable[..., Any]], Dependency] = {}
         for route in routes:
             self.add_route(route)
 
@@ -177,39 +183,15 @@ class Zephyr(Scaffold):
         self._direct_http = not self._asgi_layers
 
     def _compose_route(self, route: Route) -> None:
-        """Build ``route.endpoint``: hooks, middleware, argument plan, handler, coercion."""
-        lineage = route.scaffold.lineage() if route.scaffold is not None else [self]
-        handler = route.handler
-        call = make_caller(handler, build_plan(handler, _path_params(route)))
-        status = route.options.get("status_code", 200)
-        maps = tuple(s.error_handlers for s in reversed(lineage))
-        debug = self._debug
-        middleware = [mw for s in lineage[1:] for mw in s._middleware]
-        middleware += route.options.get("middleware", ())
-        before = [hook for s in lineage for hook in s._before]
-        after = [hook for s in reversed(lineage) for hook in s._after]
+        route.endpoint = compose_endpoint(self, route)
 
-        async def on_error(request: Request, exc: Exception) -> Response:
-            return await handle_exception(request, exc, maps, debug=debug)
-
-        if middleware or before or after:
-            async def run_handler(request: Request) -> Response:
-                return to_response(await call(request), status, handler)
-
-            endpoint = with_hooks(compose(middleware, run_handler), before, after, on_error)
-        else:
-            # PERF: no hooks and no middleware: one coroutine guards and runs the handler.
-            async def endpoint(request: Request) -> Response:
-                try:
-                    result = await call(request)
-                    if result.__class__ is dict:
-                        return JSONResponse(result, status)
-                    return to_response(result, status, handler)
-                except Exception as exc:
-                    return await on_error(request, exc)
-
-        may_wait = middleware or before or after or can_suspend(handler)
-        route.endpoint = watching(endpoint) if may_wait else endpoint
+    def override_for(self, dependency: Callable[..., Any]) -> Dependency:
+        """The compiled stand-in registered in ``dependency_overrides`` for ``dependency``."""
+        replacement = self.dependency_overrides[dependency]
+        key = (dependency, replacement)
+        if key not in self._override_cache:
+            self._override_cache[key] = compile_dependency(Depends(replacement), {})
+        return self._override_cache[key]
 
     # -- lifespan ---------------------------------------------------------------------
 
@@ -322,7 +304,7 @@ class Zephyr(Scaffold):
             if request._watcher is not None:
                 request._watcher.stop()
             try:
-                if self._teardown or request._form is not None:
+                if self._teardown or request._cleanups is not None:
                     # Teardown hooks see the unhandled exception, like Flask's.
                     await self._finish(request, error or scope.get("zephyr.exception"))
             finally:
@@ -362,12 +344,18 @@ class Zephyr(Scaffold):
         return True
 
     async def _finish(self, request: Request, error: BaseException | None) -> None:
+        """After the response: cleanups (yield dependencies, uploads), then teardown hooks."""
+        handler_error = request.scope.get(HANDLER_ERROR) or error
+        for cleanup in reversed(request._cleanups or ()):
+            try:
+                await cleanup(handler_error)
+            except Exception:
+                logger.exception("cleanup after %s %s failed", request.method, request.path)
         for hook in self._teardown:
             try:
                 await hook(request, error)
             except Exception:
                 logger.exception("teardown_request hook failed")
-        await request.close()
 
     async def _answer_error(self, request: Request, exc: Exception) -> Response:
         """The response to an exception raised outside any route (routing, app middleware)."""
@@ -426,16 +414,6 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root):
         return path[len(root):] or "/"
     return path
-
-
-def _path_params(route: Route) -> dict[str, Param]:
-    params: dict[str, Param] = {}
-    for segment in route.segments:
-        if isinstance(segment, Param):
-            params[segment.name] = segment
-        elif isinstance(segment, Compound):
-            params.update((p.name, p) for p in segment.params)
-    return params
 
 
 def _arity(fn: Callable[..., Any]) -> int:

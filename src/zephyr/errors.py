@@ -10,6 +10,7 @@ The hierarchy::
     ├── ContextError                a context global used outside a request
     ├── HeaderValueError            a header or cookie that would split the response
     ├── ResponseError               a handler returned something that is not a response
+    │   └── ResponseValidationError a return value that does not fit the response model
     ├── ClientDisconnect            the client went away while we were reading
     └── HTTPException               turned into an HTTP error response
         ├── BadRequest              400
@@ -42,6 +43,7 @@ __all__ = [
     "RequestTimeout",
     "RequestValidationError",
     "ResponseError",
+    "ResponseValidationError",
     "RouteConflictError",
     "SetupError",
     "URLBuildError",
@@ -49,6 +51,10 @@ __all__ = [
     "ZephyrError",
     "abort",
 ]
+
+
+# NOTE: RFC 9110 §15.5.14 and §15.5.21 renamed these; Python's http module keeps the old names.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
 class ZephyrError(Exception):
@@ -83,6 +89,10 @@ class ResponseError(ZephyrError, TypeError):
     """A handler returned a value that cannot be turned into a response."""
 
 
+class ResponseValidationError(ResponseError):
+    """A handler's return value does not fit its response model (a 500: the server's fault)."""
+
+
 class ClientDisconnect(ZephyrError):
     """The client disconnected before the request was fully handled."""
 
@@ -101,7 +111,7 @@ class HTTPException(ZephyrError):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         try:
-            self.title = HTTPStatus(status_code).phrase
+            self.title = _TITLES.get(status_code) or HTTPStatus(status_code).phrase
         except ValueError:
             raise ValueError(f"{status_code!r} is not an HTTP status code") from None
         self.status_code = status_code

@@ -1,9 +1,19 @@
 """Handler signature -> argument plan, decided once at registration.
 
 Per request only the plan runs: a handler without parameters is called with
-none, one that takes the request gets it, one that takes only path
-parameters gets the router's already-converted values. Other scalar
-parameters come from the query string, converted (and validated) with msgspec.
+none, one that takes only path parameters gets the router's converted
+values. Otherwise each parameter knows where its value comes from:
+
+* ``request: Request`` -> the request;
+* a name in the route path -> that path parameter;
+* ``Annotated[T, Query()/Header()/Cookie()/Body()/Form()/File()]`` -> there;
+* ``Annotated[T, Depends(fn)]`` (or ``= Depends(fn)``) -> a dependency;
+* a Struct, dataclass, TypedDict or pydantic model (or a list of them) -> the JSON body;
+* ``UploadFile`` -> a file of a multipart form;
+* anything else (``int``, ``bool``, ``list[str]``, ...) -> the query string.
+
+Values are converted and validated with msgspec (pydantic for pydantic
+models); every problem of a request is reported in one 422.
 """
 
 from __future__ import annotations
@@ -13,92 +23,197 @@ import inspect
 import types
 import typing
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from zephyr._arguments import (
+    MISSING,
+    Argument,
+    BodyArgument,
+    CookieArgument,
+    DependencyArgument,
+    EmbeddedBodyArgument,
+    FileArgument,
+    FormArgument,
+    HeaderArgument,
+    LookupArgument,
+    PathArgument,
+    QueryArgument,
+    RequestArgument,
+)
 from zephyr.concurrency import run_sync
 from zephyr.converters import Param, PathConverter, StringConverter
+from zephyr.di import Dependency, Depends
 from zephyr.errors import RequestValidationError, SetupError
-from zephyr.requests import Request
+from zephyr.models import json_decoder, model_fields, model_of, python_converter
+from zephyr.requests import Request, UploadFile
 
-__all__ = ["ArgumentPlan", "PlanKind", "build_plan", "make_caller"]
+__all__ = [
+    "ArgumentPlan",
+    "Body",
+    "Cookie",
+    "File",
+    "Form",
+    "Header",
+    "ParamInfo",
+    "Path",
+    "PlanKind",
+    "Query",
+    "build_plan",
+    "compile_dependency",
+    "make_caller",
+]
 
 _SCALARS: tuple[type, ...] = (
     str, int, float, bool, uuid.UUID, Decimal, datetime, date, time, timedelta,
 )
 # Text converters hand over str; the others already produce their own type.
 _TEXT_CONVERTERS = (StringConverter, PathConverter)
-_MISSING = inspect.Parameter.empty
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+class ParamInfo:
+    """Where a parameter comes from, and how it is named, documented and constrained.
+
+    ``alias`` is the name on the wire; ``description``, ``examples`` and
+    ``deprecated`` go to the OpenAPI schema (``include_in_schema=False``
+    hides the parameter there); other keywords are constraints checked with
+    ``msgspec.Meta``: ``gt``, ``ge``, ``lt``, ``le``, ``multiple_of``,
+    ``pattern``, ``min_length``, ``max_length``.
+    """
+
+    location = ""
+    __slots__ = ("alias", "constraints", "deprecated", "description", "examples",
+                 "include_in_schema")
+
+    def __init__(self, *, alias: str | None = None, description: str | None = None,
+                 examples: Sequence[Any] | None = None, deprecated: bool = False,
+                 include_in_schema: bool = True, **constraints: Any) -> None:
+        try:
+            msgspec.Meta(**constraints)
+        except TypeError:
+            allowed = "gt, ge, lt, le, multiple_of, pattern, min_length, max_length"
+            raise SetupError(
+                f"{type(self).__name__}() got unknown options {sorted(constraints)}; "
+                f"constraints are: {allowed}"
+            ) from None
+        self.alias = alias
+        self.description = description
+        self.examples = list(examples) if examples is not None else None
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.constraints = constraints
+
+    def __repr__(self) -> str:
+        options = {"alias": self.alias, **self.constraints}
+        shown = ", ".join(f"{k}={v!r}" for k, v in options.items() if v is not None)
+        return f"{type(self).__name__}({shown})"
+
+
+class Path(ParamInfo):
+    """A path parameter (only needed to add constraints or documentation)."""
+
+    location = "path"
+    __slots__ = ()
+
+
+class Query(ParamInfo):
+    """A query string value; list types collect every value of a repeated key."""
+
+    location = "query"
+    __slots__ = ()
+
+
+class Header(ParamInfo):
+    """A request header; ``user_agent`` reads ``User-Agent`` unless ``alias`` says otherwise."""
+
+    location = "header"
+    __slots__ = ()
+
+
+class Cookie(ParamInfo):
+    """A cookie."""
+
+    location = "cookie"
+    __slots__ = ()
+
+
+class Body(ParamInfo):
+    """The JSON body; with ``embed=True`` (or several ``Body`` parameters) one member of it."""
+
+    location = "body"
+    __slots__ = ("embed",)
+
+    def __init__(self, *, embed: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        self.embed = embed
+
+
+class Form(ParamInfo):
+    """A form field; on a model type, the whole form validated into that model."""
+
+    location = "form"
+    __slots__ = ()
+
+
+class File(ParamInfo):
+    """An uploaded file of a multipart form (``UploadFile`` or ``list[UploadFile]``)."""
+
+    location = "file"
+    __slots__ = ()
 
 
 class PlanKind(enum.Enum):
-    """How a handler is called; the first three need no per-request work at all."""
+    """How a handler is called; the first three need no per-request analysis at all."""
 
     NONE = "no arguments"
     REQUEST = "the request only"
     PATH = "path parameters as the router converted them"
-    GENERAL = "arguments assembled by the plan"
+    SYNC = "values read without awaiting (path, query, headers, cookies)"
+    ASYNC = "values that need the body or dependencies"
 
 
-@dataclass(frozen=True, slots=True)
-class _Source:
-    """Where one argument comes from and what type it must have."""
-
-    name: str
-    location: str  # "path", "query" or "request"
-    annotation: Any
-    default: Any
-    is_list: bool
-    needs_conversion: bool
-
-    def extract(self, request: Request) -> Any:
-        if self.location == "request":
-            return request
-        if self.location == "path":
-            raw: Any = request.path_params[self.name]
-        elif self.is_list:
-            raw = request.query.getlist(self.name)
-            if not raw and self.default is not _MISSING:
-                return self.default
-        else:
-            raw = request.query.get(self.name)
-            if raw is None:
-                if self.default is _MISSING:
-                    raise RequestValidationError([self._error("a value is required", None)])
-                return self.default
-        if not self.needs_conversion:
-            return raw
-        try:
-            return msgspec.convert(raw, self.annotation, strict=False)
-        except msgspec.ValidationError as exc:
-            raise RequestValidationError([self._error(str(exc), raw)]) from None
-
-    def _error(self, message: str, value: Any) -> dict[str, Any]:
-        error = {"location": self.location, "field": self.name, "message": message}
-        if value is not None:
-            error["value"] = value
-        return error
-
-
-@dataclass(frozen=True, slots=True)
 class ArgumentPlan:
-    """What a handler takes, and how to fill it from a request."""
+    """What a handler (or dependency) takes, and how to fill it from a request."""
 
-    kind: PlanKind
-    sources: tuple[_Source, ...]
+    __slots__ = ("arguments", "awaited", "dependencies", "kind", "lookups")
 
-    def arguments(self, request: Request) -> dict[str, Any]:
-        """The keyword arguments for one call (GENERAL plans)."""
+    def __init__(self, arguments: Sequence[Argument], dependencies: Sequence[Dependency]) -> None:
+        self.arguments = tuple(arguments)
+        self.dependencies = tuple(dependencies)
+        self.lookups = tuple(a for a in arguments if isinstance(a, LookupArgument))
+        self.awaited = tuple(a for a in arguments if not isinstance(a, LookupArgument))
+        self.kind = _kind_of(self)
+
+    def sync_values(self, request: Request) -> dict[str, Any]:
+        """The keyword arguments of a plan that needs no awaiting."""
         values: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
-        for source in self.sources:
+        for argument in self.lookups:
             try:
-                values[source.name] = source.extract(request)
+                values[argument.name] = argument.extract(request)
+            except RequestValidationError as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise RequestValidationError(errors)
+        return values
+
+    async def values(self, request: Request) -> dict[str, Any]:
+        """The keyword arguments: dependencies first, then every value, all problems at once."""
+        for dependency in self.dependencies:
+            await dependency.solve(request)
+        errors: list[dict[str, Any]] = []
+        try:
+            values = self.sync_values(request)
+        except RequestValidationError as exc:
+            values, errors = {}, list(exc.errors)
+        for argument in self.awaited:
+            try:
+                values[argument.name] = await argument.aextract(request)  # type: ignore[attr-defined]
             except RequestValidationError as exc:
                 errors.extend(exc.errors)
         if errors:
@@ -106,118 +221,293 @@ class ArgumentPlan:
         return values
 
 
+def _kind_of(plan: ArgumentPlan) -> PlanKind:
+    arguments = plan.arguments
+    if plan.dependencies or plan.awaited:
+        return PlanKind.ASYNC
+    if not arguments:
+        return PlanKind.NONE
+    if len(arguments) == 1 and isinstance(arguments[0], RequestArgument):
+        return PlanKind.REQUEST
+    if all(isinstance(a, PathArgument) and a.convert is None for a in arguments):
+        return PlanKind.PATH
+    return PlanKind.SYNC
+
+
 Caller = Callable[[Request], Awaitable[Any]]
 
 
 def make_caller(handler: Callable[..., Any], plan: ArgumentPlan) -> Caller:
     """``caller(request)`` calls ``handler`` as ``plan`` says; plain ``def`` runs in the pool."""
-    if not _is_async(handler):
-        return _sync_caller(handler, plan)
     kind = plan.kind
+    invoke = handler if is_async_callable(handler) else _in_thread(handler)
     if kind is PlanKind.NONE:
-        return lambda request: handler()
+        return lambda request: invoke()
     if kind is PlanKind.REQUEST:
-        name = plan.sources[0].name
-        return lambda request: handler(**{name: request})
+        name = plan.arguments[0].name
+        return lambda request: invoke(**{name: request})
     if kind is PlanKind.PATH:
-        return lambda request: handler(**request.path_params)
-    arguments = plan.arguments
-    return lambda request: handler(**arguments(request))
+        return lambda request: invoke(**request.path_params)
+    if kind is PlanKind.SYNC:
+        sync_values = plan.sync_values
+        return lambda request: invoke(**sync_values(request))
+    values = plan.values
+
+    async def call(request: Request) -> Any:
+        return await invoke(**await values(request))
+
+    return call
 
 
-def _sync_caller(handler: Callable[..., Any], plan: ArgumentPlan) -> Caller:
-    kind = plan.kind
-    if kind is PlanKind.NONE:
-        return lambda request: run_sync(handler)
-    if kind is PlanKind.PATH:
-        return lambda request: run_sync(handler, **request.path_params)
-    if kind is PlanKind.REQUEST:
-        name = plan.sources[0].name
-        return lambda request: run_sync(handler, **{name: request})
-    arguments = plan.arguments
-    return lambda request: run_sync(handler, **arguments(request))
+def _in_thread(handler: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    def invoke(**kwargs: Any) -> Awaitable[Any]:
+        return run_sync(handler, **kwargs)
+
+    return invoke
 
 
-def _is_async(handler: Callable[..., Any]) -> bool:
-    target = handler if inspect.isroutine(handler) else getattr(handler, "__call__", handler)  # noqa: B004
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` returns a coroutine (functions, methods, callable objects)."""
+    target = fn if inspect.isroutine(fn) else getattr(fn, "__call__", fn)  # noqa: B004
     return inspect.iscoroutinefunction(inspect.unwrap(target))
 
 
-def build_plan(handler: Callable[..., Any], path_params: Mapping[str, Param]) -> ArgumentPlan:
-    """Analyse ``handler``'s signature against the route's path parameters."""
-    signature = inspect.signature(handler)
+def build_plan(
+    fn: Callable[..., Any],
+    path_params: Mapping[str, Param],
+    *,
+    dependencies: Iterable[Depends] = (),
+    stack: tuple[Callable[..., Any], ...] = (),
+) -> ArgumentPlan:
+    """Analyse ``fn``'s signature against the route's path parameters.
+
+    ``dependencies`` run before ``fn`` (their values are not passed to it);
+    ``stack`` is the chain of dependencies being analysed, to find cycles.
+    """
+    is_handler = not stack
+    label = "handler" if is_handler else "dependency"
+    hints = _hints(fn, label)
+    arguments = []
+    for parameter in inspect.signature(fn).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD,
+                              parameter.POSITIONAL_ONLY):
+            raise SetupError(
+                f"{label} {_name(fn)} takes {parameter}; name every parameter (no *args, "
+                "**kwargs or positional-only ones) so Zephyr knows where its value comes from"
+            )
+        arguments.append(_argument_for(fn, parameter, hints, path_params, stack))
+    if is_handler:
+        for name in path_params:
+            if not any(isinstance(a, PathArgument) and a.alias == name for a in arguments):
+                raise SetupError(
+                    f"handler {_name(fn)} does not take the path parameter {name!r}; "
+                    f"add a parameter named {name!r}"
+                )
+    extra = [compile_dependency(d, path_params, stack, fn) for d in dependencies]
+    return ArgumentPlan(_embed_bodies(arguments), extra)
+
+
+def compile_dependency(
+    marker: Depends,
+    path_params: Mapping[str, Param],
+    stack: tuple[Callable[..., Any], ...] = (),
+    fallback: Any = None,
+) -> Dependency:
+    """A ready-to-run dependency (its own parameters planned); cycles are refused."""
+    fn = marker.dependency if marker.dependency is not None else fallback
+    if not callable(fn):
+        raise SetupError(f"Depends() needs a callable, got {fn!r}")
+    if fn in stack:
+        chain = " -> ".join(_name(f) for f in (*stack, fn))
+        raise SetupError(f"dependency cycle: {chain}; break it by removing one of these Depends")
+    plan = build_plan(fn, path_params, stack=(*stack, fn))
+    return Dependency(fn, plan, use_cache=marker.use_cache)
+
+
+def _hints(fn: Callable[..., Any], label: str) -> dict[str, Any]:
+    target = fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn).__call__
     try:
-        hints = typing.get_type_hints(handler, include_extras=True)
+        return typing.get_type_hints(
+            target.__init__ if inspect.isclass(target) else target, include_extras=True
+        )
     except Exception as exc:
-        raise SetupError(
-            f"cannot read the type hints of handler {_name(handler)}: {exc}"
-        ) from exc
-    sources: list[_Source] = []
-    for parameter in signature.parameters.values():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            raise SetupError(
-                f"handler {_name(handler)} takes *{parameter.name}; name every parameter "
-                "so Zephyr knows where its value comes from"
-            )
-        sources.append(_source_for(handler, parameter, hints, path_params))
-    for name in path_params:
-        if name not in signature.parameters:
-            raise SetupError(
-                f"handler {_name(handler)} does not take the path parameter {name!r}; "
-                f"add a parameter named {name!r}"
-            )
-    return ArgumentPlan(_kind_of(sources), tuple(sources))
+        raise SetupError(f"cannot read the type hints of {label} {_name(fn)}: {exc}") from exc
 
 
-def _kind_of(sources: list[_Source]) -> PlanKind:
-    if not sources:
-        return PlanKind.NONE
-    if len(sources) == 1 and sources[0].location == "request":
-        return PlanKind.REQUEST
-    if all(s.location == "path" and not s.needs_conversion for s in sources):
-        return PlanKind.PATH
-    return PlanKind.GENERAL
-
-
-def _source_for(
-    handler: Callable[..., Any],
+def _argument_for(
+    fn: Callable[..., Any],
     parameter: inspect.Parameter,
     hints: dict[str, Any],
     path_params: Mapping[str, Param],
-) -> _Source:
+    stack: tuple[Callable[..., Any], ...],
+) -> Argument:
     name = parameter.name
-    annotation = hints.get(name, _MISSING)
-    bare = _strip_annotated(annotation)
+    annotation = hints.get(name, MISSING)
+    bare, metadata = _split_annotated(annotation)
+    markers = [m for m in metadata if isinstance(m, ParamInfo | Depends)]
+    default = MISSING if parameter.default is parameter.empty else parameter.default
+    if isinstance(default, ParamInfo | Depends):
+        markers.append(default)
+        default = MISSING
+    if len(markers) > 1:
+        raise SetupError(f"{_name(fn)}: parameter {name!r} has several markers {markers}")
+    marker = markers[0] if markers else None
+    if isinstance(marker, Depends):
+        dependency = compile_dependency(marker, path_params, stack or (fn,), bare)
+        return DependencyArgument(name, bare, dependency=dependency)
     if (isinstance(bare, type) and issubclass(bare, Request)) or (
-        annotation is _MISSING and name == "request"
+        annotation is MISSING and name == "request"
     ):
-        return _Source(name, "request", Request, _MISSING, False, False)
-    if name in path_params:
-        converter = path_params[name].converter
-        needs = type(converter) in _TEXT_CONVERTERS and bare not in (_MISSING, Any, str)
-        if needs:
-            _check_scalar(handler, name, bare)
-        return _Source(name, "path", annotation, _MISSING, False, needs)
-    if annotation is _MISSING:
+        return RequestArgument(name, Request)
+    if bare is MISSING:
         annotation = bare = str
-    is_list = typing.get_origin(bare) in (list, tuple, set, frozenset)
-    _check_scalar(handler, name, typing.get_args(bare)[0] if is_list else bare)
-    return _Source(name, "query", annotation, parameter.default, is_list, bare is not str)
+    location = marker.location if marker else _default_location(name, bare, path_params)
+    if marker is not None and marker.constraints:
+        annotation = typing.Annotated[annotation, msgspec.Meta(**marker.constraints)]
+    return _LOCATIONS[location](fn, name, annotation, bare, default, marker, path_params)
 
 
-def _strip_annotated(annotation: Any) -> Any:
+def _default_location(name: str, bare: Any, path_params: Mapping[str, Param]) -> str:
+    if name in path_params:
+        return "path"
+    if _is_upload(bare):
+        return "file"
+    if model_of(bare) is not None or bare is dict or typing.get_origin(bare) is dict:
+        return "body"
+    return "query"
+
+
+def _path(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
+          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
+    alias = (info.alias if info else None) or name
+    if alias not in path_params:
+        raise SetupError(
+            f"{_name(fn)}: parameter {name!r} is a Path() parameter but the route has no "
+            f"{{{alias}}}; path parameters: {', '.join(path_params) or 'none'}"
+        )
+    text = type(path_params[alias].converter) in _TEXT_CONVERTERS
+    needs = (text and bare not in (Any, str)) or (info is not None and bool(info.constraints))
+    if needs:
+        _check_scalar(fn, name, bare)
+    convert = python_converter(annotation, location="path", root=alias) if needs else None
+    return PathArgument(name, annotation, alias=alias, convert=convert, info=info)
+
+
+def _lookup(cls: type[LookupArgument], location: str) -> Any:
+    def build(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
+              info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
+        is_list = typing.get_origin(bare) in _SEQUENCES
+        _check_scalar(fn, name, typing.get_args(bare)[0] if is_list else bare)
+        alias = (info.alias if info else None) or (
+            name.replace("_", "-") if location == "header" else name
+        )
+        needs = bare is not str or (info is not None and bool(info.constraints))
+        convert = python_converter(annotation, location=location, root=alias) if needs else None
+        return cls(name, annotation, alias=alias, default=default, convert=convert,
+                   is_list=is_list, info=info)
+
+    return build
+
+
+def _body(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
+          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
+    alias = (info.alias if info else None) or name
+    if isinstance(info, Body) and info.embed:
+        convert = python_converter(annotation, location="body", root=f"body.{alias}")
+        return EmbeddedBodyArgument(name, annotation, alias=alias, default=default,
+                                    convert=convert, info=info)
+    return BodyArgument(name, annotation, alias=alias, default=default, info=info,
+                        decode=json_decoder(annotation))
+
+
+def _form(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
+          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
+    alias = (info.alias if info else None) or name
+    model = model_of(bare)
+    if model is not None and model is bare:
+        lists = frozenset(
+            field for field, kind in model_fields(model).items()
+            if typing.get_origin(_split_annotated(kind)[0]) in _SEQUENCES
+        )
+        return FormArgument(name, annotation, alias=alias, default=default, info=info,
+                            whole_form=True, list_fields=lists,
+                            convert=python_converter(annotation, location="form", root="form"))
+    is_list = typing.get_origin(bare) in _SEQUENCES
+    _check_scalar(fn, name, typing.get_args(bare)[0] if is_list else bare)
+    needs = bare is not str or (info is not None and bool(info.constraints))
+    convert = python_converter(annotation, location="form", root=alias) if needs else None
+    return FormArgument(name, annotation, alias=alias, default=default, convert=convert,
+                        is_list=is_list, info=info)
+
+
+def _file(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
+          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
+    if not _is_upload(bare):
+        raise SetupError(
+            f"{_name(fn)}: file parameter {name!r} must be annotated UploadFile or "
+            f"list[UploadFile], not {bare!r}"
+        )
+    alias = (info.alias if info else None) or name
+    is_list = typing.get_origin(_non_optional(bare)) in _SEQUENCES
+    return FileArgument(name, annotation, alias=alias, default=default, is_list=is_list,
+                        info=info)
+
+
+_LOCATIONS: dict[str, Callable[..., Argument]] = {
+    "path": _path,
+    "query": _lookup(QueryArgument, "query"),
+    "header": _lookup(HeaderArgument, "header"),
+    "cookie": _lookup(CookieArgument, "cookie"),
+    "body": _body,
+    "form": _form,
+    "file": _file,
+}
+
+
+def _embed_bodies(arguments: list[Argument]) -> list[Argument]:
+    """Several body parameters share one JSON object, each under its own name."""
+    bodies = [a for a in arguments if isinstance(a, BodyArgument)]
+    if len(bodies) + sum(isinstance(a, EmbeddedBodyArgument) for a in arguments) < 2:
+        return arguments
+    return [
+        EmbeddedBodyArgument(
+            a.name, a.annotation, alias=a.alias, default=a.default, info=a.info,
+            convert=python_converter(a.annotation, location="body", root=f"body.{a.alias}"),
+        ) if isinstance(a, BodyArgument) else a
+        for a in arguments
+    ]
+
+
+def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
     if typing.get_origin(annotation) is typing.Annotated:
-        return typing.get_args(annotation)[0]
+        bare, *metadata = typing.get_args(annotation)
+        return bare, tuple(metadata)
+    return annotation, ()
+
+
+def _non_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
     return annotation
 
 
-def _check_scalar(handler: Callable[..., Any], name: str, annotation: Any) -> None:
-    """Only types that can be written in a URL can come from the path or query."""
+def _is_upload(annotation: Any) -> bool:
+    bare = _non_optional(annotation)
+    if typing.get_origin(bare) in _SEQUENCES:
+        bare = typing.get_args(bare)[0]
+    return bare is UploadFile
+
+
+def _check_scalar(fn: Callable[..., Any], name: str, annotation: Any) -> None:
+    """Only types that can be written as text come from the path, query, headers or forms."""
     options = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         for option in options:
-            _check_scalar(handler, name, option)
+            _check_scalar(fn, name, option)
         return
+    annotation = _split_annotated(annotation)[0]
     if typing.get_origin(annotation) is typing.Literal or annotation is Any:
         return
     if isinstance(annotation, type) and (
@@ -225,12 +515,12 @@ def _check_scalar(handler: Callable[..., Any], name: str, annotation: Any) -> No
     ):
         return
     raise SetupError(
-        f"handler {_name(handler)}: parameter {name!r} is annotated {annotation!r}, which cannot "
-        "come from the path or query string; use str, int, float, bool, UUID, Decimal, a date/"
-        "time type, an Enum, a Literal or a list of those (or take `request: Request` and read "
-        "the body yourself)"
+        f"{_name(fn)}: parameter {name!r} is annotated {annotation!r}, which cannot come from "
+        "the path, query string, headers or a form field; use str, int, float, bool, UUID, "
+        "Decimal, a date/time type, an Enum, a Literal or a list of those, or annotate it "
+        "with a model to read the JSON body"
     )
 
 
-def _name(handler: Callable[..., Any]) -> str:
-    return repr(getattr(handler, "__qualname__", handler))
+def _name(fn: Callable[..., Any]) -> str:
+    return repr(getattr(fn, "__qualname__", fn))

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import typing
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -99,6 +99,7 @@ class Request:
     __slots__ = (
         "_body",
         "_body_done",
+        "_cleanups",
         "_cookies",
         "_form",
         "_headers",
@@ -128,6 +129,7 @@ class Request:
         self._form: MultiDict[FormValue] | None = None
         self._state: State | None = None
         self._watcher: Any = None
+        self._cleanups: list[Callable[[BaseException | None], Awaitable[None]]] | None = None
 
     @property
     def method(self) -> str:
@@ -357,7 +359,20 @@ class Request:
 
             limits = self.app.body_limits if self.app is not None else BodyLimits()
             self._form = await parse_form(self, limits)
+            self.add_cleanup(self._close_uploads)
         return self._form
+
+    def add_cleanup(self, fn: Callable[[BaseException | None], Awaitable[None]]) -> None:
+        """Run ``await fn(exc)`` after the response is sent (last added runs first).
+
+        ``exc`` is the exception the handler raised, or ``None``.
+        """
+        if self._cleanups is None:
+            self._cleanups = []
+        self._cleanups.append(fn)
+
+    async def _close_uploads(self, exc: BaseException | None) -> None:
+        await self.close()
 
     async def close(self) -> None:
         """Release uploaded files (done for you after the response is sent)."""

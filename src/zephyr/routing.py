@@ -25,6 +25,7 @@ from zephyr.errors import (
 )
 
 if TYPE_CHECKING:
+    from zephyr.params import ArgumentPlan
     from zephyr.requests import Request
     from zephyr.responses import Response
     from zephyr.scaffold import Scaffold
@@ -34,6 +35,12 @@ __all__ = ["Mount", "Route", "RouteTable", "Router"]
 Endpoint = Callable[["Request"], Awaitable["Response"]]
 ASGIApp = Callable[..., Awaitable[None]]
 
+#: Every option a route accepts (besides path, handler, methods and name).
+ROUTE_OPTIONS = frozenset({
+    "status_code", "middleware", "max_body_size", "dependencies", "response_model",
+    "response_class", "tags", "summary", "description", "deprecated", "include_in_schema",
+    "responses", "operation_id",
+})
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
@@ -53,6 +60,7 @@ class Route:
         "options",
         "param_names",
         "path",
+        "plan",
         "scaffold",
         "segments",
         "source",
@@ -71,12 +79,14 @@ class Route:
         self.handler = handler
         self.methods = _normalise_methods(path, methods)
         self.name = name or getattr(handler, "__name__", None) or path
-        self.options = options
+        self.options = _check_options(path, options)
         self.segments: tuple[Segment, ...] = ()
         self.param_names: tuple[str, ...] = ()
         self.scaffold: Scaffold | None = None
         self.source = source_of(handler)
         self.endpoint: Endpoint | None = None
+        #: The argument plan, set when the app composes the route (OpenAPI reads it).
+        self.plan: ArgumentPlan | None = None
 
     def compile(self, converters: Mapping[str, type[Converter]]) -> None:
         """Parse the path template with the app's converters."""
@@ -154,6 +164,24 @@ def _build_param(route: Route, param: Param, value: Any) -> str:
         raise URLBuildError(f"cannot build route {route.name!r}: {param.name} is empty")
     safe = "/" if param.converter.spans_segments else ""
     return quote(text, safe=safe)
+
+
+def _check_options(path: str, options: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - ROUTE_OPTIONS
+    if unknown:
+        import difflib
+
+        name = sorted(unknown)[0]
+        close = difflib.get_close_matches(name, ROUTE_OPTIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SetupError(
+            f"route {path!r} got unknown option {name!r}{hint} "
+            f"(options: {', '.join(sorted(ROUTE_OPTIONS))})"
+        )
+    status = options.get("status_code", 200)
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise SetupError(f"route {path!r}: status_code must be an HTTP status, not {status!r}")
+    return options
 
 
 def _normalise_methods(path: str, methods: Iterable[str]) -> frozenset[str]:

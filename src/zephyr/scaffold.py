@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zephyr.di import Depends
 from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
 from zephyr.errors import SetupError
 from zephyr.middleware import (
@@ -38,7 +39,8 @@ class Scaffold:
     """Where routes, middleware, hooks and error handlers are registered."""
 
     def __init__(self, owner: Zephyr, *, prefix: str = "", name: str | None = None,
-                 middleware: Sequence[Middleware] = ()) -> None:
+                 middleware: Sequence[Middleware] = (),
+                 dependencies: Iterable[Depends] = ()) -> None:
         _check_prefix("group", prefix)
         self._owner = owner
         self.prefix = prefix
@@ -48,6 +50,8 @@ class Scaffold:
         self._before: list[BeforeHook] = []
         self._after: list[AfterHook] = []
         self.error_handlers = ErrorHandlerMap()
+        #: Dependencies run before every handler registered here (values discarded).
+        self.dependencies: list[Depends] = [_check_depends(d) for d in dependencies]
         for mw in middleware:
             self._add_middleware(mw)
 
@@ -72,8 +76,13 @@ class Scaffold:
         """Register the decorated function for ``path`` and ``methods``.
 
         ``name`` (default: the function's name) is what ``url_for`` uses;
-        ``replace=True`` replaces a route that matches the same requests;
-        ``max_body_size=`` overrides the body limit for this route.
+        ``replace=True`` replaces a route that matches the same requests.
+        Other options: ``max_body_size=`` (body limit for this route),
+        ``dependencies=[Depends(...)]`` (run first, values discarded),
+        ``response_model=`` (default: the return annotation when it is a
+        model; ``None`` turns it off), ``response_class=``, and for the
+        OpenAPI schema ``tags``, ``summary``, ``description``,
+        ``deprecated``, ``include_in_schema``, ``responses`` and ``operation_id``.
         """
 
         def decorator(handler: F) -> F:
@@ -128,6 +137,8 @@ class Scaffold:
             route = Route(path, handler, methods=methods, name=name, **options)
         for mw in route.options.get("middleware", ()):
             check_middleware(mw)
+        for marker in route.options.get("dependencies", ()):
+            _check_depends(marker)
         route.path = self._full_prefix() + route.path
         if self._name_prefix():
             route.name = self._name_prefix() + route.name
@@ -135,9 +146,14 @@ class Scaffold:
         return self.app.router.add(route, replace=replace)
 
     def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
-              name: str | None = None) -> Group:
-        """A group of routes under ``prefix`` with its own middleware, hooks and errors."""
-        group = Group(self.app, prefix=prefix, middleware=middleware, name=name)
+              name: str | None = None, dependencies: Iterable[Depends] = ()) -> Group:
+        """A group of routes under ``prefix`` with its own middleware, hooks and errors.
+
+        ``dependencies`` run before every handler of the group; ``name`` also
+        tags the group's operations in the OpenAPI schema.
+        """
+        group = Group(self.app, prefix=prefix, middleware=middleware, name=name,
+                      dependencies=dependencies)
         group.parent = self
         return group
 
@@ -236,14 +252,21 @@ class Group(Scaffold):
     """Routes under a common prefix: ``api = app.group("/api", middleware=[...])``."""
 
     def __init__(self, app: Zephyr, *, prefix: str, middleware: Sequence[Middleware] = (),
-                 name: str | None = None) -> None:
-        super().__init__(app, prefix=prefix, name=name, middleware=middleware)
+                 name: str | None = None, dependencies: Iterable[Depends] = ()) -> None:
+        super().__init__(app, prefix=prefix, name=name, middleware=middleware,
+                         dependencies=dependencies)
 
     def __repr__(self) -> str:
         return f"<Group {self._full_prefix()!r} name={self.name!r}>"
 
 
 _SEGMENT_CONVERTERS = {int: "int", float: "float", uuid.UUID: "uuid", str: "str"}
+
+
+def _check_depends(marker: Any) -> Depends:
+    if not isinstance(marker, Depends):
+        raise SetupError(f"dependencies=[...] takes Depends(fn) markers, not {marker!r}")
+    return marker
 
 
 def _check_prefix(kind: str, prefix: str) -> None:

@@ -1,0 +1,165 @@
+"""A route's endpoint, composed once: arguments and dependencies, the handler, its response
+model, hooks, middleware and error handling, all decided at startup."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from zephyr._disconnect import can_suspend, watching
+from zephyr.converters import Compound, Param
+from zephyr.error_handlers import handle_exception
+from zephyr.errors import ResponseValidationError, SetupError
+from zephyr.middleware import compose, with_hooks
+from zephyr.models import is_pydantic_model, model_of
+from zephyr.params import build_plan, make_caller
+from zephyr.responses import JSONResponse, Response, to_response
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+    from zephyr.requests import Request
+    from zephyr.routing import Route
+
+__all__ = ["compose_endpoint", "path_params_of", "response_model_of"]
+
+Endpoint = Callable[["Request"], Awaitable[Response]]
+Respond = Callable[[Any], Response]
+_UNSET: Any = object()
+HANDLER_ERROR = "zephyr.handler_error"
+
+
+def compose_endpoint(app: Zephyr, route: Route) -> Endpoint:
+    """Everything ``route`` does per request, as one async function of the request."""
+    lineage = route.scaffold.lineage() if route.scaffold is not None else [app]
+    handler = route.handler
+    dependencies = [d for s in lineage for d in s.dependencies]
+    dependencies += route.options.get("dependencies", ())
+    route.plan = build_plan(handler, path_params_of(route), dependencies=dependencies)
+    call = make_caller(handler, route.plan)
+    respond, plain = _responder(route)
+    status = route.options.get("status_code", 200)
+    maps = tuple(s.error_handlers for s in reversed(lineage))
+    debug = app.debug
+    middleware = [mw for s in lineage[1:] for mw in s._middleware]
+    middleware += route.options.get("middleware", ())
+    before = [hook for s in lineage for hook in s._before]
+    after = [hook for s in reversed(lineage) for hook in s._after]
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        # Cleanups of yield dependencies see the handler's exception, handled or not.
+        request.scope[HANDLER_ERROR] = exc
+        return await handle_exception(request, exc, maps, debug=debug)
+
+    if middleware or before or after:
+        async def run_handler(request: Request) -> Response:
+            return respond(await call(request))
+
+        endpoint = with_hooks(compose(middleware, run_handler), before, after, on_error)
+    else:
+        # PERF: no hooks and no middleware: one coroutine guards and runs the handler,
+        # and a dict (the most common return value) skips the coercion table.
+        async def endpoint(request: Request) -> Response:
+            try:
+                result = await call(request)
+                if plain and result.__class__ is dict:
+                    return JSONResponse(result, status)
+                return respond(result)
+            except Exception as exc:
+                return await on_error(request, exc)
+
+    may_wait = middleware or before or after or dependencies or can_suspend(handler)
+    return watching(endpoint) if may_wait else endpoint
+
+
+def path_params_of(route: Route) -> dict[str, Param]:
+    """The route's path parameters by name."""
+    params: dict[str, Param] = {}
+    for segment in route.segments:
+        if isinstance(segment, Param):
+            params[segment.name] = segment
+        elif isinstance(segment, Compound):
+            params.update((p.name, p) for p in segment.params)
+    return params
+
+
+def _responder(route: Route) -> tuple[Respond, bool]:
+    """How the handler's return value becomes the response, and whether that is the default.
+
+    By default (no response model, no response class) a dict may skip it.
+    """
+    handler = route.handler
+    status = route.options.get("status_code", 200)
+    response_class = route.options.get("response_class")
+    model = response_model_of(route)
+    if model is not None:
+        shape = _shaper(model, handler)
+
+        def respond_with_model(value: Any) -> Response:
+            if isinstance(value, Response):
+                return value
+            return (response_class or JSONResponse)(shape(value), status)
+
+        return respond_with_model, False
+    if response_class is not None:
+        def respond_with_class(value: Any) -> Response:
+            return value if isinstance(value, Response) else response_class(value, status)
+
+        return respond_with_class, False
+
+    def respond(value: Any) -> Response:
+        return to_response(value, status, handler)
+
+    return respond, True
+
+
+def response_model_of(route: Route) -> Any:
+    """``response_model=`` if given, else the return annotation when it is a model."""
+    declared = route.options.get("response_model", _UNSET)
+    if declared is not _UNSET:
+        return declared
+    try:
+        annotation = typing.get_type_hints(route.handler).get("return")
+    except Exception:  # unresolvable annotations: the handler still works unchecked
+        return None
+    return annotation if model_of(annotation) is not None else None
+
+
+def _shaper(model: Any, handler: Callable[..., Any]) -> Callable[[Any], Any]:
+    """Convert a return value to ``model``: fields the model lacks never leave."""
+    name = getattr(handler, "__qualname__", repr(handler))
+    label = getattr(model, "__name__", repr(model))
+    if model_of(model) is None:
+        raise SetupError(f"response_model of {name} must be a model (or list of models), "
+                         f"not {model!r}")
+    if is_pydantic_model(model_of(model)):
+        from pydantic import TypeAdapter, ValidationError
+
+        adapter = TypeAdapter(model)
+
+        def shape_pydantic(value: Any) -> Any:
+            try:
+                return adapter.validate_python(value, from_attributes=True)
+            except ValidationError as exc:
+                raise ResponseValidationError(_mismatch(name, label, str(exc))) from None
+
+        return shape_pydantic
+
+    def shape(value: Any) -> Any:
+        if value.__class__ is model:
+            return value
+        try:
+            return msgspec.convert(value, model, from_attributes=True)
+        except msgspec.ValidationError as exc:
+            raise ResponseValidationError(_mismatch(name, label, str(exc))) from None
+
+    return shape
+
+
+def _mismatch(handler: str, model: str, detail: str) -> str:
+    return (
+        f"{handler} returned a value that does not fit its response model {model}: {detail}; "
+        "return an instance of the model (or data with its fields), or change the model"
+    )

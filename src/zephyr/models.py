@@ -1,0 +1,151 @@
+"""Data models: what counts as one, and turning JSON or Python data into one.
+
+A model is a ``msgspec.Struct``, a dataclass, a ``TypedDict`` or (when
+pydantic is installed) a pydantic model. msgspec validates the first three,
+pydantic its own; both report problems as :class:`~zephyr.errors.RequestValidationError`
+entries of the same shape (see :mod:`zephyr.validation`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from zephyr.errors import BadRequest, RequestValidationError
+from zephyr.validation import msgspec_errors, pydantic_errors
+
+__all__ = [
+    "is_model",
+    "is_pydantic_model",
+    "json_decoder",
+    "model_fields",
+    "model_of",
+    "python_converter",
+]
+
+
+def is_pydantic_model(annotation: Any) -> bool:
+    """Whether ``annotation`` is a pydantic model class (without importing pydantic)."""
+    return isinstance(annotation, type) and any(
+        cls.__name__ == "BaseModel" and cls.__module__.startswith("pydantic")
+        for cls in annotation.__mro__
+    )
+
+
+def is_model(annotation: Any) -> bool:
+    """Whether ``annotation`` is a Struct, dataclass, TypedDict or pydantic model class."""
+    if not isinstance(annotation, type):
+        return False
+    return (
+        issubclass(annotation, msgspec.Struct)
+        or dataclasses.is_dataclass(annotation)
+        or typing.is_typeddict(annotation)
+        or is_pydantic_model(annotation)
+    )
+
+
+def model_of(annotation: Any) -> Any:
+    """The model inside ``annotation`` (itself, or the item of ``list[...]``), else None."""
+    if is_model(annotation):
+        return annotation
+    if typing.get_origin(annotation) in (list, tuple, set, frozenset):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if len(args) == 1 and is_model(args[0]):
+            return args[0]
+    return None
+
+
+def model_fields(model: Any) -> dict[str, Any]:
+    """The fields of a model class and their annotations."""
+    if is_pydantic_model(model):
+        return {name: field.annotation for name, field in model.model_fields.items()}
+    if isinstance(model, type) and issubclass(model, msgspec.Struct):
+        return {field.name: field.type for field in msgspec.structs.fields(model)}
+    return dict(typing.get_type_hints(model))
+
+
+def json_decoder(annotation: Any, *, root: str = "body") -> Callable[[bytes], Any]:
+    """A function that decodes JSON bytes into ``annotation``, validating as it goes.
+
+    Malformed JSON raises ``BadRequest`` (400, with the parser's position);
+    JSON that does not fit raises ``RequestValidationError`` (422).
+    """
+    if _uses_pydantic(annotation):
+        return _pydantic_json_decoder(annotation, root)
+    decode = msgspec.json.Decoder(annotation).decode
+
+    def decode_json(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except msgspec.ValidationError as exc:
+            raise RequestValidationError(
+                msgspec_errors(exc, "body", _untyped(data), root=root)
+            ) from None
+        except msgspec.DecodeError as exc:
+            detail = str(exc).removeprefix("JSON is malformed: ")
+            raise BadRequest(f"malformed JSON: {detail}") from None
+        except RecursionError:
+            # SECURITY: nesting is bounded by the recursion limit; deeper is a 400.
+            raise BadRequest("malformed JSON: the document is nested too deeply") from None
+
+    return decode_json
+
+
+def python_converter(annotation: Any, *, location: str, root: str) -> Callable[[Any], Any]:
+    """A function that converts strings, lists and dicts (query, form...) into ``annotation``.
+
+    Strings are read leniently (``"1"`` fits ``int``, ``"true"`` fits ``bool``).
+    """
+    if _uses_pydantic(annotation):
+        from pydantic import TypeAdapter, ValidationError
+
+        adapter = TypeAdapter(annotation)
+
+        def convert_pydantic(value: Any) -> Any:
+            try:
+                return adapter.validate_python(value)
+            except ValidationError as exc:
+                raise RequestValidationError(pydantic_errors(exc, location, root=root)) from None
+
+        return convert_pydantic
+
+    def convert(value: Any) -> Any:
+        try:
+            return msgspec.convert(value, annotation, strict=False)
+        except msgspec.ValidationError as exc:
+            raise RequestValidationError(msgspec_errors(exc, location, value, root=root)) from None
+
+    return convert
+
+
+def _uses_pydantic(annotation: Any) -> bool:
+    model = model_of(annotation)
+    return model is not None and is_pydantic_model(model)
+
+
+def _pydantic_json_decoder(annotation: Any, root: str) -> Callable[[bytes], Any]:
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(annotation)
+
+    def decode_json(data: bytes) -> Any:
+        try:
+            return adapter.validate_json(data)
+        except ValidationError as exc:
+            if any(error["type"] == "json_invalid" for error in exc.errors()):
+                raise BadRequest(f"malformed JSON: {exc.errors()[0]['msg']}") from None
+            raise RequestValidationError(pydantic_errors(exc, "body", root=root)) from None
+
+    return decode_json
+
+
+def _untyped(data: bytes) -> Any:
+    """The document as plain data, to quote offending values (only on the error path)."""
+    try:
+        return msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
