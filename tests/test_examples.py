@@ -75,8 +75,8 @@ def test_api_gets_one_entry_by_its_typed_id(client: TestClient) -> None:
     [
         ("/api/entries/99", 404, "there is no entry 99"),
         ("/api/entries/abc", 404, "no route matches '/api/entries/abc'"),
-        ("/api/entries?limit=0", 400, "limit must be between 1 and 100, not 0"),
-        ("/api/entries?limit=101", 400, "limit must be between 1 and 100, not 101"),
+        ("/api/entries?limit=0", 422, "1 invalid value in the request; see 'errors'"),
+        ("/api/entries?limit=101", 422, "1 invalid value in the request; see 'errors'"),
         ("/api/entries?limit=ten", 422, "1 invalid value in the request; see 'errors'"),
     ],
 )

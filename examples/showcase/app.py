@@ -11,9 +11,27 @@ import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from zephyr import MultiDict, RedirectResponse, Request, Response, UploadFile, Zephyr, abort
+from typing import Annotated
+
+from examples.showcase import notes
+from zephyr import (
+    MultiDict,
+    Query,
+    RedirectResponse,
+    Request,
+    Response,
+    UploadFile,
+    Zephyr,
+    abort,
+)
+from zephyr.openapi import OpenAPIConfig
 
 app = Zephyr(__name__, settings={"DEBUG": True})
+app.openapi_config = OpenAPIConfig(
+    title="Zephyr showcase", version="1.0.0",
+    description="The guestbook and notes APIs of the showcase app.",
+)
+notes.install(app)
 
 
 @dataclass
@@ -46,7 +64,7 @@ button{{font:inherit;padding:.3rem 1rem}} code{{background:#f3f3f3}}
 <a href="{app.url_for('api.list_entries')}">JSON API</a></nav>{body}</body></html>"""
 
 
-@app.get("/")
+@app.get("/", include_in_schema=False)
 async def home() -> str:
     return _page(
         "Zephyr showcase",
@@ -58,7 +76,9 @@ async def home() -> str:
 dataclasses becomes JSON;</li>
 <li><a href="{app.url_for('api.get_entry', entry_id=1)}">/api/entries/1</a>: a typed path
 parameter (<code>/api/entries/&lt;int:entry_id&gt;</code>);</li>
-<li><a href="{app.url_for('guestbook')}">the guestbook</a>: a form posted back to the app.</li>
+<li><a href="{app.url_for('guestbook')}">the guestbook</a>: a form posted back to the app;</li>
+<li><a href="/docs">/docs</a> and <a href="/redoc">/redoc</a>: the typed notes API
+(<code>/api/notes</code>) and the others, from the generated OpenAPI document.</li>
 </ul>""",
     )
 
@@ -67,10 +87,8 @@ api = app.group("/api", name="api")
 
 
 @api.get("/entries", name="list_entries")
-async def list_entries(limit: int = 20) -> list[Entry]:
+async def list_entries(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[Entry]:
     """The newest entries first; ``?limit=`` (1 to 100) caps how many."""
-    if not 1 <= limit <= 100:
-        abort(400, f"limit must be between 1 and 100, not {limit}")
     entries: list[Entry] = app.state.entries
     return sorted(entries, key=lambda e: e.id, reverse=True)[:limit]
 
@@ -83,7 +101,7 @@ async def get_entry(entry_id: int) -> Entry:
     return entry
 
 
-@app.get("/guestbook")
+@app.get("/guestbook", include_in_schema=False)
 async def guestbook() -> str:
     items = "".join(
         f"<li><strong>{html.escape(e.name)}</strong>: {html.escape(e.message)}</li>"
@@ -102,7 +120,7 @@ def _text(form: MultiDict[str | UploadFile], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-@app.post("/guestbook")
+@app.post("/guestbook", include_in_schema=False)
 async def sign_guestbook(request: Request) -> Response | tuple[str, int]:
     form = await request.form()
     name, message = _text(form, "name"), _text(form, "message")

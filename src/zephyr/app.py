@@ -23,6 +23,7 @@ from zephyr.endpoints import HANDLER_ERROR, compose_endpoint
 from zephyr.error_handlers import handle_exception
 from zephyr.errors import ClientDisconnect, NotFound, SetupError
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
+from zephyr.openapi import OpenAPIConfig
 from zephyr.params import compile_dependency
 from zephyr.requests import BodyLimits, Request, State
 from zephyr.responses import RedirectResponse, Response
@@ -76,8 +77,11 @@ class Zephyr(Scaffold):
         self._asgi: ASGIApp = self._first_call
         self._direct_http = False
         self._debug = False
+        self._openapi_installed = False
         #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        #: What the OpenAPI document says and where it is served (see zephyr.openapi).
+        self.openapi_config = OpenAPIConfig()
         self._override_cache: dict[tuple[Callable[..., Any], Callable[..., Any]], Dependency] = {}
         for route in routes:
             self.add_route(route)
@@ -179,6 +183,12 @@ class Zephyr(Scaffold):
         )
         if self._middleware:
             self._handle = watching(compose(self._middleware, self._route))
+        openapi = config["OPENAPI"]
+        if (self._debug if openapi is None else openapi) and not self._openapi_installed:
+            from zephyr.openapi.pages import install
+
+            install(self, self.openapi_config)
+            self._openapi_installed = True
         self.router.go_live(self._compose_route)
         self._direct_http = not self._asgi_layers
 

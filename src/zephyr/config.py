@@ -52,6 +52,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("REDIRECT_SLASHES", bool, True, "Redirect /a/ <-> /a when only the other exists."),
     Setting("REDIRECT_STATUS", int, 308, "Status of trailing-slash redirects.",
             choices=(301, 302, 307, 308)),
+    Setting("OPENAPI", bool, None, "Serve /openapi.json, /docs and /redoc (default: in debug).",
+            optional=True),
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
 )
 

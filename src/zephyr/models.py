@@ -9,6 +9,7 @@ entries of the same shape (see :mod:`zephyr.validation`).
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -82,12 +83,14 @@ def json_decoder(annotation: Any, *, root: str = "body") -> Callable[[bytes], An
         try:
             return decode(data)
         except msgspec.ValidationError as exc:
-            raise RequestValidationError(
-                msgspec_errors(exc, "body", _untyped(data), root=root)
-            ) from None
+            raise RequestValidationError(_body_errors(exc, data, root)) from None
         except msgspec.DecodeError as exc:
             detail = str(exc).removeprefix("JSON is malformed: ")
             raise BadRequest(f"malformed JSON: {detail}") from None
+        except UnicodeDecodeError as exc:
+            # msgspec reports bad bytes inside a string this way, not as a DecodeError.
+            near = exc.object[max(exc.start - 20, 0) : exc.end]
+            raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
         except RecursionError:
             # SECURITY: nesting is bounded by the recursion limit; deeper is a 400.
             raise BadRequest("malformed JSON: the document is nested too deeply") from None
@@ -123,6 +126,11 @@ def python_converter(annotation: Any, *, location: str, root: str) -> Callable[[
 
 
 def _uses_pydantic(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]  # Annotated[Model, Body()]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        # Model | None: any pydantic model among the options makes pydantic validate it.
+        return any(_uses_pydantic(option) for option in typing.get_args(annotation))
     model = model_of(annotation)
     return model is not None and is_pydantic_model(model)
 
@@ -143,9 +151,16 @@ def _pydantic_json_decoder(annotation: Any, root: str) -> Callable[[bytes], Any]
     return decode_json
 
 
-def _untyped(data: bytes) -> Any:
-    """The document as plain data, to quote offending values (only on the error path)."""
+def _body_errors(
+    exc: msgspec.ValidationError, data: bytes, root: str
+) -> list[dict[str, Any]]:
+    """The ``errors`` entries for a body that does not fit, quoting the offending value.
+
+    Only on the error path is the document decoded again as plain data, to
+    find that value; when even that fails (too deep), the value is left out.
+    """
     try:
-        return msgspec.json.decode(data)
-    except (msgspec.DecodeError, RecursionError):
-        return None
+        document = msgspec.json.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return msgspec_errors(exc, "body", root=root)
+    return msgspec_errors(exc, "body", document, root=root)

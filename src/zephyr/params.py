@@ -288,11 +288,19 @@ def build_plan(
     label = "handler" if is_handler else "dependency"
     hints = _hints(fn, label)
     arguments = []
-    for parameter in inspect.signature(fn).parameters.values():
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError) as exc:
+        raise SetupError(
+            f"cannot read the signature of {label} {_name(fn)}: {exc}; use a function or "
+            "class written in Python (wrap a builtin such as int in a function)"
+        ) from None
+    for parameter in parameters:
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD,
                               parameter.POSITIONAL_ONLY):
+            only = " (positional-only)" if parameter.kind is parameter.POSITIONAL_ONLY else ""
             raise SetupError(
-                f"{label} {_name(fn)} takes {parameter}; name every parameter (no *args, "
+                f"{label} {_name(fn)} takes {parameter}{only}; name every parameter (no *args, "
                 "**kwargs or positional-only ones) so Zephyr knows where its value comes from"
             )
         arguments.append(_argument_for(fn, parameter, hints, path_params, stack))
@@ -331,7 +339,11 @@ def _hints(fn: Callable[..., Any], label: str) -> dict[str, Any]:
             target.__init__ if inspect.isclass(target) else target, include_extras=True
         )
     except Exception as exc:
-        raise SetupError(f"cannot read the type hints of {label} {_name(fn)}: {exc}") from exc
+        raise SetupError(
+            f"cannot read the type hints of {label} {_name(fn)}: {exc}; annotations are "
+            "evaluated in the module's namespace, so a type or alias defined inside a "
+            "function must move to module level"
+        ) from exc
 
 
 def _argument_for(
@@ -372,7 +384,8 @@ def _default_location(name: str, bare: Any, path_params: Mapping[str, Param]) ->
         return "path"
     if _is_upload(bare):
         return "file"
-    if model_of(bare) is not None or bare is dict or typing.get_origin(bare) is dict:
+    body = _non_optional(bare)  # ``item: Item | None = None`` is an optional body
+    if model_of(body) is not None or body is dict or typing.get_origin(body) is dict:
         return "body"
     return "query"
 
@@ -396,8 +409,9 @@ def _path(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
 def _lookup(cls: type[LookupArgument], location: str) -> Any:
     def build(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
               info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
-        is_list = typing.get_origin(bare) in _SEQUENCES
-        _check_scalar(fn, name, typing.get_args(bare)[0] if is_list else bare)
+        item = _sequence_item(bare)
+        is_list = item is not MISSING
+        _check_scalar(fn, name, item if is_list else bare)
         alias = (info.alias if info else None) or (
             name.replace("_", "-") if location == "header" else name
         )
@@ -432,8 +446,9 @@ def _form(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
         return FormArgument(name, annotation, alias=alias, default=default, info=info,
                             whole_form=True, list_fields=lists,
                             convert=python_converter(annotation, location="form", root="form"))
-    is_list = typing.get_origin(bare) in _SEQUENCES
-    _check_scalar(fn, name, typing.get_args(bare)[0] if is_list else bare)
+    item = _sequence_item(bare)
+    is_list = item is not MISSING
+    _check_scalar(fn, name, item if is_list else bare)
     needs = bare is not str or (info is not None and bool(info.constraints))
     convert = python_converter(annotation, location="form", root=alias) if needs else None
     return FormArgument(name, annotation, alias=alias, default=default, convert=convert,
@@ -491,6 +506,14 @@ def _non_optional(annotation: Any) -> Any:
         if len(options) == 1:
             return options[0]
     return annotation
+
+
+def _sequence_item(annotation: Any) -> Any:
+    """The item type of ``list[T]`` (or ``list[T] | None``), else ``MISSING``."""
+    bare = _non_optional(annotation)
+    if typing.get_origin(bare) in _SEQUENCES and typing.get_args(bare):
+        return typing.get_args(bare)[0]
+    return MISSING
 
 
 def _is_upload(annotation: Any) -> bool:

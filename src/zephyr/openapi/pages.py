@@ -1,0 +1,134 @@
+"""The routes that serve the OpenAPI document, Swagger UI and ReDoc, assets included.
+
+The assets come from the ``openapi-ui-bundles`` package (the ``openapi``
+extra), so the pages work without any CDN; without it, ``/docs`` and
+``/redoc`` say how to install it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zephyr.errors import NotFound
+from zephyr.openapi.schema import build_document
+from zephyr.requests import Request  # at runtime: the handlers below are annotated with it
+from zephyr.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+    from zephyr.openapi import OpenAPIConfig
+    from zephyr.routing import RouteTable
+
+__all__ = ["install"]
+
+_SWAGGER_ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+_REDOC_ASSETS = ("redoc.standalone.js",)
+_CACHE = {"cache-control": "public, max-age=86400"}
+
+
+def install(app: Zephyr, config: OpenAPIConfig) -> None:
+    """Register the document and page routes (hidden from the schema itself)."""
+    group = app.group("", dependencies=config.dependencies)
+    hidden: dict[str, Any] = {"include_in_schema": False}
+    cached: dict[str, Any] = {"table": None, "document": None}
+
+    async def openapi_document(request: Request) -> Response:
+        # Routes can change while serving; rebuild when the route table did.
+        table: RouteTable = app.router.table
+        if cached["table"] is not table:
+            cached["document"] = build_document(app, config)
+            cached["table"] = table
+        return JSONResponse(cached["document"])
+
+    group.add_route(config.openapi_url, openapi_document, name="openapi.document", **hidden)
+    if config.docs_url is not None:
+        docs_url = config.docs_url
+
+        async def swagger_ui(request: Request) -> Response:
+            return _page(request, config, docs_url, _swagger_html)
+
+        async def swagger_asset(asset: str) -> Response:
+            return _asset("swagger_ui", asset, _SWAGGER_ASSETS)
+
+        group.add_route(docs_url, swagger_ui, name="openapi.swagger_ui", **hidden)
+        group.add_route(docs_url + "/{asset}", swagger_asset, name="openapi.swagger_asset",
+                        **hidden)
+    if config.redoc_url is not None:
+        redoc_url = config.redoc_url
+
+        async def redoc(request: Request) -> Response:
+            return _page(request, config, redoc_url, _redoc_html)
+
+        async def redoc_asset(asset: str) -> Response:
+            return _asset("redoc", asset, _REDOC_ASSETS)
+
+        group.add_route(redoc_url, redoc, name="openapi.redoc", **hidden)
+        group.add_route(redoc_url + "/{asset}", redoc_asset, name="openapi.redoc_asset",
+                        **hidden)
+
+
+def _page(request: Request, config: OpenAPIConfig, base: str, render: Any) -> Response:
+    if _bundle_dir("swagger_ui") is None:
+        return HTMLResponse(
+            "<!doctype html><title>API docs</title><p>The API documentation pages need the "
+            "<code>openapi</code> extra: <code>pip install 'zephyr[openapi]'</code>. The "
+            f"schema itself is at <a href='{html.escape(_url(request, config.openapi_url))}'>"
+            f"{html.escape(config.openapi_url)}</a>.</p>",
+            status_code=501,
+        )
+    assets = _url(request, base)
+    return HTMLResponse(render(config.title, _url(request, config.openapi_url), assets))
+
+
+def _url(request: Request, path: str) -> str:
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/") + path
+
+
+def _swagger_html(title: str, document: str, assets: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)} - Swagger UI</title>"
+        f'<link rel=icon href="{html.escape(assets)}/favicon-32x32.png">'
+        f'<link rel=stylesheet href="{html.escape(assets)}/swagger-ui.css"></head>'
+        '<body><div id="swagger-ui"></div>'
+        f'<script src="{html.escape(assets)}/swagger-ui-bundle.js"></script>'
+        "<script>window.ui = SwaggerUIBundle({url: "
+        f"{_js_string(document)}, dom_id: '#swagger-ui', deepLinking: true}});</script>"
+        "</body></html>"
+    )
+
+
+def _redoc_html(title: str, document: str, assets: str) -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)} - ReDoc</title>"
+        '<meta name=viewport content="width=device-width, initial-scale=1"></head>'
+        f'<body><redoc spec-url="{html.escape(document)}"></redoc>'
+        f'<script src="{html.escape(assets)}/redoc.standalone.js"></script></body></html>'
+    )
+
+
+def _js_string(value: str) -> str:
+    # SECURITY: json.dumps quotes the string; escaping '<' keeps '</script>' out of it.
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def _asset(bundle: str, name: str, allowed: tuple[str, ...]) -> Response:
+    # SECURITY: only the listed files are served; no path from the client reaches the disk.
+    directory = _bundle_dir(bundle)
+    if directory is None or name not in allowed:
+        raise NotFound(f"no documentation asset {name!r}")
+    return FileResponse(directory / name, headers=_CACHE)
+
+
+def _bundle_dir(bundle: str) -> Path | None:
+    try:
+        import openapi_ui_bundles
+    except ImportError:
+        return None
+    directory: Path = getattr(openapi_ui_bundles, bundle).static_path
+    return directory

@@ -1,0 +1,343 @@
+"""The OpenAPI 3.1 document of an app, built from its routes' argument plans and models.
+
+Schemas come from msgspec (JSON Schema 2020-12, which OpenAPI 3.1 uses as
+is) and, for pydantic models, from pydantic; named models become
+``components/schemas`` entries referenced by ``$ref``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from zephyr._arguments import (
+    MISSING,
+    Argument,
+    BodyArgument,
+    CookieArgument,
+    DependencyArgument,
+    EmbeddedBodyArgument,
+    FileArgument,
+    FormArgument,
+    HeaderArgument,
+    PathArgument,
+    QueryArgument,
+    RequestArgument,
+)
+from zephyr.converters import Compound, FloatConverter, IntConverter, Param, UUIDConverter
+from zephyr.endpoints import response_model_of
+from zephyr.models import is_pydantic_model, model_of
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+    from zephyr.openapi import OpenAPIConfig
+    from zephyr.params import ArgumentPlan
+    from zephyr.routing import Route
+
+__all__ = ["build_document"]
+
+REF = "#/components/schemas/{name}"
+_PROBLEM = {
+    "type": "object",
+    "description": "An error, as RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status"],
+}
+_VALIDATION_PROBLEM = {
+    "type": "object",
+    "description": "Invalid request values, each listed in `errors`.",
+    "allOf": [{"$ref": REF.format(name="Problem")}],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "location": {"enum": ["path", "query", "header", "cookie", "body", "form"]},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "value": {},
+                },
+                "required": ["location", "field", "message"],
+            },
+        },
+    },
+    "required": ["errors"],
+}
+_PATH_SCHEMAS: dict[type, dict[str, Any]] = {
+    IntConverter: {"type": "integer", "minimum": 0},
+    FloatConverter: {"type": "number", "minimum": 0},
+    UUIDConverter: {"type": "string", "format": "uuid"},
+}
+_TEXT_SEGMENT = {"type": "string", "pattern": "^[^/]+$"}
+_PARAMETER_LOCATIONS: dict[type[Argument], str] = {
+    PathArgument: "path", QueryArgument: "query", HeaderArgument: "header",
+    CookieArgument: "cookie",
+}
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def build_document(app: Zephyr, config: OpenAPIConfig) -> dict[str, Any]:
+    """The whole OpenAPI document for ``app``'s current routes."""
+    schemas = _SchemaCollector()
+    paths: dict[str, dict[str, Any]] = {}
+    operation_ids: set[str] = set()
+    for route in app.router.routes:
+        if route.plan is None or not route.options.get("include_in_schema", True):
+            continue
+        methods = sorted(route.methods - {"HEAD", "OPTIONS"}) or sorted(route.methods)
+        for method in methods:
+            operation = _operation(route, route.plan, method, schemas, operation_ids)
+            paths.setdefault(_path_template(route), {})[method.lower()] = operation
+    info: dict[str, Any] = {"title": config.title, "version": config.version}
+    if config.description:
+        info["description"] = config.description
+    document: dict[str, Any] = {"openapi": "3.1.0", "info": info, "paths": paths}
+    if config.servers:
+        document["servers"] = list(config.servers)
+    components = schemas.resolve()
+    if components:
+        document["components"] = {"schemas": components}
+    return document
+
+
+def _path_template(route: Route) -> str:
+    parts = []
+    for segment in route.segments:
+        if isinstance(segment, str):
+            parts.append(segment)
+        elif isinstance(segment, Compound):
+            parts.append(re.sub("\x00([^\x00]+)\x00", r"{\1}", segment.template))
+        else:
+            parts.append(f"{{{segment.name}}}")
+    return "/" + "/".join(parts)
+
+
+def _operation(route: Route, plan: ArgumentPlan, method: str, schemas: _SchemaCollector,
+               operation_ids: set[str]) -> dict[str, Any]:
+    options = route.options
+    doc = inspect.getdoc(route.handler) or ""
+    first, _, rest = doc.partition("\n\n")
+    operation: dict[str, Any] = {"operationId": _operation_id(route, method, operation_ids)}
+    summary = options.get("summary") or " ".join(first.split())
+    if summary:
+        operation["summary"] = summary
+    description = options.get("description") or rest.strip()
+    if description:
+        operation["description"] = description
+    tags = options.get("tags") or [s.name for s in _groups(route) if s.name]
+    if tags:
+        operation["tags"] = list(tags)
+    if options.get("deprecated"):
+        operation["deprecated"] = True
+    arguments = list(_all_arguments(plan))
+    parameters = [p for a in arguments if (p := _parameter(route, a, schemas)) is not None]
+    if parameters:
+        operation["parameters"] = parameters
+    body = _request_body(arguments, schemas)
+    if body is not None:
+        operation["requestBody"] = body
+    operation["responses"] = _responses(route, arguments, body is not None, schemas)
+    return operation
+
+
+def _operation_id(route: Route, method: str, taken: set[str]) -> str:
+    wanted = route.options.get("operation_id") or re.sub(r"\W", "_", f"{route.name}_{method}")
+    candidate, n = wanted, 2
+    while candidate in taken:
+        candidate, n = f"{wanted}_{n}", n + 1
+    taken.add(candidate)
+    return str(candidate)
+
+
+def _groups(route: Route) -> list[Any]:
+    return route.scaffold.lineage()[1:] if route.scaffold is not None else []
+
+
+def _all_arguments(plan: ArgumentPlan) -> Iterator[Argument]:
+    """The plan's arguments and, depth first, those of its dependencies."""
+    for dependency in plan.dependencies:
+        yield from _all_arguments(dependency.plan)  # type: ignore[arg-type]
+    for argument in plan.arguments:
+        if isinstance(argument, DependencyArgument):
+            yield from _all_arguments(argument.dependency.plan)  # type: ignore[arg-type]
+        else:
+            yield argument
+
+
+def _parameter(
+    route: Route, argument: Argument, schemas: _SchemaCollector
+) -> dict[str, Any] | None:
+    location = _PARAMETER_LOCATIONS.get(type(argument))
+    info = argument.info
+    if location is None or (info is not None and not info.include_in_schema):
+        return None
+    if isinstance(argument, PathArgument) and argument.convert is None:
+        schema = _path_schema(route, argument.alias)
+    else:
+        schema = schemas.ref(argument.annotation)
+    parameter: dict[str, Any] = {
+        "name": argument.alias,
+        "in": location,
+        "required": location == "path" or argument.required,
+        "schema": schema,
+    }
+    if info is not None:
+        if info.description:
+            parameter["description"] = info.description
+        if info.deprecated:
+            parameter["deprecated"] = True
+        if info.examples:
+            parameter["examples"] = {f"example{i}": {"value": v}
+                                     for i, v in enumerate(info.examples, 1)}
+    return parameter
+
+
+def _path_schema(route: Route, name: str) -> dict[str, Any]:
+    for segment in route.segments:
+        if isinstance(segment, Param) and segment.name == name:
+            return dict(_PATH_SCHEMAS.get(type(segment.converter), _TEXT_SEGMENT))
+    return {"type": "string"}
+
+
+def _request_body(arguments: list[Argument], schemas: _SchemaCollector) -> dict[str, Any] | None:
+    bodies = [a for a in arguments if isinstance(a, BodyArgument)]
+    if bodies:
+        body = bodies[0]
+        return {"required": body.required,
+                "content": {"application/json": {"schema": schemas.ref(body.annotation)}}}
+    embedded = [a for a in arguments if isinstance(a, EmbeddedBodyArgument)]
+    if embedded:
+        return {"required": any(a.required for a in embedded),
+                "content": {"application/json": {"schema": _object(embedded, schemas)}}}
+    fields = [a for a in arguments if isinstance(a, FormArgument | FileArgument)]
+    if not fields:
+        return None
+    whole = [a for a in fields if isinstance(a, FormArgument) and a.whole_form]
+    schema = schemas.ref(whole[0].annotation) if whole else _object(fields, schemas)
+    media = ("multipart/form-data" if any(isinstance(a, FileArgument) for a in fields)
+             else "application/x-www-form-urlencoded")
+    return {"required": any(a.required for a in fields), "content": {media: {"schema": schema}}}
+
+
+def _object(arguments: Sequence[Argument], schemas: _SchemaCollector) -> dict[str, Any]:
+    properties = {}
+    for argument in arguments:
+        if isinstance(argument, FileArgument):
+            properties[argument.alias] = (
+                {"type": "array", "items": dict(_BINARY)} if argument.is_list else dict(_BINARY)
+            )
+        else:
+            properties[argument.alias] = schemas.ref(argument.annotation)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    required = [a.alias for a in arguments if a.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _responses(route: Route, arguments: list[Argument], has_body: bool,
+               schemas: _SchemaCollector) -> dict[str, Any]:
+    status = str(route.options.get("status_code", 200))
+    success: dict[str, Any] = {"description": "Successful response"}
+    model = response_model_of(route)
+    if model is not None and status not in ("204", "304"):
+        success["content"] = {"application/json": {"schema": schemas.ref(model)}}
+    responses: dict[str, Any] = {status: success}
+    problem = {"application/problem+json": {"schema": {"$ref": REF.format(name="Problem")}}}
+    if any(isinstance(a, PathArgument) for a in arguments):
+        responses["404"] = {"description": "Not found", "content": problem}
+    if has_body:
+        responses["400"] = {"description": "Malformed body", "content": problem}
+        responses["413"] = {"description": "Body too large", "content": problem}
+        responses["415"] = {"description": "Unsupported content type", "content": problem}
+    if any(not isinstance(a, RequestArgument) for a in arguments):
+        responses["422"] = {
+            "description": "Invalid request values",
+            "content": {"application/problem+json": {
+                "schema": {"$ref": REF.format(name="ValidationProblem")}}},
+        }
+    if len(responses) > 1:
+        schemas.want_problems()
+    for code, extra in (route.options.get("responses") or {}).items():
+        responses[str(code)] = extra
+    return responses
+
+
+class _SchemaCollector:
+    """Hands out schemas now and fills them in once every type is known.
+
+    msgspec names components consistently only when it sees all types in one
+    call, so :meth:`ref` returns a placeholder that :meth:`resolve` completes.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Any, dict[str, Any]]] = []
+        self._problems = False
+
+    def ref(self, annotation: Any) -> dict[str, Any]:
+        placeholder: dict[str, Any] = {}
+        self._pending.append((annotation, placeholder))
+        return placeholder
+
+    def want_problems(self) -> None:
+        self._problems = True
+
+    def resolve(self) -> dict[str, Any]:
+        components: dict[str, Any] = {}
+        msgspec_types = []
+        for annotation, placeholder in self._pending:
+            special = _special_schema(annotation)
+            if special is not None:
+                placeholder.update(special)
+            elif _is_pydantic(annotation):
+                placeholder.update(_pydantic_schema(annotation, components))
+            else:
+                msgspec_types.append((annotation, placeholder))
+        if msgspec_types:
+            found, defined = msgspec.json.schema_components(
+                [annotation for annotation, _ in msgspec_types], ref_template=REF
+            )
+            for (_, placeholder), schema in zip(msgspec_types, found, strict=True):
+                placeholder.update(schema)
+            components.update(defined)
+        if self._problems:
+            components["Problem"] = _PROBLEM
+            components["ValidationProblem"] = _VALIDATION_PROBLEM
+        return components
+
+
+def _special_schema(annotation: Any) -> dict[str, Any] | None:
+    if annotation is MISSING or annotation is Any:
+        return {}
+    if annotation is uuid.UUID:
+        return {"type": "string", "format": "uuid"}
+    return None
+
+
+def _is_pydantic(annotation: Any) -> bool:
+    model = model_of(annotation)
+    return model is not None and is_pydantic_model(model)
+
+
+def _pydantic_schema(annotation: Any, components: dict[str, Any]) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(annotation).json_schema(ref_template=REF.replace("{name}", "{model}"))
+    components.update(schema.pop("$defs", {}))
+    model = model_of(annotation)
+    if model is annotation:
+        components[model.__name__] = schema
+        return {"$ref": REF.format(name=model.__name__)}
+    return dict(schema)
