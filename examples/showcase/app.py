@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
 from typing import Annotated
 
 from examples.showcase import notes
