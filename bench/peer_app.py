@@ -6,11 +6,13 @@ Written the way a user would: the ordinary decorators, dict return values and
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
+import msgspec
 from apps.spec import TARGET_ROUTE, dummy_routes, render
 
-from zephyr import Request, Zephyr
+from zephyr import Depends, Query, Request, Zephyr
 
 
 def _path(segments: Any) -> str:
@@ -48,3 +50,73 @@ def build() -> Zephyr:
 
 
 app = build()
+
+
+# -- the typed variant: validated bodies, typed query parameters and a dependency -----------
+
+
+class Customer(msgspec.Struct):
+    id: int
+    name: str
+    email: str
+    roles: list[str]
+    score: float
+
+
+class LineItem(msgspec.Struct):
+    sku: str
+    name: str
+    qty: Annotated[int, msgspec.Meta(ge=1)]
+    price: Annotated[float, msgspec.Meta(ge=0)]
+    discount: float | None
+    gift: bool
+
+
+class Order(msgspec.Struct):
+    """The harness's ~1 KB echo document, as a model that validates it."""
+
+    id: int
+    type: str
+    created_at: datetime
+    paid: bool
+    customer: Customer
+    items: list[LineItem]
+    tags: list[str]
+    note: str
+
+
+class Greeting(msgspec.Struct):
+    message: str
+
+
+async def greeting() -> Greeting:
+    return Greeting("Hello, World!")
+
+
+def build_typed() -> Zephyr:
+    """The same endpoints with typed handlers (issue targets: echo and query+dependency)."""
+    app = Zephyr(__name__)
+
+    @app.get("/json")
+    async def json_endpoint(
+        hello: Annotated[Greeting, Depends(greeting)],
+        page: Annotated[int, Query(ge=1)] = 1,
+        verbose: bool = False,
+    ) -> dict[str, str]:
+        return {"message": hello.message}
+
+    @app.post("/echo")
+    async def echo(order: Order) -> Order:
+        return order
+
+    for i, segments in dummy_routes():
+        app.get(_path(segments))(_dummy(i))
+
+    @app.get(_path(TARGET_ROUTE))
+    async def user_post(id: int, slug: str) -> dict[str, Any]:
+        return {"id": id, "slug": slug}
+
+    return app
+
+
+app_typed = build_typed()

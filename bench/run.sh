@@ -16,11 +16,11 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e .
 
 export PEER_BENCH_PATH=.:src
-export PEER_BENCH_EXTRA=zephyr=bench.peer_app:app
+export PEER_BENCH_EXTRA=${PEER_BENCH_EXTRA:-zephyr=bench.peer_app:app,zephyr_typed=bench.peer_app:app_typed}
 mode=${1:-inproc}
 shift || true
 case "$mode" in
-    inproc) "$VENV/bin/python" "$HARNESS/inproc.py" --frameworks zephyr "${PEERS[@]}" --out bench/results/ "$@" ;;
-    server) "$VENV/bin/python" "$HARNESS/run.py" --frameworks zephyr "${PEERS[@]}" --out bench/results/ "$@" ;;
+    inproc) "$VENV/bin/python" "$HARNESS/inproc.py" --frameworks zephyr zephyr_typed "${PEERS[@]}" --out bench/results/ "$@" ;;
+    server) "$VENV/bin/python" "$HARNESS/run.py" --frameworks zephyr zephyr_typed "${PEERS[@]}" --out bench/results/ "$@" ;;
     *) echo "usage: bench/run.sh inproc|server [options]" >&2; exit 2 ;;
 esac
