@@ -95,6 +95,11 @@ def _responder(route: Route) -> tuple[Respond, bool]:
     response_class = route.options.get("response_class")
     model = response_model_of(route)
     if model is not None:
+        if response_class is not None and not issubclass(response_class, JSONResponse):
+            raise SetupError(
+                f"route {route.path!r}: a response model needs a JSON response class, not "
+                f"{response_class.__name__}; pass response_model=None to send other content"
+            )
         shape = _shaper(model, handler)
 
         def respond_with_model(value: Any) -> Response:
@@ -143,7 +148,12 @@ def _shaper(model: Any, handler: Callable[..., Any]) -> Callable[[Any], Any]:
             try:
                 return adapter.validate_python(value, from_attributes=True)
             except ValidationError as exc:
-                raise ResponseValidationError(_mismatch(name, label, str(exc))) from None
+                # SECURITY: pydantic's str(exc) quotes the input; only locations and messages.
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or '$'}: {e['msg']}"
+                    for e in exc.errors(include_url=False, include_input=False)
+                )
+                raise ResponseValidationError(_mismatch(name, label, problems)) from None
 
         return shape_pydantic
 

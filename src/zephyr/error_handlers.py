@@ -159,7 +159,7 @@ def _render(
     request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any]
 ) -> Response:
     if wants_html(request):
-        return HTMLResponse(error_page(status, title, detail), status)
+        return HTMLResponse(error_page(status, title, detail, extra.get("errors")), status)
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:
         problem["detail"] = detail
@@ -218,9 +218,22 @@ def request_id_of(request: Request) -> str:
     return uuid.uuid4().hex
 
 
-def error_page(status: int, title: str, detail: str | None) -> str:
-    """A small, self-contained HTML error page (every value escaped)."""
+def error_page(
+    status: int, title: str, detail: str | None, errors: list[dict[str, Any]] | None = None
+) -> str:
+    """A small, self-contained HTML error page (every value escaped).
+
+    ``errors`` (validation problems) are listed as ``field: message``.
+    """
     body = f"<p>{html.escape(detail)}</p>" if detail else ""
+    if errors:
+        items = "".join(
+            f"<li><code>{html.escape(str(e.get('field', '')))}</code> "
+            f"({html.escape(str(e.get('location', '')))}): {html.escape(str(e.get('message')))}"
+            "</li>"
+            for e in errors
+        )
+        body += f"<ul>{items}</ul>"
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         f"<title>{status} {html.escape(title)}</title>"

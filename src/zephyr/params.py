@@ -204,21 +204,32 @@ class ArgumentPlan:
 
     async def values(self, request: Request) -> dict[str, Any]:
         """The keyword arguments: dependencies first, then every value, all problems at once."""
-        for dependency in self.dependencies:
-            await dependency.solve(request)
         errors: list[dict[str, Any]] = []
+        for dependency in self.dependencies:
+            try:
+                await dependency.solve(request)
+            except RequestValidationError as exc:
+                _merge(errors, exc.errors)
         try:
             values = self.sync_values(request)
         except RequestValidationError as exc:
-            values, errors = {}, list(exc.errors)
+            values = {}
+            _merge(errors, exc.errors)
         for argument in self.awaited:
             try:
                 values[argument.name] = await argument.aextract(request)  # type: ignore[attr-defined]
             except RequestValidationError as exc:
-                errors.extend(exc.errors)
+                _merge(errors, exc.errors)
         if errors:
             raise RequestValidationError(errors)
         return values
+
+
+def _merge(errors: list[dict[str, Any]], more: Iterable[dict[str, Any]]) -> None:
+    """Add the entries not listed yet: arguments sharing a source may find the same fault."""
+    for entry in more:
+        if entry not in errors:
+            errors.append(entry)
 
 
 def _kind_of(plan: ArgumentPlan) -> PlanKind:
@@ -311,7 +322,7 @@ def build_plan(
                     f"handler {_name(fn)} does not take the path parameter {name!r}; "
                     f"add a parameter named {name!r}"
                 )
-    extra = [compile_dependency(d, path_params, stack, fn) for d in dependencies]
+    extra = [compile_dependency(d, path_params, stack) for d in dependencies]
     return ArgumentPlan(_embed_bodies(arguments), extra)
 
 
@@ -323,6 +334,12 @@ def compile_dependency(
 ) -> Dependency:
     """A ready-to-run dependency (its own parameters planned); cycles are refused."""
     fn = marker.dependency if marker.dependency is not None else fallback
+    if fn is None or fn is MISSING:
+        raise SetupError(
+            "Depends() without a callable stands for the parameter's annotated class "
+            "(service: Annotated[Service, Depends()]); elsewhere, and on a parameter "
+            "without an annotation, name what to run: Depends(fn)"
+        )
     if not callable(fn):
         raise SetupError(f"Depends() needs a callable, got {fn!r}")
     if fn in stack:
@@ -399,7 +416,7 @@ def _path(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
             f"{{{alias}}}; path parameters: {', '.join(path_params) or 'none'}"
         )
     text = type(path_params[alias].converter) in _TEXT_CONVERTERS
-    needs = (text and bare not in (Any, str)) or (info is not None and bool(info.constraints))
+    needs = (text and bare not in (Any, str)) or _has_constraints(annotation)
     if needs:
         _check_scalar(fn, name, bare)
     convert = python_converter(annotation, location="path", root=alias) if needs else None
@@ -415,7 +432,7 @@ def _lookup(cls: type[LookupArgument], location: str) -> Any:
         alias = (info.alias if info else None) or (
             name.replace("_", "-") if location == "header" else name
         )
-        needs = bare is not str or (info is not None and bool(info.constraints))
+        needs = bare is not str or _has_constraints(annotation)
         convert = python_converter(annotation, location=location, root=alias) if needs else None
         return cls(name, annotation, alias=alias, default=default, convert=convert,
                    is_list=is_list, info=info)
@@ -449,7 +466,7 @@ def _form(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
     item = _sequence_item(bare)
     is_list = item is not MISSING
     _check_scalar(fn, name, item if is_list else bare)
-    needs = bare is not str or (info is not None and bool(info.constraints))
+    needs = bare is not str or _has_constraints(annotation)
     convert = python_converter(annotation, location="form", root=alias) if needs else None
     return FormArgument(name, annotation, alias=alias, default=default, convert=convert,
                         is_list=is_list, info=info)
@@ -498,6 +515,11 @@ def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
         bare, *metadata = typing.get_args(annotation)
         return bare, tuple(metadata)
     return annotation, ()
+
+
+def _has_constraints(annotation: Any) -> bool:
+    """Whether ``annotation`` carries ``msgspec.Meta`` constraints (from a marker or the user)."""
+    return any(isinstance(m, msgspec.Meta) for m in _split_annotated(annotation)[1])
 
 
 def _non_optional(annotation: Any) -> Any:
