@@ -10,7 +10,7 @@ them in one 422.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from zephyr.errors import RequestValidationError, UnsupportedMediaType
@@ -222,14 +222,13 @@ class DependencyArgument(Argument):
 
     location = "dependency"
     is_async = True
-    __slots__ = ("dependency",)
+    __slots__ = ("aextract", "dependency")
 
     def __init__(self, name: str, annotation: Any, *, dependency: Dependency) -> None:
         super().__init__(name, annotation)
         self.dependency = dependency
-
-    async def aextract(self, request: Request) -> Any:
-        return await self.dependency.solve(request)
+        # PERF: the dependency's own solve() is the extractor, one coroutine fewer.
+        self.aextract: Callable[[Request], Awaitable[Any]] = dependency.solve
 
 
 def _required_or_default(argument: Argument, raw: Any) -> Any:

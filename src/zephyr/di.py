@@ -51,6 +51,11 @@ class Depends:
 class PlanLike(Protocol):
     """What a dependency needs from the argument plan of its own parameters."""
 
+    @property
+    def needs_awaiting(self) -> bool: ...
+
+    def sync_values(self, request: Request) -> dict[str, Any]: ...
+
     async def values(self, request: Request) -> dict[str, Any]: ...
 
 
@@ -74,15 +79,23 @@ class Dependency:
         if overrides and self.fn in overrides:
             value = await request.app.override_for(self.fn).solve(request)  # type: ignore[union-attr]
         else:
-            value = await self._call(request, await self.plan.values(request))
+            plan = self.plan
+            # PERF: most dependencies take nothing that needs awaiting (or nothing at all).
+            if plan.needs_awaiting:
+                kwargs = await plan.values(request)
+            else:
+                kwargs = plan.sync_values(request)
+            if self.kind == "async":
+                value = await self.fn(**kwargs)
+            else:
+                value = await self._enter(request, kwargs)
         if self.use_cache:
             solved[self.fn] = value
         return value
 
-    async def _call(self, request: Request, kwargs: dict[str, Any]) -> Any:
+    async def _enter(self, request: Request, kwargs: dict[str, Any]) -> Any:
+        """Call a sync or generator dependency (generators get their cleanup registered)."""
         fn, kind = self.fn, self.kind
-        if kind == "async":
-            return await fn(**kwargs)
         if kind == "sync":
             return await run_sync(fn, **kwargs)
         if kind == "async_gen":

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from zephyr._arguments import DependencyArgument
 from zephyr._disconnect import can_suspend, watching
 from zephyr.converters import Compound, Param
 from zephyr.error_handlers import handle_exception
@@ -20,6 +21,7 @@ from zephyr.responses import JSONResponse, Response, to_response
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
+    from zephyr.params import ArgumentPlan
     from zephyr.requests import Request
     from zephyr.routing import Route
 
@@ -70,8 +72,22 @@ def compose_endpoint(app: Zephyr, route: Route) -> Endpoint:
             except Exception as exc:
                 return await on_error(request, exc)
 
-    may_wait = middleware or before or after or dependencies or can_suspend(handler)
+    may_wait = middleware or before or after or can_suspend(handler) or _may_wait(route.plan)
     return watching(endpoint) if may_wait else endpoint
+
+
+def _may_wait(plan: ArgumentPlan) -> bool:
+    """Whether filling ``plan`` can wait on the event loop (reading a body, a dependency)."""
+    dependencies = list(plan.dependencies)
+    for argument in plan.awaited:
+        if not isinstance(argument, DependencyArgument):
+            return True  # a body, form or file: reading it can wait for the network
+        dependencies.append(argument.dependency)
+    return any(
+        dependency.kind != "async" or can_suspend(dependency.fn)
+        or _may_wait(dependency.plan)  # type: ignore[arg-type]
+        for dependency in dependencies
+    )
 
 
 def path_params_of(route: Route) -> dict[str, Param]:

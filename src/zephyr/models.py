@@ -83,6 +83,8 @@ def json_decoder(annotation: Any, *, root: str = "body") -> Callable[[bytes], An
         try:
             return decode(data)
         except msgspec.ValidationError as exc:
+            if "Expected `int`, got `float`" in str(exc):
+                return _with_whole_floats_as_ints(data, annotation, root)
             raise RequestValidationError(_body_errors(exc, data, root)) from None
         except msgspec.DecodeError as exc:
             detail = str(exc).removeprefix("JSON is malformed: ")
@@ -96,6 +98,29 @@ def json_decoder(annotation: Any, *, root: str = "body") -> Callable[[bytes], An
             raise BadRequest("malformed JSON: the document is nested too deeply") from None
 
     return decode_json
+
+
+def _with_whole_floats_as_ints(data: bytes, annotation: Any, root: str) -> Any:
+    """Decode again, reading ``1.0`` as ``1`` (JSON Schema counts it as an integer).
+
+    Only reached when the strict decode refused a float for an int, so valid
+    requests never pay for it; strings still never pass for numbers.
+    """
+    document = _integral_floats_to_ints(msgspec.json.decode(data))
+    try:
+        return msgspec.convert(document, annotation)
+    except msgspec.ValidationError as exc:
+        raise RequestValidationError(_body_errors(exc, data, root)) from None
+
+
+def _integral_floats_to_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_to_ints(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _integral_floats_to_ints(item) for key, item in value.items()}
+    return value
 
 
 def python_converter(annotation: Any, *, location: str, root: str) -> Callable[[Any], Any]:

@@ -189,6 +189,11 @@ class ArgumentPlan:
         self.awaited = tuple(a for a in arguments if not isinstance(a, LookupArgument))
         self.kind = _kind_of(self)
 
+    @property
+    def needs_awaiting(self) -> bool:
+        """Whether filling the arguments awaits anything (a body, a form, a dependency)."""
+        return bool(self.dependencies or self.awaited)
+
     def sync_values(self, request: Request) -> dict[str, Any]:
         """The keyword arguments of a plan that needs no awaiting."""
         values: dict[str, Any] = {}

@@ -38,6 +38,7 @@ __all__ = ["Address", "BodyLimits", "Request", "State", "UploadFile"]
 FormValue = typing.Union[str, "UploadFile"]
 
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+_NO_QUERY = QueryParams()
 _json_decode = msgspec.json.Decoder().decode
 MiB = 1024 * 1024
 
@@ -157,7 +158,9 @@ class Request:
     def query(self) -> QueryParams:
         """The query string as a multi-dict; bad encoding is a 400."""
         if self._query is None:
-            self._query = QueryParams.from_string(self.scope.get("query_string", b""))
+            raw = self.scope.get("query_string")
+            # PERF: no query string is common; the empty multi-dict is immutable, so shared.
+            self._query = QueryParams.from_string(raw) if raw else _NO_QUERY
         return self._query
 
     @property

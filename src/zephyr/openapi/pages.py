@@ -41,7 +41,12 @@ def install(app: Zephyr, config: OpenAPIConfig) -> None:
         if cached["table"] is not table:
             cached["document"] = build_document(app, config)
             cached["table"] = table
-        return JSONResponse(cached["document"])
+        document: dict[str, Any] = cached["document"]
+        root: str = request.scope.get("root_path", "")
+        if root and not config.servers:
+            # Behind a path prefix, "Try it out" must call the prefixed URLs.
+            document = {**document, "servers": [{"url": root.rstrip("/") or "/"}]}
+        return JSONResponse(document)
 
     group.add_route(config.openapi_url, openapi_document, name="openapi.document", **hidden)
     if config.docs_url is not None:

@@ -25,12 +25,13 @@ from zephyr._arguments import (
     FileArgument,
     FormArgument,
     HeaderArgument,
+    LookupArgument,
     PathArgument,
     QueryArgument,
     RequestArgument,
 )
-from zephyr.converters import Compound, FloatConverter, IntConverter, Param, UUIDConverter
-from zephyr.endpoints import response_model_of
+from zephyr.converters import Compound, FloatConverter, IntConverter, PathConverter, UUIDConverter
+from zephyr.endpoints import path_params_of, response_model_of
 from zephyr.models import is_pydantic_model, model_of
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ _PATH_SCHEMAS: dict[type, dict[str, Any]] = {
     IntConverter: {"type": "integer", "minimum": 0},
     FloatConverter: {"type": "number", "minimum": 0},
     UUIDConverter: {"type": "string", "format": "uuid"},
+    PathConverter: {"type": "string", "minLength": 1},  # slashes included
 }
 _TEXT_SEGMENT = {"type": "string", "pattern": "^[^/]+$"}
 _PARAMETER_LOCATIONS: dict[type[Argument], str] = {
@@ -141,7 +143,7 @@ def _operation(route: Route, plan: ArgumentPlan, method: str, schemas: _SchemaCo
         operation["tags"] = list(tags)
     if options.get("deprecated"):
         operation["deprecated"] = True
-    arguments = list(_all_arguments(plan))
+    arguments = _unique(_all_arguments(plan))
     parameters = [p for a in arguments if (p := _parameter(route, a, schemas)) is not None]
     if parameters:
         operation["parameters"] = parameters
@@ -176,6 +178,14 @@ def _all_arguments(plan: ArgumentPlan) -> Iterator[Argument]:
             yield argument
 
 
+def _unique(arguments: Iterator[Argument]) -> list[Argument]:
+    """One argument per name and location: dependencies may read the same value."""
+    seen: dict[tuple[str, str], Argument] = {}
+    for argument in arguments:
+        seen.setdefault((argument.location, argument.alias), argument)
+    return list(seen.values())
+
+
 def _parameter(
     route: Route, argument: Argument, schemas: _SchemaCollector
 ) -> dict[str, Any] | None:
@@ -205,10 +215,10 @@ def _parameter(
 
 
 def _path_schema(route: Route, name: str) -> dict[str, Any]:
-    for segment in route.segments:
-        if isinstance(segment, Param) and segment.name == name:
-            return dict(_PATH_SCHEMAS.get(type(segment.converter), _TEXT_SEGMENT))
-    return {"type": "string"}
+    param = path_params_of(route).get(name)  # whole segments and compound ones alike
+    if param is None:
+        return {"type": "string"}
+    return dict(_PATH_SCHEMAS.get(type(param.converter), _TEXT_SEGMENT))
 
 
 def _request_body(arguments: list[Argument], schemas: _SchemaCollector) -> dict[str, Any] | None:
@@ -262,7 +272,7 @@ def _responses(route: Route, arguments: list[Argument], has_body: bool,
         responses["400"] = {"description": "Malformed body", "content": problem}
         responses["413"] = {"description": "Body too large", "content": problem}
         responses["415"] = {"description": "Unsupported content type", "content": problem}
-    if any(not isinstance(a, RequestArgument) for a in arguments):
+    if any(_can_be_refused(a) for a in arguments):
         responses["422"] = {
             "description": "Invalid request values",
             "content": {"application/problem+json": {
@@ -273,6 +283,17 @@ def _responses(route: Route, arguments: list[Argument], has_body: bool,
     for code, extra in (route.options.get("responses") or {}).items():
         responses[str(code)] = extra
     return responses
+
+
+def _can_be_refused(argument: Argument) -> bool:
+    """Whether validating this argument may end in a 422."""
+    if isinstance(argument, RequestArgument):
+        return False
+    if isinstance(argument, PathArgument):
+        return argument.convert is not None  # else the router's converter already matched
+    if isinstance(argument, LookupArgument):
+        return argument.required or argument.convert is not None
+    return True  # bodies and form fields
 
 
 class _SchemaCollector:
@@ -311,6 +332,11 @@ class _SchemaCollector:
             )
             for (_, placeholder), schema in zip(msgspec_types, found, strict=True):
                 placeholder.update(schema)
+            for schema in defined.values():
+                if "description" in schema:
+                    # msgspec copies docstrings as written (indented before Python 3.13),
+                    # and Markdown renders indented lines as code.
+                    schema["description"] = inspect.cleandoc(schema["description"])
             components.update(defined)
         if self._problems:
             components["Problem"] = _PROBLEM
