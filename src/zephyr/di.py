@@ -51,12 +51,13 @@ class Depends:
 class PlanLike(Protocol):
     """What a dependency needs from the argument plan of its own parameters."""
 
-    @property
-    def needs_awaiting(self) -> bool: ...
+    needs_awaiting: bool
 
     def sync_values(self, request: Request) -> dict[str, Any]: ...
 
     async def values(self, request: Request) -> dict[str, Any]: ...
+
+    async def call(self, fn: Callable[..., Awaitable[Any]], request: Request) -> Any: ...
 
 
 class Dependency:
@@ -80,15 +81,13 @@ class Dependency:
             value = await request.app.override_for(self.fn).solve(request)  # type: ignore[union-attr]
         else:
             plan = self.plan
-            # PERF: most dependencies take nothing that needs awaiting (or nothing at all).
-            if plan.needs_awaiting:
-                kwargs = await plan.values(request)
+            if self.kind != "async":
+                value = await self._enter(request, await plan.values(request))
+            elif plan.needs_awaiting:
+                value = await plan.call(self.fn, request)
             else:
-                kwargs = plan.sync_values(request)
-            if self.kind == "async":
-                value = await self.fn(**kwargs)
-            else:
-                value = await self._enter(request, kwargs)
+                # PERF: most dependencies take nothing that needs awaiting (or nothing at all).
+                value = await self.fn(**plan.sync_values(request))
         if self.use_cache:
             solved[self.fn] = value
         return value
