@@ -39,14 +39,18 @@ def build() -> Zephyr:
     async def echo(request: Request) -> Any:
         return await request.json()
 
+    _add_users_routes(app)
+    return app
+
+
+def _add_users_routes(app: Zephyr) -> None:
+    """The 50 decoys, then the target route (registered after them, as the contract says)."""
     for i, segments in dummy_routes():
         app.get(_path(segments))(_dummy(i))
 
     @app.get(_path(TARGET_ROUTE))
     async def user_post(id: int, slug: str) -> dict[str, Any]:
         return {"id": id, "slug": slug}
-
-    return app
 
 
 app = build()
@@ -109,13 +113,7 @@ def build_typed() -> Zephyr:
     async def echo(order: Order) -> Order:
         return order
 
-    for i, segments in dummy_routes():
-        app.get(_path(segments))(_dummy(i))
-
-    @app.get(_path(TARGET_ROUTE))
-    async def user_post(id: int, slug: str) -> dict[str, Any]:
-        return {"id": id, "slug": slug}
-
+    _add_users_routes(app)
     return app
 
 

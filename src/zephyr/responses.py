@@ -54,6 +54,7 @@ def _encode_fallback(value: Any) -> Any:
     dump = getattr(value, "model_dump", None)
     if dump is not None:
         return dump(mode="json")
+    # NOTE: msgspec's enc_hook protocol: NotImplementedError means "no encoding for this type".
     raise NotImplementedError(f"cannot encode {type(value).__name__} as JSON")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from zephyr.app import Zephyr
     from zephyr.openapi import OpenAPIConfig
     from zephyr.routing import RouteTable
+    from zephyr.scaffold import Group
 
 __all__ = ["install"]
 
@@ -49,33 +51,32 @@ def install(app: Zephyr, config: OpenAPIConfig) -> None:
         return JSONResponse(document)
 
     group.add_route(config.openapi_url, openapi_document, name="openapi.document", **hidden)
-    if config.docs_url is not None:
-        docs_url = config.docs_url
-
-        async def swagger_ui(request: Request) -> Response:
-            return _page(request, config, docs_url, _swagger_html)
-
-        async def swagger_asset(asset: str) -> Response:
-            return _asset("swagger_ui", asset, _SWAGGER_ASSETS)
-
-        group.add_route(docs_url, swagger_ui, name="openapi.swagger_ui", **hidden)
-        group.add_route(docs_url + "/{asset}", swagger_asset, name="openapi.swagger_asset",
-                        **hidden)
-    if config.redoc_url is not None:
-        redoc_url = config.redoc_url
-
-        async def redoc(request: Request) -> Response:
-            return _page(request, config, redoc_url, _redoc_html)
-
-        async def redoc_asset(asset: str) -> Response:
-            return _asset("redoc", asset, _REDOC_ASSETS)
-
-        group.add_route(redoc_url, redoc, name="openapi.redoc", **hidden)
-        group.add_route(redoc_url + "/{asset}", redoc_asset, name="openapi.redoc_asset",
-                        **hidden)
+    viewers = (
+        ("swagger_ui", config.docs_url, _swagger_html, _SWAGGER_ASSETS),
+        ("redoc", config.redoc_url, _redoc_html, _REDOC_ASSETS),
+    )
+    for bundle, url, render, assets in viewers:
+        if url is not None:
+            _add_viewer(group, config, bundle, url, render, assets)
 
 
-def _page(request: Request, config: OpenAPIConfig, base: str, render: Any) -> Response:
+def _add_viewer(group: Group, config: OpenAPIConfig, bundle: str, url: str,
+                render: Callable[[str, str, str], str], assets: tuple[str, ...]) -> None:
+    """The page of one documentation viewer at ``url`` and its assets below it."""
+
+    async def page(request: Request) -> Response:
+        return _page(request, config, url, render)
+
+    async def asset(asset: str) -> Response:
+        return _asset(bundle, asset, assets)
+
+    group.add_route(url, page, name=f"openapi.{bundle}", include_in_schema=False)
+    group.add_route(url + "/{asset}", asset, name=f"openapi.{bundle}_asset",
+                    include_in_schema=False)
+
+
+def _page(request: Request, config: OpenAPIConfig, base: str,
+          render: Callable[[str, str, str], str]) -> Response:
     if _bundle_dir("swagger_ui") is None:
         return HTMLResponse(
             "<!doctype html><title>API docs</title><p>The API documentation pages need the "
