@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from zephyr.errors import RequestValidationError, UnsupportedMediaType
-from zephyr.requests import UploadFile
+from zephyr.errors import RequestValidationError
+from zephyr.requests import UploadFile, require_json
 from zephyr.validation import problem
 
 if TYPE_CHECKING:
@@ -237,16 +237,6 @@ def _required_or_default(argument: Argument, raw: Any) -> Any:
             raise RequestValidationError([problem("form", argument.alias, "a value is required")])
         return argument.default
     return raw if argument.convert is None else argument.convert(raw)
-
-
-def require_json(request: Request) -> None:
-    """415 unless the body is declared as JSON."""
-    kind = request.content_type
-    if kind != "application/json" and not kind.endswith("+json"):
-        raise UnsupportedMediaType(
-            "expected a JSON body with Content-Type: application/json, "
-            f"got {kind or 'no content type'!r}"
-        )
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import msgspec
-
 from zephyr.concurrency import run_sync
 from zephyr.datastructures import URL, Headers, MultiDict, QueryParams
 from zephyr.errors import (
@@ -28,6 +26,7 @@ from zephyr.errors import (
     SetupError,
     UnsupportedMediaType,
 )
+from zephyr.models import json_decoder
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
@@ -39,7 +38,8 @@ FormValue = typing.Union[str, "UploadFile"]
 
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _NO_QUERY = QueryParams()
-_json_decode = msgspec.json.Decoder().decode
+# Untyped JSON, with the same 400s for malformed, non-UTF-8 or too deeply nested documents.
+_json_decode = json_decoder(Any)
 MiB = 1024 * 1024
 
 
@@ -330,26 +330,11 @@ class Request:
         415 unless the content type is JSON, 400 for an empty or malformed
         document (with the parser's position).
         """
-        kind = self.content_type
-        if kind != "application/json" and not kind.endswith("+json"):
-            raise UnsupportedMediaType(
-                f"expected a JSON body with Content-Type: application/json, "
-                f"got {kind or 'no content type'!r}"
-            )
+        require_json(self)
         body = await self.body()
         if not body:
             raise BadRequest("the request body is empty; send a JSON document")
-        try:
-            return _json_decode(body)
-        except msgspec.DecodeError as exc:
-            raise BadRequest(f"malformed JSON: {_strip_prefix(str(exc))}") from None
-        except UnicodeDecodeError as exc:
-            # msgspec reports bad bytes inside a string this way, not as a DecodeError.
-            near = exc.object[max(exc.start - 20, 0) : exc.end]
-            raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
-        except RecursionError:
-            # SECURITY: msgspec bounds nesting by the recursion limit; too deep is a 400.
-            raise BadRequest("malformed JSON: the document is nested too deeply") from None
+        return _json_decode(body)
 
     async def form(self) -> MultiDict[FormValue]:
         """Form fields (url-encoded or multipart); uploads become :class:`UploadFile`.
@@ -422,8 +407,14 @@ def _too_large(limit: int, *, declared: int | None = None) -> str:
     )
 
 
-def _strip_prefix(message: str) -> str:
-    return message.removeprefix("JSON is malformed: ")
+def require_json(request: Request) -> None:
+    """415 unless the request says its body is JSON (``application/json`` or ``*+json``)."""
+    kind = request.content_type
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMediaType(
+            "expected a JSON body with Content-Type: application/json, "
+            f"got {kind or 'no content type'!r}"
+        )
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:
