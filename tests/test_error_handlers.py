@@ -245,6 +245,37 @@ def test_abort() -> None:
     assert (response.json()["title"], response.json()["detail"]) == ("Forbidden", "nope")
 
 
+@pytest.mark.parametrize(
+    ("accept", "kind"),
+    [
+        ("text/html;q=0, application/json", "application/problem+json"),
+        ("application/json, text/html;q=0.5", "application/problem+json"),
+        ("text/html, application/json;q=0.9", "text/html; charset=utf-8"),
+        ("text/html;q=bogus", "application/problem+json"),
+    ],
+)
+def test_the_accept_header_quality_values_decide_html_or_json(accept: str, kind: str) -> None:
+    app = app_raising(HTTPException(409, "the slug is taken"))
+    with TestClient(app) as client:
+        response = client.get("/fail", headers={"Accept": accept})
+    assert response.status_code == 409
+    assert response.headers["content-type"] == kind
+
+
+def test_the_html_page_of_a_422_lists_each_problem() -> None:
+    app = Zephyr()
+
+    @app.get("/items")
+    async def items(limit: int) -> dict[str, int]:
+        return {"limit": limit}
+
+    with TestClient(app) as client:
+        response = client.get("/items", params={"limit": "<b>ten</b>"}, headers=HTML)
+    assert response.status_code == 422
+    assert "<li><code>limit</code> (query): Expected `int`, got `str`</li>" in response.text
+    assert "<b>" not in response.text
+
+
 def test_request_validation_errors_list_each_problem() -> None:
     app = Zephyr()
 
