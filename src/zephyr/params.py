@@ -25,6 +25,7 @@ import types
 import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -402,7 +403,27 @@ def _argument_for(
     location = marker.location if marker else _default_location(name, bare, path_params)
     if marker is not None and marker.constraints:
         annotation = typing.Annotated[annotation, msgspec.Meta(**marker.constraints)]
-    return _LOCATIONS[location](fn, name, annotation, bare, default, marker, path_params)
+    return _LOCATIONS[location](
+        _Declared(fn, name, annotation, bare, default, marker, path_params)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """One parameter as its signature declares it: what each location's builder starts from."""
+
+    fn: Callable[..., Any]
+    name: str
+    annotation: Any  # with the marker's constraints folded in
+    bare: Any  # without Annotated[...]
+    default: Any
+    info: ParamInfo | None
+    path_params: Mapping[str, Param]
+
+    @property
+    def alias(self) -> str:
+        """The name on the wire: the marker's alias, else the parameter's name."""
+        return self.info.alias if self.info and self.info.alias else self.name
 
 
 def _default_location(name: str, bare: Any, path_params: Mapping[str, Param]) -> str:
@@ -416,85 +437,80 @@ def _default_location(name: str, bare: Any, path_params: Mapping[str, Param]) ->
     return "query"
 
 
-def _path(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
-          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
-    alias = (info.alias if info else None) or name
-    if alias not in path_params:
+def _path(p: _Declared) -> Argument:
+    alias = p.alias
+    if alias not in p.path_params:
         raise SetupError(
-            f"{_name(fn)}: parameter {name!r} is a Path() parameter but the route has no "
-            f"{{{alias}}}; path parameters: {', '.join(path_params) or 'none'}"
+            f"{_name(p.fn)}: parameter {p.name!r} is a Path() parameter but the route has no "
+            f"{{{alias}}}; path parameters: {', '.join(p.path_params) or 'none'}"
         )
-    text = type(path_params[alias].converter) in _TEXT_CONVERTERS
-    needs = (text and bare not in (Any, str)) or _has_constraints(annotation)
+    text = type(p.path_params[alias].converter) in _TEXT_CONVERTERS
+    needs = (text and p.bare not in (Any, str)) or _has_constraints(p.annotation)
     if needs:
-        _check_scalar(fn, name, bare)
-    convert = python_converter(annotation, location="path", root=alias) if needs else None
-    return PathArgument(name, annotation, alias=alias, convert=convert, info=info)
+        _check_scalar(p.fn, p.name, p.bare)
+    convert = python_converter(p.annotation, location="path", root=alias) if needs else None
+    return PathArgument(p.name, p.annotation, alias=alias, convert=convert, info=p.info)
 
 
 def _lookup(cls: type[LookupArgument], location: str) -> Any:
-    def build(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
-              info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
-        item = _sequence_item(bare)
+    def build(p: _Declared) -> Argument:
+        item = _sequence_item(p.bare)
         is_list = item is not MISSING
-        _check_scalar(fn, name, item if is_list else bare)
-        alias = (info.alias if info else None) or (
-            name.replace("_", "-") if location == "header" else name
+        _check_scalar(p.fn, p.name, item if is_list else p.bare)
+        alias = p.info.alias if p.info and p.info.alias else (
+            p.name.replace("_", "-") if location == "header" else p.name
         )
-        needs = bare is not str or _has_constraints(annotation)
-        convert = python_converter(annotation, location=location, root=alias) if needs else None
-        return cls(name, annotation, alias=alias, default=default, convert=convert,
-                   is_list=is_list, info=info)
+        needs = p.bare is not str or _has_constraints(p.annotation)
+        convert = python_converter(p.annotation, location=location, root=alias) if needs else None
+        return cls(p.name, p.annotation, alias=alias, default=p.default, convert=convert,
+                   is_list=is_list, info=p.info)
 
     return build
 
 
-def _body(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
-          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
-    alias = (info.alias if info else None) or name
-    if isinstance(info, Body) and info.embed:
-        convert = python_converter(annotation, location="body", root=f"body.{alias}")
-        return EmbeddedBodyArgument(name, annotation, alias=alias, default=default,
-                                    convert=convert, info=info)
-    return BodyArgument(name, annotation, alias=alias, default=default, info=info,
-                        decode=json_decoder(annotation))
+def _body(p: _Declared) -> Argument:
+    alias = p.alias
+    if isinstance(p.info, Body) and p.info.embed:
+        convert = python_converter(p.annotation, location="body", root=f"body.{alias}")
+        return EmbeddedBodyArgument(p.name, p.annotation, alias=alias, default=p.default,
+                                    convert=convert, info=p.info)
+    return BodyArgument(p.name, p.annotation, alias=alias, default=p.default, info=p.info,
+                        decode=json_decoder(p.annotation))
 
 
-def _form(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
-          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
-    alias = (info.alias if info else None) or name
-    model = model_of(bare)
-    if model is not None and model is bare:
+def _form(p: _Declared) -> Argument:
+    alias = p.alias
+    model = model_of(p.bare)
+    if model is not None and model is p.bare:
         lists = frozenset(
             field for field, kind in model_fields(model).items()
             if typing.get_origin(_split_annotated(kind)[0]) in _SEQUENCES
         )
-        return FormArgument(name, annotation, alias=alias, default=default, info=info,
+        return FormArgument(p.name, p.annotation, alias=alias, default=p.default, info=p.info,
                             whole_form=True, list_fields=lists,
-                            convert=python_converter(annotation, location="form", root="form"))
-    item = _sequence_item(bare)
+                            convert=python_converter(p.annotation, location="form", root="form"))
+    item = _sequence_item(p.bare)
     is_list = item is not MISSING
-    _check_scalar(fn, name, item if is_list else bare)
-    needs = bare is not str or _has_constraints(annotation)
-    convert = python_converter(annotation, location="form", root=alias) if needs else None
-    return FormArgument(name, annotation, alias=alias, default=default, convert=convert,
-                        is_list=is_list, info=info)
+    _check_scalar(p.fn, p.name, item if is_list else p.bare)
+    needs = p.bare is not str or _has_constraints(p.annotation)
+    convert = python_converter(p.annotation, location="form", root=alias) if needs else None
+    return FormArgument(p.name, p.annotation, alias=alias, default=p.default, convert=convert,
+                        is_list=is_list, info=p.info)
 
 
-def _file(fn: Any, name: str, annotation: Any, bare: Any, default: Any,
-          info: ParamInfo | None, path_params: Mapping[str, Param]) -> Argument:
-    if not _is_upload(bare):
+def _file(p: _Declared) -> Argument:
+    if not _is_upload(p.bare):
         raise SetupError(
-            f"{_name(fn)}: file parameter {name!r} must be annotated UploadFile or "
-            f"list[UploadFile], not {bare!r}"
+            f"{_name(p.fn)}: file parameter {p.name!r} must be annotated UploadFile or "
+            f"list[UploadFile], not {p.bare!r}"
         )
-    alias = (info.alias if info else None) or name
-    is_list = typing.get_origin(_non_optional(bare)) in _SEQUENCES
-    return FileArgument(name, annotation, alias=alias, default=default, is_list=is_list,
-                        info=info)
+    alias = p.alias
+    is_list = typing.get_origin(_non_optional(p.bare)) in _SEQUENCES
+    return FileArgument(p.name, p.annotation, alias=alias, default=p.default, is_list=is_list,
+                        info=p.info)
 
 
-_LOCATIONS: dict[str, Callable[..., Argument]] = {
+_LOCATIONS: dict[str, Callable[[_Declared], Argument]] = {
     "path": _path,
     "query": _lookup(QueryArgument, "query"),
     "header": _lookup(HeaderArgument, "header"),
