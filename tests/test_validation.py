@@ -362,7 +362,9 @@ def test_invalid_utf8_in_a_json_string_is_a_400() -> None:
         r = client.post("/", content=b'{"title": "\xff"}',
                         headers={"content-type": "application/json"})
         assert r.status_code == 400
-        assert r.json()["detail"] == "malformed JSON: a string is not valid UTF-8 near b'\\xff'"
+        assert r.json()["detail"] == (
+            "malformed JSON: a string is not valid UTF-8 near b'{\"title\": \"\\xff'"
+        )
         # Also when the document does not fit the model either (the value is then unknown).
         r = client.post("/", content=b'{"x": "\xff"}', headers={"content-type": "application/json"})
         assert errors_of(r) == [

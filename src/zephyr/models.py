@@ -88,16 +88,27 @@ def json_decoder(annotation: Any, *, root: str = "body") -> Callable[[bytes], An
             raise RequestValidationError(_body_errors(exc, data, root)) from None
         except msgspec.DecodeError as exc:
             detail = str(exc).removeprefix("JSON is malformed: ")
+            if "UTF-8" in detail:  # msgspec >= 0.23 no longer says where
+                _raise_for_bad_utf8(data)
             raise BadRequest(f"malformed JSON: {detail}") from None
-        except UnicodeDecodeError as exc:
-            # msgspec reports bad bytes inside a string this way, not as a DecodeError.
-            near = exc.object[max(exc.start - 20, 0) : exc.end]
-            raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
+        except UnicodeDecodeError:
+            # msgspec < 0.23 reports bad bytes inside a string this way.
+            _raise_for_bad_utf8(data)
         except RecursionError:
             # SECURITY: nesting is bounded by the recursion limit; deeper is a 400.
             raise BadRequest("malformed JSON: the document is nested too deeply") from None
 
     return decode_json
+
+
+def _raise_for_bad_utf8(data: bytes) -> None:
+    """Refuse ``data`` with the bytes around its first invalid UTF-8 sequence."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        near = data[max(exc.start - 20, 0) : exc.end]
+        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
+    raise BadRequest("malformed JSON: a string is not valid UTF-8")
 
 
 def _with_whole_floats_as_ints(data: bytes, annotation: Any, root: str) -> Any:
