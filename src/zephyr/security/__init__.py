@@ -1,0 +1,1 @@
+"""Security: sessions, CSRF, hosts, headers, limits, rate limits, auth, outbound guards."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: a strong test secret key for every app, and the real Redis service.
+
+Tests that need Redis take the ``redis_url`` fixture: it skips when Redis is
+not listening on 127.0.0.1:6379, except under ``ZEPHYR_REQUIRE_SERVICES=1``
+(CI), where a missing service fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+# Apps built without a secret key refuse to start outside debug mode; the tests
+# run as a configured deployment would. Tests of the refusal pass secret_key=None.
+TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+os.environ["ZEPHYR_SECRET_KEY"] = TEST_SECRET_KEY
+
+REDIS_HOST, REDIS_PORT, REDIS_TEST_DB = "127.0.0.1", 6379, 15
+
+
+def _redis_listening() -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The URL of an emptied Redis database (db 15) on the standard loopback port."""
+    if not _redis_listening():
+        if os.environ.get("ZEPHYR_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis is required (ZEPHYR_REQUIRE_SERVICES=1) but "
+                        f"{REDIS_HOST}:{REDIS_PORT} does not answer")
+        pytest.skip(f"Redis is not listening on {REDIS_HOST}:{REDIS_PORT}")
+    import redis
+
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_TEST_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
