@@ -34,7 +34,8 @@ def http_scope(path: str = "/", method: str = "GET") -> dict[str, Any]:
     return {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1),
+        "root_path": "", "client": ("127.0.0.1", 1),
+        "headers": [(b"host", b"localhost"), (b"sec-fetch-site", b"same-origin")],
         "server": ("localhost", 80),
     }
 

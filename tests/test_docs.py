@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_SECRET_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 _FILE_MARKER = re.compile(r"<!-- file: (\S+\.py) -->")
@@ -70,6 +72,8 @@ def _run(block: Block, number: int, workdir: Path) -> subprocess.CompletedProces
         command = [sys.executable, "-W", "error", "-c", run]
     # The docs show defaults: no ZEPHYR_* setting of the developer's shell may leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZEPHYR_")}
+    # Except a secret key, as every deployment has (outside debug mode apps refuse to start).
+    env["ZEPHYR_SECRET_KEY"] = TEST_SECRET_KEY
     env["PYTHONPATH"] = os.pathsep.join([str(workdir), str(ROOT / "src")])
     return subprocess.run(
         command, cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=False

@@ -20,7 +20,7 @@ from zephyr import (
 from zephyr.testing import TestClient
 
 HTML = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
-SECRET = "s3cr3t-do-not-leak-7f1c"
+SECRET = "s3cr3t-do-not-leak-7f1c-9d2e4b8a6c0f1e3d5b7a9c"
 
 
 class PaymentError(Exception):

@@ -50,7 +50,8 @@ class Connection:
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
-            "headers": [(b"host", b"localhost"), *headers], "server": ("localhost", 80),
+            "headers": [(b"host", b"localhost"), (b"sec-fetch-site", b"same-origin"), *headers],
+            "server": ("localhost", 80),
         }
         asyncio.run(asyncio.wait_for(app(scope, self.receive, self.send), 5))
 

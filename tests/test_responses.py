@@ -512,7 +512,7 @@ def test_tasks_run_in_order_after_the_body_is_sent() -> None:
             sent.append(message)
 
         scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/",
-                 "query_string": b"", "root_path": "", "headers": []}
+                 "query_string": b"", "root_path": "", "headers": [(b"host", b"localhost")]}
         await app(scope, receive, send)
 
     asyncio.run(main())

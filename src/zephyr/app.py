@@ -29,6 +29,11 @@ from zephyr.requests import BodyLimits, Request, State
 from zephyr.responses import RedirectResponse, Response
 from zephyr.routing import ASGIApp, Mount, Route, Router, RouteTable, build_url
 from zephyr.scaffold import Scaffold
+from zephyr.security.auth import AuthBackend
+from zephyr.security.guard import RequestGuard
+from zephyr.security.headers import SecurityHeaders
+from zephyr.security.layer import SecurityLayer
+from zephyr.security.sessions import SessionManager
 
 __all__ = ["Zephyr"]
 
@@ -78,6 +83,12 @@ class Zephyr(Scaffold):
         self._direct_http = False
         self._debug = False
         self._openapi_installed = False
+        #: Security features decided at startup (see zephyr.security.layer).
+        self.security: SecurityLayer | None = None
+        #: Authentication backends tried for every route (routes and groups may set ``auth=``).
+        self.auth_backends: list[AuthBackend] = []
+        self._guard: RequestGuard | None = None
+        self._headers: SecurityHeaders | None = None
         #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         #: What the OpenAPI document says and where it is served (see zephyr.openapi).
@@ -90,6 +101,11 @@ class Zephyr(Scaffold):
     def debug(self) -> bool:
         """Whether debug mode is on (``DEBUG`` setting)."""
         return bool(self.config["DEBUG"])
+
+    @property
+    def sessions(self) -> SessionManager | None:
+        """How sessions are loaded and saved (set when the app starts serving)."""
+        return self.security.sessions if self.security is not None else None
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -179,8 +195,11 @@ class Zephyr(Scaffold):
             json=config["MAX_JSON_SIZE"], form=config["MAX_FORM_SIZE"],
             multipart=config["MAX_MULTIPART_SIZE"], other=config["MAX_BODY_SIZE"],
             max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
-            spool_size=config["MULTIPART_SPOOL_SIZE"],
+            spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
         )
+        self.security = SecurityLayer(self)
+        self._guard = self.security.guard
+        self._headers = self.security.headers
         if self._middleware:
             self._handle = watching(compose(self._middleware, self._route))
         openapi = config["OPENAPI"]
@@ -234,6 +253,8 @@ class Zephyr(Scaffold):
             if self._exit_stack is not None:
                 await self._exit_stack.aclose()
                 self._exit_stack = None
+            if self.security is not None:
+                await self.security.close()
         finally:
             app_var.reset(token)
             if self.executor is not None:
@@ -278,6 +299,8 @@ class Zephyr(Scaffold):
         error: BaseException | None = None
         try:
             try:
+                if self._guard is not None:
+                    self._guard.check(scope)
                 if self._handle is None:
                     response = await self._match(request, table).endpoint(request)  # type: ignore[misc]
                 else:
@@ -286,6 +309,12 @@ class Zephyr(Scaffold):
                 raise
             except Exception as exc:
                 response = await self._answer_error(request, exc)
+            if request._session is not None:
+                await self.sessions.commit(request, request._session, response)  # type: ignore[union-attr]
+            if self._headers is not None:
+                route = request.route
+                headers = (route and route.security_headers) or self._headers
+                headers.apply(response, scope, request._csp_nonce)
             if response.streams:
                 await response(scope, receive, send)
             else:

@@ -7,6 +7,7 @@ environment strings by the setting's type, and refuses unknown names with a
 
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib
 import os
@@ -23,6 +24,12 @@ __all__ = ["DEFAULT_SETTINGS", "Config", "Setting"]
 
 ENV_PREFIX = "ZEPHYR_"
 MiB = 1024 * 1024
+DAY = 24 * 60 * 60
+# '{nonce}' is replaced by 'nonce-...' when a page asked for one (csp_nonce()), else dropped.
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'{nonce}; style-src 'self'{nonce}; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +62,44 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("OPENAPI", bool, None, "Serve /openapi.json, /docs and /redoc (default: in debug).",
             optional=True),
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
+    # -- security (see docs/security.md) --
+    Setting("SECRET_KEY_FALLBACKS", list, [], "Old secret keys still accepted when reading "
+            "signed values (rotation).", True),
+    Setting("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]"],
+            "Host names the app answers; '.example.com' matches subdomains, '*' any host."),
+    Setting("TRUSTED_PROXIES", list, [], "Proxy addresses or networks whose X-Forwarded-* and "
+            "Forwarded headers are believed."),
+    Setting("CSRF", bool, True, "Refuse cross-site unsafe requests (POST, PUT, PATCH, DELETE)."),
+    Setting("CSRF_TRUSTED_ORIGINS", list, [], "Other origins allowed to send unsafe requests, "
+            "like 'https://admin.example.com'."),
+    Setting("SESSION_BACKEND", str, "cookie", "Where session data lives.",
+            choices=("cookie", "memory", "redis")),
+    Setting("SESSION_COOKIE_NAME", str, "session", "Name of the session cookie."),
+    Setting("SESSION_MAX_AGE", int, 14 * DAY, "Seconds a session lives without being saved."),
+    Setting("SESSION_COOKIE_SECURE", bool, None, "Mark the session cookie Secure (default: when "
+            "the request came over https).", optional=True),
+    Setting("REDIS_URL", str, "redis://127.0.0.1:6379/0", "Redis for the redis backends.", True),
+    Setting("SECURITY_HEADERS", bool, True, "Send nosniff, frame, referrer, opener, CSP and HSTS "
+            "headers."),
+    Setting("CONTENT_SECURITY_POLICY", str, DEFAULT_CSP, "The Content-Security-Policy; "
+            "'{nonce}' marks where a per-request nonce goes; None sends none.", optional=True),
+    Setting("HSTS_SECONDS", int, 365 * DAY, "Strict-Transport-Security max-age over https "
+            "(0: not sent)."),
+    Setting("REFERRER_POLICY", str, "strict-origin-when-cross-origin", "Referrer-Policy header."),
+    Setting("FRAME_OPTIONS", str, "DENY", "X-Frame-Options header ('' sends none).",
+            choices=("DENY", "SAMEORIGIN", "")),
+    Setting("MAX_HEADER_COUNT", int, 100, "Most request headers; more is a 431."),
+    Setting("MAX_HEADER_SIZE", int, 16 * 1024, "Largest total size of the request headers in "
+            "bytes; more is a 431."),
+    Setting("BODY_TIMEOUT", float, 60.0, "Seconds a request body may take to arrive; slower "
+            "is a 408."),
+    Setting("RATE_LIMIT_BACKEND", str, "memory", "Where rate-limit counters live.",
+            choices=("memory", "redis")),
+    Setting("RATE_LIMITS", dict, {}, "Global rate limits by path prefix, like "
+            "{'/api': '100/minute'}."),
+    Setting("FAILURE_LIMIT", str, "20/minute", "Security failures (bad CSRF, logins, "
+            "signatures) one client may cause before getting 429s; None turns it off.",
+            optional=True),
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -78,7 +123,8 @@ class Config(Mapping[str, Any]):
         definitions: Iterable[Setting] = DEFAULT_SETTINGS,
     ) -> None:
         self._definitions = {s.name: s for s in definitions}
-        self._values = {name: s.default for name, s in self._definitions.items()}
+        # Copies, so that changing one app's list or mapping never changes the defaults.
+        self._values = {name: copy.copy(s.default) for name, s in self._definitions.items()}
         self._sources = dict.fromkeys(self._definitions, "default")
         self._frozen = False
         if settings is not None:
@@ -206,6 +252,9 @@ def _parse_env(setting: Setting, raw: str) -> Any:
             raise ValueError(raw)
         if kind is list:
             return [item.strip() for item in raw.split(",") if item.strip()]
+        if kind is dict:
+            pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
+            return {key.strip(): value.strip() for key, value in pairs}
         return kind(raw)
     except ValueError:
         raise ConfigError(
@@ -223,11 +272,14 @@ def _fits(setting: Setting, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if setting.type is list:
         return isinstance(value, list | tuple)
+    if setting.type is dict:
+        return isinstance(value, Mapping)
     return isinstance(value, setting.type)
 
 
 def _type_name(setting: Setting) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-             list: "a list (comma-separated in the environment)"}
+             list: "a list (comma-separated in the environment)",
+             dict: "a mapping ('key=value,key=value' in the environment)"}
     name = names.get(setting.type, setting.type.__name__)
     return name + (" or None" if setting.optional else "")

@@ -18,6 +18,7 @@ from zephyr.middleware import compose, with_hooks
 from zephyr.models import is_pydantic_model, model_of
 from zephyr.params import build_plan, make_caller
 from zephyr.responses import JSONResponse, Response, to_response
+from zephyr.security.protect import protect_route, resolve, route_headers
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
@@ -73,7 +74,11 @@ def compose_endpoint(app: Zephyr, route: Route) -> Endpoint:
                 return await on_error(request, exc)
 
     may_wait = middleware or before or after or can_suspend(handler) or _may_wait(route.plan)
-    return watching(endpoint) if may_wait else endpoint
+    if may_wait:
+        endpoint = watching(endpoint)
+    security = resolve(app, route, lineage)
+    route.security_headers = route_headers(app, security)
+    return protect_route(app.security, route, security, endpoint, on_error)  # type: ignore[arg-type]
 
 
 def _may_wait(plan: ArgumentPlan) -> bool:

@@ -14,18 +14,22 @@ The hierarchy::
     ├── ClientDisconnect            the client went away while we were reading
     └── HTTPException               turned into an HTTP error response
         ├── BadRequest              400
+        ├── Forbidden               403 (carries the ``reason`` of a security refusal)
         ├── NotFound                404
         ├── MethodNotAllowed        405 (carries ``Allow``)
-        ├── RequestTimeout          408
+        ├── RequestTimeout          408 (closes the connection)
         ├── PayloadTooLarge         413
         ├── UnsupportedMediaType    415
-        └── RequestValidationError  422 (carries ``errors``)
+        ├── RequestValidationError  422 (carries ``errors``)
+        ├── TooManyRequests         429 (carries ``Retry-After``)
+        └── RequestHeaderFieldsTooLarge  431
 
 How an exception becomes a response lives in :mod:`zephyr.error_handlers`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any, NoReturn
@@ -35,17 +39,20 @@ __all__ = [
     "ClientDisconnect",
     "ConfigError",
     "ContextError",
+    "Forbidden",
     "HTTPException",
     "HeaderValueError",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "RequestHeaderFieldsTooLarge",
     "RequestTimeout",
     "RequestValidationError",
     "ResponseError",
     "ResponseValidationError",
     "RouteConflictError",
     "SetupError",
+    "TooManyRequests",
     "URLBuildError",
     "UnsupportedMediaType",
     "ZephyrError",
@@ -137,6 +144,17 @@ class BadRequest(HTTPException):
         super().__init__(400, detail)
 
 
+class Forbidden(HTTPException):
+    """403: the request was understood and refused; ``reason`` says which check refused it."""
+
+    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(403, detail)
+
+    def problem_fields(self) -> dict[str, Any]:
+        return {"reason": self.reason} if self.reason else {}
+
+
 class NotFound(HTTPException):
     """404: no route matches the path."""
 
@@ -156,10 +174,11 @@ class MethodNotAllowed(HTTPException):
 
 
 class RequestTimeout(HTTPException):
-    """408: the client was too slow to send its request."""
+    """408: the client was too slow to send its request; the connection is closed after it."""
 
     def __init__(self, detail: str | None = None) -> None:
-        super().__init__(408, detail)
+        # NOTE: RFC 9110 §15.5.9: the server is expected to close the connection.
+        super().__init__(408, detail, headers={"Connection": "close"})
 
 
 class PayloadTooLarge(HTTPException):
@@ -192,6 +211,23 @@ class RequestValidationError(HTTPException):
 
     def problem_fields(self) -> dict[str, Any]:
         return {"errors": self.errors}
+
+
+class TooManyRequests(HTTPException):
+    """429: the client sent too many requests; ``Retry-After`` says when to try again."""
+
+    def __init__(self, detail: str | None = None, *, retry_after: float = 1,
+                 headers: Mapping[str, str] | None = None) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(429, detail, headers={"Retry-After": str(self.retry_after),
+                                               **(headers or {})})
+
+
+class RequestHeaderFieldsTooLarge(HTTPException):
+    """431: too many request headers, or too large (RFC 6585 §5)."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(431, detail)
 
 
 def abort(

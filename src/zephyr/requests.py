@@ -22,7 +22,9 @@ from zephyr.datastructures import URL, Headers, MultiDict, QueryParams
 from zephyr.errors import (
     BadRequest,
     ClientDisconnect,
+    ContextError,
     PayloadTooLarge,
+    RequestTimeout,
     SetupError,
     UnsupportedMediaType,
 )
@@ -31,6 +33,7 @@ from zephyr.models import json_decoder
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
     from zephyr.routing import Route
+    from zephyr.security.sessions import Session, SessionManager
 
 __all__ = ["Address", "BodyLimits", "Request", "State", "UploadFile"]
 
@@ -54,6 +57,8 @@ class BodyLimits:
     max_fields: int = 1000
     max_files: int = 100
     spool_size: int = MiB
+    #: Seconds the whole body may take to arrive (``BODY_TIMEOUT``); ``None``: no limit.
+    timeout: float | None = 60.0
 
 
 class Address(NamedTuple):
@@ -102,12 +107,15 @@ class Request:
         "_body_done",
         "_cleanups",
         "_cookies",
+        "_csp_nonce",
         "_form",
         "_headers",
         "_query",
         "_receive",
         "_received",
+        "_session",
         "_state",
+        "_user",
         "_watcher",
         "app",
         "path_params",
@@ -131,6 +139,9 @@ class Request:
         self._state: State | None = None
         self._watcher: Any = None
         self._cleanups: list[Callable[[BaseException | None], Awaitable[None]]] | None = None
+        self._session: Session | None = None
+        self._csp_nonce: str | None = None
+        self._user: Any = None
 
     @property
     def method(self) -> str:
@@ -190,6 +201,39 @@ class Request:
             if name == b"content-type":
                 return str(value.decode("latin-1").partition(";")[0].strip().lower())
         return ""
+
+    @property
+    def session(self) -> Session:
+        """The session (see :mod:`zephyr.security.sessions`); the cookie is read on first use."""
+        if self._session is None:
+            self._session = self._session_manager().open_now(self)
+        return self._session
+
+    async def load_session(self) -> Session:
+        """The session, loaded from a server-side backend if needed (``request.session`` then
+        works synchronously)."""
+        if self._session is None:
+            self._session = await self._session_manager().open(self)
+        return self._session
+
+    def _session_manager(self) -> SessionManager:
+        manager = self.app.sessions if self.app is not None else None
+        if manager is None:
+            raise ContextError("request.session needs a request handled by a Zephyr app")
+        return manager
+
+    @property
+    def user(self) -> Any:
+        """Who made the request: the user an auth backend found, else an anonymous user."""
+        if self._user is None:
+            from zephyr.security.auth import ANONYMOUS
+
+            return ANONYMOUS
+        return self._user
+
+    @user.setter
+    def user(self, value: Any) -> None:
+        self._user = value
 
     @property
     def url(self) -> URL:
@@ -260,7 +304,7 @@ class Request:
                 yield self._body
             return
         limit = self._begin_reading()
-        receive = self._receive
+        receive = self._body_receiver()
         while True:
             chunk, more = self._take(await receive(), limit)
             if chunk:
@@ -272,7 +316,7 @@ class Request:
         """The whole body as bytes (read once, then cached)."""
         if self._body is None:
             limit = self._begin_reading()
-            receive = self._receive
+            receive = self._body_receiver()
             chunk, more = self._take(await receive(), limit)
             if more:
                 # PERF: a body that arrives in one message (the usual case) needs no join.
@@ -283,6 +327,31 @@ class Request:
                 chunk = b"".join(chunks)
             self._body = chunk
         return self._body
+
+    def _body_receiver(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """``receive``, bounded by the body timeout (route ``body_timeout=`` or the setting)."""
+        route = self.route
+        if route is not None and "body_timeout" in route.options:
+            timeout: float | None = route.options["body_timeout"]
+        else:
+            timeout = self.app.body_limits.timeout if self.app is not None else None
+        if timeout is None:
+            return self._receive  # type: ignore[no-any-return]
+        receive = self._receive
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        async def receive_in_time() -> dict[str, Any]:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    return await receive()  # type: ignore[no-any-return]
+            except TimeoutError:
+                self._body_done = True
+                # SECURITY: a slow body (slowloris) must not hold a worker forever.
+                raise RequestTimeout(
+                    f"the request body did not arrive within {timeout:g} seconds"
+                ) from None
+
+        return receive_in_time
 
     def _begin_reading(self) -> int | None:
         if self._body_done:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from zephyr.requests import Request
     from zephyr.responses import Response
     from zephyr.scaffold import Scaffold
+    from zephyr.security.headers import SecurityHeaders
 
 __all__ = ["Mount", "Route", "RouteTable", "Router"]
 
@@ -36,11 +37,15 @@ Endpoint = Callable[["Request"], Awaitable["Response"]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 #: Every option a route accepts (besides path, handler, methods and name).
+#: Security options a route or a group may set (see zephyr.security.protect).
+SECURITY_OPTIONS = frozenset({
+    "auth", "body_timeout", "csrf", "limits", "permissions", "security_headers", "timeout",
+})
 ROUTE_OPTIONS = frozenset({
     "status_code", "middleware", "max_body_size", "dependencies", "response_model",
     "response_class", "tags", "summary", "description", "deprecated", "include_in_schema",
     "responses", "operation_id",
-})
+}) | SECURITY_OPTIONS
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
@@ -62,6 +67,7 @@ class Route:
         "path",
         "plan",
         "scaffold",
+        "security_headers",
         "segments",
         "source",
     )
@@ -87,6 +93,8 @@ class Route:
         self.endpoint: Endpoint | None = None
         #: The argument plan, set when the app composes the route (OpenAPI reads it).
         self.plan: ArgumentPlan | None = None
+        #: The route's own security headers when it overrides the app's (set at startup).
+        self.security_headers: SecurityHeaders | None = None
 
     def compile(self, converters: Mapping[str, type[Converter]]) -> None:
         """Parse the path template with the app's converters."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from zephyr.di import Depends
@@ -25,7 +25,7 @@ from zephyr.middleware import (
     check_middleware,
 )
 from zephyr.requests import Request
-from zephyr.routing import HTTP_METHODS, Route
+from zephyr.routing import HTTP_METHODS, SECURITY_OPTIONS, Route
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
@@ -40,7 +40,8 @@ class Scaffold:
 
     def __init__(self, owner: Zephyr, *, prefix: str = "", name: str | None = None,
                  middleware: Sequence[Middleware] = (),
-                 dependencies: Iterable[Depends] = ()) -> None:
+                 dependencies: Iterable[Depends] = (),
+                 options: Mapping[str, Any] | None = None) -> None:
         _check_prefix("group", prefix)
         self._owner = owner
         self.prefix = prefix
@@ -52,6 +53,8 @@ class Scaffold:
         self.error_handlers = ErrorHandlerMap()
         #: Dependencies run before every handler registered here (values discarded).
         self.dependencies: list[Depends] = [_check_depends(d) for d in dependencies]
+        #: Security options for every route registered here (``csrf``, ``limits``, ``auth``...).
+        self.options: dict[str, Any] = _check_group_options(prefix, options or {})
         for mw in middleware:
             self._add_middleware(mw)
 
@@ -146,14 +149,18 @@ class Scaffold:
         return self.app.router.add(route, replace=replace)
 
     def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
-              name: str | None = None, dependencies: Iterable[Depends] = ()) -> Group:
+              name: str | None = None, dependencies: Iterable[Depends] = (),
+              **options: Any) -> Group:
         """A group of routes under ``prefix`` with its own middleware, hooks and errors.
 
         ``dependencies`` run before every handler of the group; ``name`` also
-        tags the group's operations in the OpenAPI schema.
+        tags the group's operations in the OpenAPI schema. Security options
+        (``csrf=False``, ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
+        ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
+        every route of the group unless a route sets its own.
         """
         group = Group(self.app, prefix=prefix, middleware=middleware, name=name,
-                      dependencies=dependencies)
+                      dependencies=dependencies, options=options)
         group.parent = self
         return group
 
@@ -252,9 +259,10 @@ class Group(Scaffold):
     """Routes under a common prefix: ``api = app.group("/api", middleware=[...])``."""
 
     def __init__(self, app: Zephyr, *, prefix: str, middleware: Sequence[Middleware] = (),
-                 name: str | None = None, dependencies: Iterable[Depends] = ()) -> None:
+                 name: str | None = None, dependencies: Iterable[Depends] = (),
+                 options: Mapping[str, Any] | None = None) -> None:
         super().__init__(app, prefix=prefix, name=name, middleware=middleware,
-                         dependencies=dependencies)
+                         dependencies=dependencies, options=options)
 
     def __repr__(self) -> str:
         return f"<Group {self._full_prefix()!r} name={self.name!r}>"
@@ -267,6 +275,16 @@ def _check_depends(marker: Any) -> Depends:
     if not isinstance(marker, Depends):
         raise SetupError(f"dependencies=[...] takes Depends(fn) markers, not {marker!r}")
     return marker
+
+
+def _check_group_options(prefix: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - SECURITY_OPTIONS)
+    if unknown:
+        raise SetupError(
+            f"group {prefix!r} got unknown option {unknown[0]!r} "
+            f"(options: {', '.join(sorted(SECURITY_OPTIONS))})"
+        )
+    return dict(options)
 
 
 def _check_prefix(kind: str, prefix: str) -> None:

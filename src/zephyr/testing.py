@@ -25,6 +25,9 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 DEFAULT_BASE_URL = "http://localhost"
 
 
+_BROWSER_VERDICTS = frozenset({b"sec-fetch-site", b"origin"})
+
+
 class _Exchange:
     """One request's trip through the app: feeds the body, collects the response."""
 
@@ -95,16 +98,21 @@ class ASGITransport(httpx.AsyncBaseTransport):
     """An httpx transport that hands requests to an ASGI app in the same process."""
 
     def __init__(self, app: ASGIApp, *, client: tuple[str, int] = ("127.0.0.1", 50000),
-                 root_path: str = "", state: dict[str, Any] | None = None) -> None:
+                 root_path: str = "", state: dict[str, Any] | None = None,
+                 same_origin: bool = True) -> None:
         self.app = app
         self.client = client
         self.root_path = root_path
         self.state = state if state is not None else {}
+        self.same_origin = same_origin
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         raw_path = url.raw_path.split(b"?", 1)[0]
         headers = [(k.lower(), v) for k, v in request.headers.raw]
+        if self.same_origin and not any(k in _BROWSER_VERDICTS for k, _ in headers):
+            # Like a browser on the app's own page (CSRF checks pass); see TestClient.
+            headers.append((b"sec-fetch-site", b"same-origin"))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -192,13 +200,17 @@ class _Lifespan:
 
 
 class AsyncTestClient(httpx.AsyncClient):
-    """``async with AsyncTestClient(app) as client: await client.get("/")``."""
+    """``async with AsyncTestClient(app) as client: await client.get("/")``.
+
+    Options as for :class:`TestClient`.
+    """
 
     def __init__(self, app: ASGIApp, *, base_url: str = DEFAULT_BASE_URL,
-                 root_path: str = "", **options: Any) -> None:
+                 root_path: str = "", same_origin: bool = True, **options: Any) -> None:
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan = _Lifespan(app, self._lifespan_state)
-        transport = ASGITransport(app, root_path=root_path, state=self._lifespan_state)
+        transport = ASGITransport(app, root_path=root_path, state=self._lifespan_state,
+                                  same_origin=same_origin)
         super().__init__(transport=transport, base_url=base_url, **options)
 
     async def __aenter__(self) -> AsyncTestClient:
@@ -243,8 +255,10 @@ class _SyncTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        forwarded = httpx.Request(request.method, request.url, headers=request.headers,
-                                  content=body)
+        headers = request.headers.copy()
+        # The body is read whole here; forwarding both framings would be a smuggling attempt.
+        headers.pop("transfer-encoding", None)
+        forwarded = httpx.Request(request.method, request.url, headers=headers, content=body)
         response = self.portal.call(self.transport.handle_async_request(forwarded))
         stream = typing.cast(_AsyncBody, response.stream)
         return httpx.Response(response.status_code, headers=response.headers.raw,
@@ -273,17 +287,25 @@ async def _next(iterator: AsyncIterator[bytes]) -> bytes:
 
 
 class TestClient(httpx.Client):
-    """``with TestClient(app) as client: client.get("/")`` (the ``with`` runs the lifespan)."""
+    """``with TestClient(app) as client: client.get("/")`` (the ``with`` runs the lifespan).
+
+    Requests go to ``http://localhost`` (an allowed host by default) and,
+    like a browser on the app's own pages, say ``Sec-Fetch-Site:
+    same-origin`` unless they carry ``Sec-Fetch-Site`` or ``Origin``
+    themselves. ``same_origin=False`` sends neither, as a script or an old
+    browser would: unsafe requests then need a CSRF token.
+    """
 
     __test__ = False  # not a pytest test class
 
     def __init__(self, app: ASGIApp, *, base_url: str = DEFAULT_BASE_URL,
-                 root_path: str = "", **options: Any) -> None:
+                 root_path: str = "", same_origin: bool = True, **options: Any) -> None:
         self.app = app
         self._portal = _Portal()
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
-        transport = ASGITransport(app, root_path=root_path, state=self._lifespan_state)
+        transport = ASGITransport(app, root_path=root_path, state=self._lifespan_state,
+                                  same_origin=same_origin)
         super().__init__(transport=_SyncTransport(self._portal, transport), base_url=base_url,
                          **options)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_SECRET_KEY
 from tests.integration.apps import MARKERS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,9 +46,11 @@ def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a server process: ``src`` and the repository importable.
 
     ``ZEPHYR_*`` settings of the developer's shell are dropped so that every
-    server runs with the configuration its test chose.
+    server runs with the configuration its test chose (and the test secret key).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZEPHYR_")}
+    # Except a secret key, as every deployment has (outside debug mode apps refuse to start).
+    env["ZEPHYR_SECRET_KEY"] = TEST_SECRET_KEY
     paths = [str(REPO / "src"), str(REPO)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])

@@ -1,0 +1,106 @@
+"""The security features of one app, built from its settings when it starts serving.
+
+``SecurityLayer`` holds what every request may use (the request guard, the
+security headers, sessions, CSRF, the rate-limit backend and the failure
+throttle); :mod:`zephyr.security.protect` composes each route's checks from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from zephyr.security.csrf import CSRFProtection
+from zephyr.security.deploy import require_secret_key, secret_key_problem
+from zephyr.security.guard import RequestGuard
+from zephyr.security.headers import SecurityHeaders
+from zephyr.security.hosts import HostValidator
+from zephyr.security.proxies import ProxyResolver
+from zephyr.security.ratelimit import FailureThrottle, Limit, limit
+from zephyr.security.ratelimit_backends import (
+    MemoryRateLimitBackend,
+    Rate,
+    RateLimitBackend,
+    RedisRateLimitBackend,
+)
+from zephyr.security.session_backends import (
+    CookieSessionBackend,
+    MemorySessionBackend,
+    RedisSessionBackend,
+    SessionBackend,
+)
+from zephyr.security.sessions import SessionManager
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+
+__all__ = ["SecurityLayer"]
+
+logger = logging.getLogger("zephyr.security")
+
+
+class SecurityLayer:
+    """Everything security-related an app decided at startup."""
+
+    def __init__(self, app: Zephyr) -> None:
+        config = app.config
+        keys = _secret_keys(app)
+        self.guard = RequestGuard(
+            hosts=HostValidator(config["ALLOWED_HOSTS"]),
+            proxies=ProxyResolver(config["TRUSTED_PROXIES"]) if config["TRUSTED_PROXIES"]
+            else None,
+            max_count=config["MAX_HEADER_COUNT"], max_size=config["MAX_HEADER_SIZE"],
+        )
+        self.headers = SecurityHeaders(config) if config["SECURITY_HEADERS"] else None
+        self.sessions = SessionManager(
+            _session_backend(config["SESSION_BACKEND"], keys, config["REDIS_URL"]),
+            cookie_name=config["SESSION_COOKIE_NAME"], max_age=config["SESSION_MAX_AGE"],
+            secure=config["SESSION_COOKIE_SECURE"],
+        )
+        self.csrf = CSRFProtection(
+            keys, trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
+            max_age=config["SESSION_MAX_AGE"],
+        ) if config["CSRF"] else None
+        self.limits: RateLimitBackend = (
+            RedisRateLimitBackend(config["REDIS_URL"])
+            if config["RATE_LIMIT_BACKEND"] == "redis" else MemoryRateLimitBackend()
+        )
+        failures = config["FAILURE_LIMIT"]
+        self.throttle = FailureThrottle(self.limits, Rate.parse(failures)) if failures else None
+        self.prefix_limits: tuple[tuple[str, Limit], ...] = tuple(
+            (prefix.rstrip("/"), limit(rate).bound(f"prefix:{prefix}"))
+            for prefix, rate in config["RATE_LIMITS"].items()
+        )
+
+    async def close(self) -> None:
+        """Release the backends' connections (at shutdown)."""
+        await self.limits.close()
+        await self.sessions.backend.close()
+
+
+def _secret_keys(app: Zephyr) -> list[str]:
+    """The signing key first, then the old keys still accepted (rotation)."""
+    config = app.config
+    key = config["SECRET_KEY"]
+    problem = secret_key_problem(key)
+    if problem is not None:
+        if not app.debug:
+            require_secret_key(config, needed_for="signing sessions and CSRF tokens")
+        elif not key:
+            logger.warning("debug mode: no SECRET_KEY is set, so an ephemeral one signs "
+                           "sessions and CSRF tokens until the process stops")
+            key = secrets.token_urlsafe(50)
+        else:
+            logger.warning("debug mode: SECRET_KEY is weak (%s); the app would refuse to "
+                           "start with it outside debug mode", problem)
+    return [key, *config["SECRET_KEY_FALLBACKS"]]
+
+
+def _session_backend(kind: str, keys: list[str], redis_url: str) -> SessionBackend:
+    if kind == "memory":
+        return MemorySessionBackend(keys)
+    if kind == "redis":
+        return RedisSessionBackend(keys, url=redis_url)
+    return CookieSessionBackend(keys)
+

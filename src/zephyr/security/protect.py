@@ -1,0 +1,172 @@
+"""Each route's security checks, composed once at startup from the app, its groups and itself.
+
+Before the handler, in this order: the failure throttle, rate limits, CSRF
+(unsafe methods only), authentication and permissions; around it, the
+handler timeout. A route that needs none of them gets its endpoint back
+unchanged, so a plain GET pays nothing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zephyr.errors import HTTPException, SetupError
+from zephyr.security.auth import AuthBackend, AuthenticationFailed, authenticate, challenge_for
+from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
+from zephyr.security.headers import SecurityHeaders
+from zephyr.security.permissions import check_permissions
+from zephyr.security.ratelimit import (
+    LIMITS_ATTRIBUTE,
+    FailureThrottle,
+    Limit,
+    add_rate_limit_headers,
+)
+
+if TYPE_CHECKING:
+    from zephyr.app import Zephyr
+    from zephyr.requests import Request
+    from zephyr.responses import Response
+    from zephyr.routing import Route
+    from zephyr.scaffold import Scaffold
+    from zephyr.security.layer import SecurityLayer
+    from zephyr.security.ratelimit_backends import RateLimitResult
+
+__all__ = ["ProtectedEndpoint", "RouteSecurity", "protect_route", "resolve", "route_headers"]
+
+Endpoint = Callable[["Request"], Awaitable["Response"]]
+OnError = Callable[["Request", Exception], Awaitable["Response"]]
+
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSecurity:
+    """What one route checks, resolved from the app, its groups and its own options."""
+
+    csrf: bool
+    limits: tuple[Limit, ...]
+    auth: tuple[AuthBackend, ...]
+    permissions: tuple[Callable[..., Any], ...]
+    timeout: float | None
+    headers: dict[str, str | None]
+
+
+def resolve(app: Zephyr, route: Route, lineage: Sequence[Scaffold]) -> RouteSecurity:
+    """Merge the security options of ``lineage`` (app first) and ``route``."""
+    layers = [s.options for s in lineage] + [route.options]
+    csrf = bool(app.config["CSRF"])
+    auth: Sequence[AuthBackend] = app.auth_backends
+    timeout: float | None = None
+    headers: dict[str, str | None] = {}
+    limits: list[Limit] = []
+    permissions: list[Callable[..., Any]] = []
+    for index, options in enumerate(layers):
+        csrf = options.get("csrf", csrf)
+        auth = options.get("auth", auth) or ()
+        timeout = options.get("timeout", timeout)
+        headers.update(options.get("security_headers") or {})
+        permissions.extend(options.get("permissions", ()))
+        scope = route.name if index == len(layers) - 1 else f"group:{lineage[index].prefix}"
+        limits.extend(lim.bound(scope) for lim in options.get("limits", ()))
+    limits.extend(lim.bound(route.name) for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
+    limits.extend(lim for prefix, lim in app.security.prefix_limits  # type: ignore[union-attr]
+                  if route.path == prefix or route.path.startswith(prefix + "/"))
+    if permissions and not auth:
+        raise SetupError(
+            f"route {route.path!r} has permissions but no authentication backend; add "
+            "app.auth_backends.append(...) or auth=[...] on the route or its group"
+        )
+    if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+        raise SetupError(f"route {route.path!r}: timeout must be a number of seconds, "
+                         f"not {timeout!r}")
+    return RouteSecurity(csrf=bool(csrf), limits=tuple(limits), auth=tuple(auth),
+                         permissions=tuple(permissions), timeout=timeout, headers=headers)
+
+
+def route_headers(app: Zephyr, security: RouteSecurity) -> SecurityHeaders | None:
+    """The route's own security headers when it overrides any, else None (the app's apply)."""
+    if not security.headers or not app.config["SECURITY_HEADERS"]:
+        return None
+    return SecurityHeaders(app.config, security.headers)
+
+
+def protect_route(layer: SecurityLayer, route: Route, security: RouteSecurity,
+                  endpoint: Endpoint, on_error: OnError) -> Endpoint:
+    """``endpoint`` behind the route's checks (or unchanged when it has none)."""
+    unsafe = bool(route.methods - SAFE_METHODS)
+    csrf = layer.csrf if security.csrf and unsafe else None
+    throttle = layer.throttle if (csrf is not None or security.auth) else None
+    if not (csrf or throttle or security.limits or security.auth or security.permissions
+            or security.timeout):
+        return endpoint  # PERF: nothing to check
+    return ProtectedEndpoint(layer, security, csrf, throttle, endpoint, on_error)
+
+
+class ProtectedEndpoint:
+    """A route's endpoint after its security checks, inside its handler timeout."""
+
+    __slots__ = (
+        "_challenge",
+        "_counter",
+        "_csrf",
+        "_endpoint",
+        "_on_error",
+        "_security",
+        "_throttle",
+    )
+
+    def __init__(self, layer: SecurityLayer, security: RouteSecurity,
+                 csrf: CSRFProtection | None, throttle: FailureThrottle | None,
+                 endpoint: Endpoint, on_error: OnError) -> None:
+        self._counter = layer.limits
+        self._security = security
+        self._csrf = csrf
+        self._throttle = throttle
+        self._endpoint = endpoint
+        self._on_error = on_error
+        self._challenge = challenge_for(security.auth)
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            tightest = await self._check(request)
+        except Exception as exc:
+            return await self._on_error(request, exc)
+        timeout = self._security.timeout
+        if timeout is None:
+            response = await self._endpoint(request)
+        else:
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await self._endpoint(request)
+            except TimeoutError:
+                return await self._on_error(request, HTTPException(
+                    503, f"the handler did not finish within {timeout:g} seconds"))
+        if tightest is not None:
+            add_rate_limit_headers(response, tightest)
+        return response
+
+    async def _check(self, request: Request) -> RateLimitResult | None:
+        """Run the checks in order; the rate limit closest to running out, if any."""
+        security, throttle = self._security, self._throttle
+        if throttle is not None:
+            await throttle.check(request)
+        tightest = None
+        for lim in security.limits:
+            result = await lim.hit(self._counter, request)
+            if tightest is None or result.remaining < tightest.remaining:
+                tightest = result
+        try:
+            if self._csrf is not None and request.scope["method"] not in SAFE_METHODS:
+                await self._csrf.check(request)
+            if security.auth:
+                request.user = await authenticate(request, security.auth)
+            if security.permissions:
+                await check_permissions(request, request.user, security.permissions,
+                                        challenge=self._challenge)
+        except (CSRFError, AuthenticationFailed) as exc:
+            if throttle is not None:
+                await throttle.record(request, type(exc).__name__)
+            raise
+        return tightest

@@ -1,0 +1,132 @@
+"""Rate limits on routes, groups and path prefixes, and the security-failure throttle.
+
+``@limit("10/minute")`` (per client address by default, or ``key=``) counts
+requests in the configured backend (:mod:`zephyr.security.ratelimit_backends`);
+beyond the limit the answer is 429 with ``Retry-After``, and every limited
+response carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
+``RateLimit-Reset``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from zephyr.errors import SetupError, TooManyRequests
+from zephyr.security.audit import log_refusal
+from zephyr.security.ratelimit_backends import Rate, RateLimitBackend, RateLimitResult
+
+if TYPE_CHECKING:
+    from zephyr.requests import Request
+    from zephyr.responses import Response
+
+__all__ = ["FailureThrottle", "Limit", "client_address", "limit", "record_failure"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+KeyFunction = Callable[["Request"], str | Awaitable[str]]
+LIMITS_ATTRIBUTE = "__zephyr_limits__"
+
+
+def client_address(request: Request) -> str:
+    """The client's address (after trusted-proxy rewriting): the default limit key."""
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One rate limit: ``rate`` per ``key`` (the client address unless given).
+
+    Use it as a decorator on a handler (``@limit("5/minute")``) or in a
+    group's or route's ``limits=[...]``.
+    """
+
+    rate: Rate
+    key: KeyFunction = client_address
+    scope: str = field(default="", compare=False)
+
+    def __call__(self, handler: F) -> F:
+        existing = getattr(handler, LIMITS_ATTRIBUTE, ())
+        setattr(handler, LIMITS_ATTRIBUTE, (*existing, self))
+        return handler
+
+    def bound(self, scope: str) -> Limit:
+        """This limit counting in its own namespace (a route, group or prefix)."""
+        return Limit(self.rate, self.key, scope)
+
+    async def hit(self, backend: RateLimitBackend, request: Request) -> RateLimitResult:
+        """Count ``request``; raise 429 when over the limit."""
+        key = self.key(request)
+        if not isinstance(key, str):
+            key = await key
+        result = await backend.hit(f"{self.scope}|{key}", self.rate)
+        if not result.allowed:
+            log_refusal("rate-limited", request.scope, f"over {self.rate}", limit=str(self.rate))
+            raise TooManyRequests(
+                f"too many requests: the limit is {self.rate.limit} per "
+                f"{self.rate.period:g} seconds; try again in {math.ceil(result.retry_after)} "
+                "seconds", retry_after=result.retry_after, headers=rate_limit_headers(result),
+            )
+        return result
+
+
+def limit(rate: str, *, key: KeyFunction | None = None) -> Limit:
+    """A rate limit like ``"10/minute"``, per client address or per ``key(request)``."""
+    if key is not None and not callable(key):
+        raise SetupError(f"limit({rate!r}, key=...) needs a function of the request, "
+                         f"not {key!r}")
+    return Limit(Rate.parse(rate), key or client_address)
+
+
+def rate_limit_headers(result: RateLimitResult) -> dict[str, str]:
+    """The ``RateLimit-*`` headers (draft-ietf-httpapi-ratelimit-headers) for ``result``."""
+    return {
+        "RateLimit-Limit": str(result.limit),
+        "RateLimit-Remaining": str(result.remaining),
+        "RateLimit-Reset": str(math.ceil(result.reset_after)),
+    }
+
+
+def add_rate_limit_headers(response: Response, result: RateLimitResult) -> None:
+    """Put the headers of the tightest limit on a response that passed."""
+    headers = response.headers
+    for name, value in rate_limit_headers(result).items():
+        headers.setdefault(name, value)
+
+
+class FailureThrottle:
+    """Answers 429 to a client that keeps failing security checks (CSRF, logins, tokens)."""
+
+    __slots__ = ("backend", "rate")
+
+    def __init__(self, backend: RateLimitBackend, rate: Rate) -> None:
+        self.backend = backend
+        self.rate = rate
+
+    async def check(self, request: Request) -> None:
+        """Raise 429 if the client has used up its failures."""
+        result = await self.backend.peek(self._key(request), self.rate)
+        if not result.allowed:
+            log_refusal("failure-throttled", request.scope, "too many security failures")
+            raise TooManyRequests(
+                "too many failed attempts from your address; try again in "
+                f"{math.ceil(result.retry_after)} seconds", retry_after=result.retry_after,
+            )
+
+    async def record(self, request: Request, reason: str) -> None:
+        """Count one security failure of the client (``reason`` goes to the log)."""
+        await self.backend.hit(self._key(request), self.rate)
+
+    @staticmethod
+    def _key(request: Request) -> str:
+        return "failures|" + client_address(request)
+
+
+async def record_failure(request: Request, reason: str) -> None:
+    """Count a security failure (a bad login, say) towards the client's failure limit."""
+    log_refusal("security-failure", request.scope, reason)
+    layer = request.app.security if request.app is not None else None
+    if layer is not None and layer.throttle is not None:
+        await layer.throttle.record(request, reason)

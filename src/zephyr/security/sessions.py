@@ -1,0 +1,139 @@
+"""``request.session``: a dict-like session, loaded on first use and saved with the response.
+
+A request that never touches ``request.session`` never parses the cookie.
+Responses of requests that did get ``Cache-Control: no-store`` and
+``Vary: Cookie``; a changed session is saved through the configured backend
+(:mod:`zephyr.security.session_backends`) and its cookie is set ``HttpOnly``,
+``SameSite=Lax`` and ``Secure`` over https.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from zephyr.errors import ContextError
+from zephyr.security.session_backends import CookieSessionBackend, SessionBackend
+
+if TYPE_CHECKING:
+    from zephyr.requests import Request
+    from zephyr.responses import Response
+
+__all__ = ["Session", "SessionManager", "load_session"]
+
+#: Session keys Zephyr itself uses (a leading underscore keeps them apart from yours).
+CSRF_KEY = "_csrf"
+
+
+class Session(MutableMapping[str, Any]):
+    """The session of one request: a mutable mapping that remembers whether it changed.
+
+    ``regenerate()`` gives the session a new identity (call it on login, as
+    ``login_user`` does, to defeat session fixation); ``clear()`` empties it.
+    """
+
+    __slots__ = ("_cookie", "_data", "modified", "regenerated")
+
+    def __init__(self, data: Mapping[str, Any] | None = None, cookie: str | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+        self._cookie = cookie
+        #: Whether the data changed (then it is saved with the response).
+        self.modified = False
+        #: Whether ``regenerate()`` was called.
+        self.regenerated = False
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        """Remove everything (the cookie is deleted if nothing is added back)."""
+        if self._data:
+            self._data.clear()
+            self.modified = True
+
+    def regenerate(self) -> None:
+        """Keep the data under a new session id, with a new CSRF secret."""
+        self._data.pop(CSRF_KEY, None)
+        self.regenerated = self.modified = True
+
+    def __repr__(self) -> str:
+        return f"<Session keys={sorted(self._data)!r} modified={self.modified}>"
+
+
+async def load_session(request: Request) -> Session:
+    """The request's session, loaded: use as ``session: Session = Depends(load_session)``."""
+    return await request.load_session()
+
+
+class SessionManager:
+    """Loads and saves sessions for one app: its backend and cookie settings."""
+
+    __slots__ = ("backend", "cookie_name", "max_age", "secure")
+
+    def __init__(self, backend: SessionBackend, *, cookie_name: str, max_age: int,
+                 secure: bool | None) -> None:
+        self.backend = backend
+        self.cookie_name = cookie_name
+        self.max_age = max_age
+        self.secure = secure
+
+    def open_now(self, request: Request) -> Session:
+        """The session of ``request`` without waiting: possible for the cookie backend."""
+        cookie = request.cookies.get(self.cookie_name)
+        if cookie is None:
+            return Session()
+        if not isinstance(self.backend, CookieSessionBackend):
+            raise ContextError(
+                f"request.session with the {type(self.backend).__name__} needs loading first: "
+                "`await request.load_session()` (or take a `session: Session = "
+                "Depends(load_session)` parameter)"
+            )
+        data = self.backend.load_now(cookie, max_age=self.max_age)
+        return Session(data, cookie if data is not None else None)
+
+    async def open(self, request: Request) -> Session:
+        """The session of ``request``, loaded from the backend."""
+        cookie = request.cookies.get(self.cookie_name)
+        if cookie is None:
+            return Session()
+        data = await self.backend.load(cookie, max_age=self.max_age)
+        return Session(data, cookie if data is not None else None)
+
+    async def commit(self, request: Request, session: Session, response: Response) -> None:
+        """Save a changed session and set (or delete) its cookie; mark the response private."""
+        headers = response.headers
+        # NOTE: the response depends on the cookie: shared caches must neither store nor reuse it.
+        headers["Cache-Control"] = "no-store"
+        vary = headers.get("Vary")
+        if vary is None:
+            headers["Vary"] = "Cookie"
+        elif "cookie" not in vary.lower():
+            headers["Vary"] = vary + ", Cookie"
+        if not session.modified:
+            return
+        secure = request.scope.get("scheme") == "https" if self.secure is None else self.secure
+        old = session._cookie
+        if old is not None and (session.regenerated or not session):
+            await self.backend.delete(old)
+            old = None
+        if not session:
+            if session._cookie is not None:
+                response.delete_cookie(self.cookie_name, secure=secure)
+            return
+        value = await self.backend.save(old, dict(session), max_age=self.max_age)
+        response.set_cookie(self.cookie_name, value, max_age=self.max_age, secure=secure,
+                            httponly=True, samesite="lax")
