@@ -601,5 +601,6 @@ def test_run_hands_the_app_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
     app = Zephyr()
     app.run(port=8123, log_level="warning")
+    # uvicorn must not believe X-Forwarded-* on its own: TRUSTED_PROXIES decides.
     assert calls == [(app, {"host": "127.0.0.1", "port": 8123, "reload": False, "workers": 1,
-                            "log_level": "warning"})]
+                            "log_level": "warning", "proxy_headers": False})]

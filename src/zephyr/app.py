@@ -21,7 +21,7 @@ from zephyr.datastructures import decode_path
 from zephyr.di import Dependency, Depends
 from zephyr.endpoints import HANDLER_ERROR, compose_endpoint
 from zephyr.error_handlers import handle_exception
-from zephyr.errors import ClientDisconnect, NotFound, SetupError
+from zephyr.errors import ClientDisconnect, HTTPException, NotFound, SetupError
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
 from zephyr.openapi import OpenAPIConfig
 from zephyr.params import compile_dependency
@@ -377,6 +377,17 @@ class Zephyr(Scaffold):
         mount = table.mount_for(_route_path(scope))
         if mount is None:
             return False
+        if self._guard is not None:
+            try:
+                self._guard.check(scope)
+            except HTTPException as exc:
+                # SECURITY: a mounted app is behind the same Host, header and framing checks.
+                request = Request(scope, receive, self)
+                response = await self._answer_error(request, exc)
+                if self._headers is not None:
+                    self._headers.apply(response, scope, request._csp_nonce)
+                await response(scope, receive, send)
+                return True
         child = dict(scope)
         child["root_path"] = scope.get("root_path", "") + mount.prefix
         await mount.app(child, receive, send)

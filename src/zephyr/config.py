@@ -69,6 +69,9 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
             "Host names the app answers; '.example.com' matches subdomains, '*' any host."),
     Setting("TRUSTED_PROXIES", list, [], "Proxy addresses or networks whose X-Forwarded-* and "
             "Forwarded headers are believed."),
+    Setting("PROXY_HEADERS", str, "x-forwarded", "Which forwarding headers the trusted "
+            "proxies set: X-Forwarded-For/-Proto/-Host, or RFC 7239 Forwarded.",
+            choices=("x-forwarded", "forwarded")),
     Setting("CSRF", bool, True, "Refuse cross-site unsafe requests (POST, PUT, PATCH, DELETE)."),
     Setting("CSRF_TRUSTED_ORIGINS", list, [], "Other origins allowed to send unsafe requests, "
             "like 'https://admin.example.com'."),

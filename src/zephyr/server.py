@@ -22,6 +22,9 @@ def serve(app: Zephyr, *, host: str, port: int, reload: bool, workers: int, serv
     if server == "uvicorn":
         import uvicorn
 
+        # SECURITY: forwarding headers are the app's to judge (TRUSTED_PROXIES); uvicorn's own
+        # proxy_headers would believe them from 127.0.0.1 before the app sees the request.
+        options.setdefault("proxy_headers", False)
         uvicorn.run(target, host=host, port=port, reload=reload, workers=workers, **options)
     elif server == "granian":
         try:

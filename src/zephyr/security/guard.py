@@ -9,22 +9,30 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from zephyr.errors import BadRequest, RequestHeaderFieldsTooLarge
+from zephyr.errors import BadRequest, HTTPException, RequestHeaderFieldsTooLarge
 from zephyr.security.audit import log_refusal
 from zephyr.security.hosts import HostValidator
 from zephyr.security.proxies import ProxyResolver
 
 __all__ = ["RequestGuard"]
 
+_WATCHED = frozenset({b"host", b"content-length", b"transfer-encoding"})
+
+
+def _closing(detail: str) -> HTTPException:
+    """A 400 after which the connection closes: where the body ends is unknown (RFC 9112 §6.3)."""
+    return HTTPException(400, detail, headers={"Connection": "close"})
+
 
 class RequestGuard:
     """Built once from the settings; ``check(scope)`` raises the refusal or returns."""
 
-    __slots__ = ("_hosts", "_max_count", "_max_size", "_proxies")
+    __slots__ = ("_hosts", "_known_hosts", "_max_count", "_max_size", "_proxies")
 
-    def __init__(self, *, hosts: HostValidator | None, proxies: ProxyResolver | None,
+    def __init__(self, *, hosts: HostValidator, proxies: ProxyResolver | None,
                  max_count: int, max_size: int) -> None:
         self._hosts = hosts
+        self._known_hosts = hosts.known
         self._proxies = proxies
         self._max_count = max_count
         self._max_size = max_size
@@ -36,45 +44,59 @@ class RequestGuard:
             self._refuse(scope, "too-many-headers", RequestHeaderFieldsTooLarge(
                 f"the request has {len(headers)} headers; at most {self._max_count} are allowed"
             ))
-        host: bytes | None = None
-        length: bytes | None = None
-        chunked = False
         size = 0
-        # PERF: one loop finds everything the checks need.
+        host: bytes | None = None
+        framed = False
+        # PERF: one pass sums the sizes and finds the Host; a body's framing headers or a
+        # second Host send the request through the slower, thorough check.
         for name, value in headers:
             size += len(name) + len(value)
-            if name == b"host":
-                if host is not None:
-                    # SECURITY: two Host headers: caches and the app may each pick another.
-                    self._refuse(scope, "duplicate-host", BadRequest(
-                        "the request has more than one Host header"))
-                host = value
-            elif name == b"content-length":
-                if length is not None:
-                    # SECURITY: RFC 9112 §6.3: repeated lengths are a smuggling vector.
-                    self._refuse(scope, "duplicate-content-length", BadRequest(
-                        "the request has more than one Content-Length header"))
-                length = value
-            elif name == b"transfer-encoding":
-                chunked = True
+            if name in _WATCHED:
+                if host is None and name == b"host":
+                    host = value
+                else:
+                    framed = True
         if size > self._max_size:
             self._refuse(scope, "headers-too-large", RequestHeaderFieldsTooLarge(
                 f"the request headers take {size} bytes; at most {self._max_size} are allowed"
             ))
-        if chunked and length is not None:
-            # SECURITY: RFC 9112 §6.1: both framings at once is request smuggling.
-            self._refuse(scope, "ambiguous-framing", BadRequest(
-                "the request has both Content-Length and Transfer-Encoding; send one of them"))
+        if framed:
+            self._check_framing(scope, headers)
         if self._proxies is not None:
-            host = self._proxies.apply(scope, headers) or host
-        if self._hosts is not None:
-            self._check_host(scope, self._hosts, host)
+            forwarded = self._proxies.apply(scope, headers)
+            if forwarded is not None:
+                self._check_host(scope, forwarded)
+                # The app builds URLs from the Host header: make it the checked, forwarded one.
+                scope["headers"] = [(n, v) for n, v in headers if n != b"host"]
+                scope["headers"].append((b"host", forwarded))
+                return
+        if host not in self._known_hosts:
+            self._check_host(scope, host)
 
-    def _check_host(self, scope: dict[str, Any], hosts: HostValidator, host: bytes | None) -> None:
+    def _check_framing(self, scope: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
+        """Refuse a repeated Host or length, and a body framed two ways."""
+        counts = dict.fromkeys(_WATCHED, 0)
+        for name, _ in headers:
+            if name in counts:
+                counts[name] += 1
+        if counts[b"host"] > 1:
+            # SECURITY: two Host headers: caches and the app may each pick another.
+            self._refuse(scope, "duplicate-host", BadRequest(
+                "the request has more than one Host header"))
+        if counts[b"content-length"] > 1:
+            # SECURITY: RFC 9112 §6.3: repeated lengths are a smuggling vector.
+            self._refuse(scope, "duplicate-content-length", _closing(
+                "the request has more than one Content-Length header"))
+        if counts[b"content-length"] and counts[b"transfer-encoding"]:
+            # SECURITY: RFC 9112 §6.1: both framings at once is request smuggling.
+            self._refuse(scope, "ambiguous-framing", _closing(
+                "the request has both Content-Length and Transfer-Encoding; send one of them"))
+
+    def _check_host(self, scope: dict[str, Any], host: bytes | None) -> None:
         if host is None:
             self._refuse(scope, "missing-host", BadRequest(
                 "the request has no Host header; HTTP/1.1 requires one"))
-        if not hosts.is_allowed(host):
+        if not self._hosts.is_allowed(host):
             shown = host[:100].decode("latin-1")
             # SECURITY: a forged Host would poison absolute URLs, redirects and caches.
             self._refuse(scope, "disallowed-host", BadRequest(

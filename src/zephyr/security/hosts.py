@@ -31,7 +31,7 @@ class HostValidator:
     ``.example.com`` for the domain and every subdomain, or ``*`` for any.
     """
 
-    __slots__ = ("_any", "_cache", "_exact", "_suffixes")
+    __slots__ = ("_any", "_cache", "_exact", "_suffixes", "known")
 
     def __init__(self, allowed: Iterable[str]) -> None:
         entries = [str(entry).strip().lower() for entry in allowed]
@@ -46,6 +46,8 @@ class HostValidator:
         self._suffixes = tuple(e for e in entries if e.startswith("."))
         # PERF: the raw header value -> verdict; a handful of values cover real traffic.
         self._cache: dict[bytes, bool] = {}
+        #: Raw Host values already found allowed: one set lookup decides most requests.
+        self.known: set[bytes] = set()
 
     def is_allowed(self, raw: bytes) -> bool:
         """Whether the raw Host header value is allowed (malformed ones never are)."""
@@ -54,6 +56,8 @@ class HostValidator:
             verdict = self._decide(raw)
             if len(self._cache) < _CACHE_SIZE:
                 self._cache[raw] = verdict
+                if verdict:
+                    self.known.add(raw)
         return verdict
 
     def _decide(self, raw: bytes) -> bool:

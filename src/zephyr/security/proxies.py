@@ -32,9 +32,15 @@ class Forwarded:
 class ProxyResolver:
     """Rewrites the scope of requests that came through a trusted proxy."""
 
-    __slots__ = ("_networks",)
+    __slots__ = ("_networks", "_standard")
 
-    def __init__(self, trusted: Iterable[str]) -> None:
+    def __init__(self, trusted: Iterable[str], *, headers: str = "x-forwarded") -> None:
+        """Trust ``trusted`` addresses, reading ``headers``: ``"x-forwarded"`` or ``"forwarded"``.
+
+        Only that family is read: a client could add the other one, which a
+        proxy setting only its own would pass along untouched.
+        """
+        self._standard = headers == "forwarded"
         networks: list[Network] = []
         for entry in trusted:
             try:
@@ -76,8 +82,9 @@ class ProxyResolver:
         result = Forwarded()
         chain: list[str] = []
         for name, value in headers:
-            if name == b"forwarded":
-                _read_forwarded(value.decode("latin-1"), result, chain)
+            if self._standard:
+                if name == b"forwarded":
+                    _read_forwarded(value.decode("latin-1"), result, chain)
             elif name == b"x-forwarded-for":
                 chain.extend(part.strip() for part in value.decode("latin-1").split(","))
             elif name == b"x-forwarded-proto":

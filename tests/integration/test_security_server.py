@@ -1,0 +1,322 @@
+"""The request guard against real uvicorn processes: hosts, header limits, slow bodies,
+request smuggling and spoofed forwarding headers, sent byte by byte over loopback sockets.
+
+Each attack runs under both of uvicorn's HTTP/1.1 parsers. Where a parser refuses
+the bytes itself, the test says so and checks that no handler ran. The servers run
+with ``--no-proxy-headers``: uvicorn's own proxy handling (on by default for
+127.0.0.1) would otherwise answer before ``TRUSTED_PROXIES`` is asked.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.integration.conftest import ServeApp, Server, ServerPool, uvicorn_command
+from tests.integration.security_apps import BODY_TIMEOUT, MAX_HEADER_COUNT, MAX_HEADER_SIZE
+from tests.integration.test_server import UVICORN_400, RawConnection, RawResponse
+
+pytestmark = pytest.mark.integration
+
+HOST_HINT = " is not served here; if it should be, add it to ALLOWED_HOSTS"
+HSTS = "max-age=31536000"
+SPOOFED = ("X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https")
+
+
+def request_bytes(method: str, target: str, *headers: str, host: str | None = "127.0.0.1",
+                  body: bytes = b"") -> bytes:
+    """A request as it goes on the wire; ``host=None`` sends no Host header."""
+    lines = [f"{method} {target} HTTP/1.1", *([f"Host: {host}"] if host is not None else []),
+             *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def leftover(conn: RawConnection, timeout: float = 2.0) -> tuple[bytes, bool]:
+    """What the server sends after the response read so far, and whether it then closed."""
+    conn.sock.settimeout(timeout)
+    received: list[bytes] = []
+    try:
+        while chunk := conn.reader.read1(65536):
+            received.append(chunk)
+    except TimeoutError:
+        return b"".join(received), False
+    except ConnectionResetError:
+        pass
+    return b"".join(received), True
+
+
+def handler_calls(server: Server, token: str) -> list[str]:
+    """What the handlers of ``server`` did for requests that carried ``token``."""
+    r = httpx.get(f"{server.base_url}/calls/{token}", timeout=5.0)
+    assert r.status_code == 200, r.text
+    calls: list[str] = r.json()
+    return calls
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module", params=["h11", "httptools"])
+def parser(request: pytest.FixtureRequest) -> str:
+    parser_name: str = request.param
+    return parser_name
+
+
+@pytest.fixture(scope="module")
+def guarded(session_pool: ServerPool, parser: str) -> Server:
+    """``TRUSTED_PROXIES`` empty: forwarding headers are believed from nobody."""
+    return session_pool.start(uvicorn_command(
+        "tests.integration.security_apps:app", "--http", parser, "--no-proxy-headers"))
+
+
+@pytest.fixture(scope="module")
+def proxied(session_pool: ServerPool, parser: str) -> Server:
+    """``TRUSTED_PROXIES = ["127.0.0.1"]``: the test is the proxy."""
+    return session_pool.start(uvicorn_command(
+        "tests.integration.security_apps:proxied_app", "--http", parser, "--no-proxy-headers"))
+
+
+def assert_problem(r: RawResponse, status: int, detail: str) -> None:
+    assert r.status == status
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == detail
+
+
+# -- the Host allow-list -----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.com", "localhost.evil.com", "127.0.0.1.evil.com", "localhost:abc", "a b", "[::1"],
+)
+def test_a_bad_host_is_refused_before_any_handler(guarded: Server, host: str) -> None:
+    token = new_token()
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", f"/whoami?token={token}", host=host))
+        assert_problem(conn.read_response(), 400, f"the host {host!r}{HOST_HINT}")
+        # An ordinary 400: the connection goes on serving good requests.
+        conn.send(request_bytes("GET", f"/whoami?token={token}"))
+        assert conn.read_response().json()["client"] == "127.0.0.1"
+    assert handler_calls(guarded, token) == ["whoami"]
+
+
+def test_a_request_without_host_is_refused(guarded: Server, parser: str) -> None:
+    token = new_token()
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", f"/whoami?token={token}", host=None))
+        r = conn.read_response()
+    if parser == "h11":
+        # h11 refuses an HTTP/1.1 request without Host itself.
+        assert (r.status, r.body) == (400, UVICORN_400)
+    else:
+        assert_problem(r, 400, "the request has no Host header; HTTP/1.1 requires one")
+    assert handler_calls(guarded, token) == []
+
+
+def test_two_host_headers_are_refused(guarded: Server, parser: str) -> None:
+    token = new_token()
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", f"/whoami?token={token}", "Host: evil.com"))
+        r = conn.read_response()
+    if parser == "h11":
+        # h11 refuses a repeated Host itself.
+        assert (r.status, r.body) == (400, UVICORN_400)
+    else:
+        assert_problem(r, 400, "the request has more than one Host header")
+    assert handler_calls(guarded, token) == []
+
+
+# -- header limits -----------------------------------------------------------------------
+
+def test_too_many_headers_get_431(guarded: Server) -> None:
+    token = new_token()
+    count = MAX_HEADER_COUNT + 5
+    fillers = [f"X-H{index}: v" for index in range(count - 1)]  # and Host
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", f"/whoami?token={token}", *fillers))
+        assert_problem(conn.read_response(), 431,
+                       f"the request has {count} headers; at most {MAX_HEADER_COUNT} are allowed")
+    assert handler_calls(guarded, token) == []
+
+
+def test_headers_over_the_size_limit_get_431(guarded: Server) -> None:
+    token = new_token()
+    # Far below uvicorn's own 16 KiB (h11) but over the app's MAX_HEADER_SIZE.
+    filler = "a" * (2 * MAX_HEADER_SIZE)
+    size = len("host") + len("127.0.0.1") + len("x-big") + len(filler)
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", f"/whoami?token={token}", f"X-Big: {filler}"))
+        assert_problem(conn.read_response(), 431,
+                       f"the request headers take {size} bytes; at most {MAX_HEADER_SIZE} are "
+                       "allowed")
+    assert handler_calls(guarded, token) == []
+
+
+def test_headers_at_the_limits_are_served(guarded: Server) -> None:
+    token = new_token()
+    target = f"/whoami?token={token}"
+    fillers = [f"X-H{index}: v" for index in range(MAX_HEADER_COUNT - 1)]
+    big = "a" * (MAX_HEADER_SIZE - len("host") - len("127.0.0.1") - len("x-big"))
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", target, *fillers))
+        assert conn.read_response().status == 200
+        conn.send(request_bytes("GET", target, f"X-Big: {big}"))
+        assert conn.read_response().status == 200
+    assert handler_calls(guarded, token) == ["whoami", "whoami"]
+
+
+# -- slow bodies -------------------------------------------------------------------------
+
+def test_a_slow_body_gets_408_and_the_server_closes_the_connection(guarded: Server) -> None:
+    token = new_token()
+    with RawConnection(guarded) as conn:
+        began = time.monotonic()
+        conn.send(request_bytes("POST", f"/upload?token={token}", "Content-Length: 100",
+                                body=b"0123456789"))
+        r = conn.read_response()
+        took = time.monotonic() - began
+        assert_problem(r, 408, f"the request body did not arrive within {BODY_TIMEOUT:g} seconds")
+        assert r.headers["connection"] == "close"
+        assert BODY_TIMEOUT - 0.05 <= took < BODY_TIMEOUT + 2.0
+        assert leftover(conn) == (b"", True)
+    assert handler_calls(guarded, token) == ["upload started"]
+
+
+def test_a_body_that_arrives_in_time_is_read(guarded: Server) -> None:
+    token = new_token()
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={token}", "Content-Length: 10",
+                                body=b"01234"))
+        time.sleep(BODY_TIMEOUT / 5)
+        conn.send(b"56789")
+        assert conn.read_response().json() == {"length": 10}
+    assert handler_calls(guarded, token) == ["upload started", "upload read 10"]
+
+
+# -- request smuggling -------------------------------------------------------------------
+
+def test_content_length_with_transfer_encoding_smuggles_nothing(
+    guarded: Server, parser: str
+) -> None:
+    front, hidden = new_token(), new_token()
+    # CL.TE: a front proxy that reads Content-Length forwards all of it as one request; a
+    # server that reads the chunked framing finds a second request, smuggled, after "0".
+    smuggled = request_bytes("GET", f"/whoami?token={hidden}")
+    body = b"0\r\n\r\n" + smuggled
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={front}", f"Content-Length: {len(body)}",
+                                "Transfer-Encoding: chunked", body=body))
+        r = conn.read_response()
+        if parser == "httptools":
+            # llhttp refuses both framings at once before the app is called.
+            assert (r.status, r.body) == (400, UVICORN_400)
+        else:
+            # h11 lets it through (it would use Transfer-Encoding): the guard refuses it.
+            assert_problem(r, 400, "the request has both Content-Length and Transfer-Encoding; "
+                                   "send one of them")
+        # NOTE: RFC 9112 §6.1: after such a request the server must close the connection.
+        assert r.headers.get("connection", "").lower() == "close"
+        assert leftover(conn) == (b"", True)
+    assert handler_calls(guarded, front) == []
+    assert handler_calls(guarded, hidden) == []
+
+
+@pytest.mark.parametrize(
+    ("lengths", "h11_answer"),
+    [
+        # h11 folds identical lengths into one, so the app sees one valid Content-Length.
+        (("Content-Length: 5", "Content-Length: 5"), 200),
+        (("Content-Length: 5, 5",), 200),
+        (("Content-Length: 5", "Content-Length: 6"), 400),
+    ],
+)
+def test_repeated_content_length(
+    guarded: Server, parser: str, lengths: tuple[str, ...], h11_answer: int
+) -> None:
+    token = new_token()
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={token}", *lengths, body=b"hello"))
+        r = conn.read_response()
+    if parser == "h11" and h11_answer == 200:
+        assert r.json() == {"length": 5}
+        assert handler_calls(guarded, token) == ["upload started", "upload read 5"]
+    else:
+        # llhttp refuses any repeated length, h11 conflicting ones.
+        assert (r.status, r.body) == (400, UVICORN_400)
+        assert handler_calls(guarded, token) == []
+
+
+# -- forwarding headers ------------------------------------------------------------------
+
+def whoami(server: Server, *headers: str) -> RawResponse:
+    with RawConnection(server) as conn:
+        conn.send(request_bytes("GET", "/whoami", *headers))
+        return conn.read_response()
+
+
+def test_spoofed_forwarding_headers_are_ignored_without_trusted_proxies(guarded: Server) -> None:
+    r = whoami(guarded, *SPOOFED, "X-Forwarded-Host: localhost")
+    assert r.json() == {"client": "127.0.0.1", "scheme": "http",
+                        "url": "http://127.0.0.1/whoami"}
+    assert "strict-transport-security" not in r.headers
+
+
+def test_forwarding_headers_from_a_trusted_proxy_are_believed(proxied: Server) -> None:
+    r = whoami(proxied, "X-Forwarded-For: 6.6.6.6, 203.0.113.9", "X-Forwarded-Proto: https")
+    assert r.json() == {"client": "203.0.113.9", "scheme": "https",
+                        "url": "https://127.0.0.1/whoami"}
+    assert r.headers["strict-transport-security"] == HSTS
+
+
+@pytest.mark.parametrize(
+    ("forwarded_host", "status"),
+    [("localhost", 200), ("evil.com", 400), ("localhost.evil.com", 400)],
+)
+def test_a_forwarded_host_is_checked_against_allowed_hosts(
+    proxied: Server, forwarded_host: str, status: int
+) -> None:
+    r = whoami(proxied, f"X-Forwarded-Host: {forwarded_host}")
+    assert r.status == status
+    if status == 400:
+        assert r.json()["detail"] == f"the host {forwarded_host!r}{HOST_HINT}"
+
+
+def test_uvicorn_believes_forwarding_headers_from_loopback_by_default(serve: ServeApp) -> None:
+    # Why the servers above run with --no-proxy-headers: uvicorn's default
+    # (--forwarded-allow-ips 127.0.0.1) rewrites the client before the app sees the request.
+    server = serve("tests.integration.security_apps:app")
+    r = whoami(server, *SPOOFED)
+    assert (r.json()["client"], r.json()["scheme"]) == ("203.0.113.9", "https")
+
+
+def test_app_run_leaves_forwarding_headers_to_trusted_proxies(launch: ServerPool) -> None:
+    # app.run() is how Zephyr serves: TRUSTED_PROXIES must be the only authority there.
+    script = (
+        "import sys\n"
+        "from tests.integration.security_apps import app\n"
+        "app.run(port=int(sys.argv[1]))\n"
+    )
+    server = launch.start([sys.executable, "-c", script, "{port}"])
+    r = whoami(server, *SPOOFED)
+    assert r.json() == {"client": "127.0.0.1", "scheme": "http",
+                        "url": "http://127.0.0.1/whoami"}
+
+
+def test_host_verdicts_do_not_leak_between_requests(guarded: Server) -> None:
+    # The allow-list caches verdicts: good and bad hosts interleave on one server.
+    token = new_token()
+    for host in ["evil.com", "127.0.0.1", "evil.com", "localhost"] * 3:
+        with socket.create_connection(("127.0.0.1", guarded.port), timeout=5.0) as sock:
+            sock.sendall(request_bytes("GET", f"/whoami?token={token}", "Connection: close",
+                                       host=host))
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        expected = b"HTTP/1.1 400 " if host == "evil.com" else b"HTTP/1.1 200 "
+        assert data.startswith(expected)
+    assert handler_calls(guarded, token) == ["whoami"] * 6
