@@ -126,6 +126,6 @@ def csrf_token(request: Request | None = None) -> str:
         if request is None:
             raise ContextError("csrf_token() needs a request; call it while handling one")
     layer = request.app.security if request.app is not None else None
-    if layer is None or layer.csrf is None:
-        raise ContextError("csrf_token() needs an app with CSRF protection on (CSRF=True)")
+    if layer is None:
+        raise ContextError("csrf_token() needs a request handled by a Zephyr app")
     return layer.csrf.token(request)

@@ -48,8 +48,8 @@ class SecurityLayer:
         keys = _secret_keys(app)
         self.guard = RequestGuard(
             hosts=HostValidator(config["ALLOWED_HOSTS"]),
-            proxies=ProxyResolver(config["TRUSTED_PROXIES"]) if config["TRUSTED_PROXIES"]
-            else None,
+            proxies=ProxyResolver(config["TRUSTED_PROXIES"], headers=config["PROXY_HEADERS"])
+            if config["TRUSTED_PROXIES"] else None,
             max_count=config["MAX_HEADER_COUNT"], max_size=config["MAX_HEADER_SIZE"],
         )
         self.headers = SecurityHeaders(config) if config["SECURITY_HEADERS"] else None
@@ -58,10 +58,11 @@ class SecurityLayer:
             cookie_name=config["SESSION_COOKIE_NAME"], max_age=config["SESSION_MAX_AGE"],
             secure=config["SESSION_COOKIE_SECURE"],
         )
+        # Built even with CSRF=False: a route may still ask for it with csrf=True.
         self.csrf = CSRFProtection(
             keys, trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
             max_age=config["SESSION_MAX_AGE"],
-        ) if config["CSRF"] else None
+        )
         self.limits: RateLimitBackend = (
             RedisRateLimitBackend(config["REDIS_URL"])
             if config["RATE_LIMIT_BACKEND"] == "redis" else MemoryRateLimitBackend()

@@ -9,7 +9,8 @@ unchanged, so a plain GET pays nothing here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,21 +56,22 @@ class RouteSecurity:
 
 def resolve(app: Zephyr, route: Route, lineage: Sequence[Scaffold]) -> RouteSecurity:
     """Merge the security options of ``lineage`` (app first) and ``route``."""
-    layers = [s.options for s in lineage] + [route.options]
+    layers = [(s.options, f"group:{s._full_prefix()}") for s in lineage]
+    layers.append((route.options, route.name))
     csrf = bool(app.config["CSRF"])
     auth: Sequence[AuthBackend] = app.auth_backends
     timeout: float | None = None
     headers: dict[str, str | None] = {}
     limits: list[Limit] = []
     permissions: list[Callable[..., Any]] = []
-    for index, options in enumerate(layers):
+    for options, counter in layers:
+        _check_shapes(route, options)
         csrf = options.get("csrf", csrf)
         auth = options.get("auth", auth) or ()
         timeout = options.get("timeout", timeout)
         headers.update(options.get("security_headers") or {})
         permissions.extend(options.get("permissions", ()))
-        scope = route.name if index == len(layers) - 1 else f"group:{lineage[index].prefix}"
-        limits.extend(lim.bound(scope) for lim in options.get("limits", ()))
+        limits.extend(lim.bound(counter) for lim in options.get("limits", ()))
     limits.extend(lim.bound(route.name) for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
     limits.extend(lim for prefix, lim in app.security.prefix_limits  # type: ignore[union-attr]
                   if route.path == prefix or route.path.startswith(prefix + "/"))
@@ -78,11 +80,30 @@ def resolve(app: Zephyr, route: Route, lineage: Sequence[Scaffold]) -> RouteSecu
             f"route {route.path!r} has permissions but no authentication backend; add "
             "app.auth_backends.append(...) or auth=[...] on the route or its group"
         )
-    if timeout is not None and not (isinstance(timeout, int | float) and timeout > 0):
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+                                or not 0 < timeout < math.inf):
         raise SetupError(f"route {route.path!r}: timeout must be a number of seconds, "
                          f"not {timeout!r}")
     return RouteSecurity(csrf=bool(csrf), limits=tuple(limits), auth=tuple(auth),
                          permissions=tuple(permissions), timeout=timeout, headers=headers)
+
+
+_SHAPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "limits": (lambda item: isinstance(item, Limit), "limit('5/minute') objects"),
+    "auth": (lambda item: isinstance(item, AuthBackend), "AuthBackend instances"),
+    "permissions": (lambda item: callable(item), "permissions like IsAuthenticated()"),
+}
+
+
+def _check_shapes(route: Route, options: Mapping[str, Any]) -> None:
+    """Refuse ``limits=``, ``auth=`` and ``permissions=`` that are not lists of the right kind."""
+    for name, (fits, wanted) in _SHAPES.items():
+        value = options.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list | tuple) or not all(fits(item) for item in value):
+            raise SetupError(f"route {route.path!r}: {name}= takes a list of {wanted}, "
+                             f"not {value!r}")
 
 
 def route_headers(app: Zephyr, security: RouteSecurity) -> SecurityHeaders | None:
@@ -128,6 +149,21 @@ class ProtectedEndpoint:
         self._on_error = on_error
         self._challenge = challenge_for(security.auth)
 
+    @property
+    def security(self) -> RouteSecurity:
+        """What the route checks (the OpenAPI document lists the refusals)."""
+        return self._security
+
+    @property
+    def checks_csrf(self) -> bool:
+        """Whether unsafe requests to the route are CSRF-checked."""
+        return self._csrf is not None
+
+    @property
+    def throttled(self) -> bool:
+        """Whether the route answers 429 to clients with too many security failures."""
+        return self._throttle is not None
+
     async def __call__(self, request: Request) -> Response:
         try:
             tightest = await self._check(request)
@@ -141,7 +177,7 @@ class ProtectedEndpoint:
                 async with asyncio.timeout(timeout):
                     response = await self._endpoint(request)
             except TimeoutError:
-                return await self._on_error(request, HTTPException(
+                response = await self._on_error(request, HTTPException(
                     503, f"the handler did not finish within {timeout:g} seconds"))
         if tightest is not None:
             add_rate_limit_headers(response, tightest)
@@ -162,11 +198,13 @@ class ProtectedEndpoint:
                 await self._csrf.check(request)
             if security.auth:
                 request.user = await authenticate(request, security.auth)
-            if security.permissions:
-                await check_permissions(request, request.user, security.permissions,
-                                        challenge=self._challenge)
         except (CSRFError, AuthenticationFailed) as exc:
+            # Forged requests and wrong credentials count; a visitor who is simply not
+            # logged in (refused by a permission below) does not.
             if throttle is not None:
                 await throttle.record(request, type(exc).__name__)
             raise
+        if security.permissions:
+            await check_permissions(request, request.user, security.permissions,
+                                    challenge=self._challenge)
         return tightest

@@ -173,6 +173,10 @@ class MemoryRateLimitBackend(RateLimitBackend):
         # Ordered by when each key's latest window opened: eviction takes from the front.
         self._keys: dict[str, dict[Rate, _Window]] = {}
 
+    def clear(self) -> None:
+        """Forget every counter (between tests that share an app, say)."""
+        self._keys.clear()
+
     def __len__(self) -> int:
         """How many keys are held (ended windows included until the next sweep)."""
         return len(self._keys)
