@@ -2,8 +2,12 @@
 
 import subprocess
 import sys
+from types import ModuleType
+
+import pytest
 
 import zephyr
+import zephyr.security
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -12,17 +16,18 @@ def _isort_key(name: str) -> tuple[int, str]:
     return kind, name
 
 
-def test_all_is_sorted_and_importable() -> None:
-    assert zephyr.__all__ == sorted(zephyr.__all__, key=_isort_key)
-    for name in zephyr.__all__:
-        assert getattr(zephyr, name) is not None, name
+@pytest.mark.parametrize("package", [zephyr, zephyr.security], ids=lambda p: p.__name__)
+def test_all_is_sorted_and_importable(package: ModuleType) -> None:
+    assert package.__all__ == sorted(package.__all__, key=_isort_key)
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
 
 
 def test_importing_zephyr_imports_no_extra() -> None:
     code = (
         "import sys, zephyr; "
         "extras = ('sqlalchemy', 'alembic', 'redis', 'pydantic', 'httpx', 'opentelemetry', "
-        "'granian', 'asyncpg', 'aiosqlite'); "
+        "'granian', 'asyncpg', 'aiosqlite', 'argon2', 'jwt', 'cryptography'); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(extras)))"
     )
     result = subprocess.run(

@@ -115,10 +115,14 @@ def _signed(claims: dict[str, Any]) -> str:
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
+DAY = 24 * 60 * 60
+
+
 def _valid(**overrides: Any) -> dict[str, Any]:
     now = _now()
     claims: dict[str, Any] = {
-        "sub": "u", "iat": now, "exp": now + 60, "iss": "issuer-a", "aud": "aud-a",
+        # A day: these claims are built at collection, maybe minutes before the test runs.
+        "sub": "u", "iat": now, "exp": now + DAY, "iss": "issuer-a", "aud": "aud-a",
     }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not None}
@@ -129,12 +133,12 @@ def _valid(**overrides: Any) -> dict[str, Any]:
     [
         (_valid(exp=_now() - 10), "expired", "the token has expired; get a new one"),
         (
-            _valid(nbf=_now() + 60),
+            _valid(nbf=_now() + DAY),
             "not-yet-valid",
             "the token is not valid yet (nbf or iat in the future); check the clocks or "
             "set leeway=",
         ),
-        (_valid(iat=_now() + 60), "not-yet-valid", None),
+        (_valid(iat=_now() + DAY), "not-yet-valid", None),
         (_valid(exp=None), "missing-claim", "the token has no 'exp' claim, which is required"),
         (_valid(iat=None), "missing-claim", "the token has no 'iat' claim, which is required"),
         (_valid(aud=None), "missing-claim", "the token has no 'aud' claim, which is required"),

@@ -2,7 +2,7 @@
 
 from zephyr.app import Zephyr
 from zephyr.config import Config, Setting
-from zephyr.context import current_app, g, request
+from zephyr.context import current_app, current_user, g, request
 from zephyr.converters import Converter
 from zephyr.datastructures import URL, Headers, MultiDict, MutableHeaders, QueryParams
 from zephyr.di import Depends
@@ -11,6 +11,7 @@ from zephyr.errors import (
     ClientDisconnect,
     ConfigError,
     ContextError,
+    Forbidden,
     HTTPException,
     MethodNotAllowed,
     NotFound,
@@ -19,6 +20,7 @@ from zephyr.errors import (
     ResponseValidationError,
     RouteConflictError,
     SetupError,
+    TooManyRequests,
     UnsupportedMediaType,
     URLBuildError,
     ZephyrError,
@@ -37,6 +39,14 @@ from zephyr.responses import (
 )
 from zephyr.routing import Mount, Route
 from zephyr.scaffold import Group
+from zephyr.security import (
+    csp_nonce,
+    csrf_token,
+    limit,
+    login_user,
+    logout_user,
+    redirect,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -53,6 +63,7 @@ __all__ = [
     "Depends",
     "File",
     "FileResponse",
+    "Forbidden",
     "Form",
     "Group",
     "HTMLResponse",
@@ -80,13 +91,21 @@ __all__ = [
     "Setting",
     "SetupError",
     "StreamingResponse",
+    "TooManyRequests",
     "URLBuildError",
     "UnsupportedMediaType",
     "UploadFile",
     "Zephyr",
     "ZephyrError",
     "abort",
+    "csp_nonce",
+    "csrf_token",
     "current_app",
+    "current_user",
     "g",
+    "limit",
+    "login_user",
+    "logout_user",
+    "redirect",
     "request",
 ]

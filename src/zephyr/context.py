@@ -1,4 +1,4 @@
-"""Context globals: ``request``, ``g`` and ``current_app``, backed by context variables.
+"""Context globals: ``request``, ``g``, ``current_app`` and ``current_user``, on context variables.
 
 They work in handlers, middleware, hooks and in plain ``def`` handlers running
 in the thread pool (the context is carried over). Outside a request they
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from zephyr.app import Zephyr
     from zephyr.requests import Request, State
 
-__all__ = ["current_app", "g", "request"]
+__all__ = ["current_app", "current_user", "g", "request"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,16 @@ def _current_app() -> Zephyr:
     return app
 
 
+def _current_user() -> Any:
+    try:
+        return request_var.get().user
+    except LookupError:
+        raise ContextError(
+            "'current_user' is only available while a request is being handled; "
+            "outside one there is no user"
+        ) from None
+
+
 def current_executor() -> Executor | None:
     """The thread pool of the app handling the current request, if any."""
     try:
@@ -93,6 +103,14 @@ class _Proxy(Generic[T]):
     def __contains__(self, item: object) -> bool:
         return item in self._lookup()
 
+    def __bool__(self) -> bool:
+        return bool(self._lookup())
+
+    def __eq__(self, other: object) -> bool:
+        return bool(self._lookup() == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         try:
             return f"<{self._name} proxy for {self._lookup()!r}>"
@@ -103,3 +121,5 @@ class _Proxy(Generic[T]):
 request = cast("Request", _Proxy(_current_request, "request"))
 g = cast("State", _Proxy(_current_g, "g"))
 current_app = cast("Zephyr", _Proxy(_current_app, "current_app"))
+#: The user of the current request (``request.user``): falsy when anonymous.
+current_user: Any = _Proxy(_current_user, "current_user")

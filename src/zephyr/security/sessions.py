@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import ContextError
+from zephyr.requests import Request  # at runtime: Depends(load_session) reads its annotation
 from zephyr.security.session_backends import CookieSessionBackend, SessionBackend
 
 if TYPE_CHECKING:
-    from zephyr.requests import Request
     from zephyr.responses import Response
 
 __all__ = ["Session", "SessionManager", "load_session"]

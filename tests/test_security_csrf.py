@@ -1,0 +1,356 @@
+"""CSRF under attack, in-process: browser verdicts, origins, tokens (forged, stale, foreign,
+misplaced), the opt-outs, the HTML refusal page and the failure throttle.
+
+Token paths use ``TestClient(app, same_origin=False)`` (a client that gives no
+browser verdict); browser paths set ``Sec-Fetch-Site`` / ``Origin`` themselves.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from tests.conftest import TEST_SECRET_KEY
+from zephyr import Request, Zephyr, csrf_token
+from zephyr.security import AuthUser, login_user
+from zephyr.security.sessions import CSRF_KEY
+from zephyr.testing import TestClient
+
+TRUSTED = "https://admin.example.com"
+OTHER_KEY = "other-Pw3Tz8Rk1Xm6Vc0Qb5Ny2Lh7Gs4Jd9Fa3Wu"
+SITE = "sec-fetch-site"
+HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "redis":
+        return {"session_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
+    return {"session_backend": request.param}
+
+
+@pytest.fixture(params=["cookie", "memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings selecting each session backend (Redis through the redis_url fixture)."""
+    return _settings(request)
+
+
+def csrf_app(ran: list[str], **settings: Any) -> Zephyr:
+    """An app whose POST /submit records each run in ``ran``."""
+    app = Zephyr(**{"csrf_trusted_origins": [TRUSTED], **settings})
+
+    @app.get("/token")
+    async def token(request: Request) -> dict[str, str]:
+        await request.load_session()
+        return {"token": csrf_token()}
+
+    @app.get("/tokens")
+    async def tokens(request: Request) -> list[str]:
+        await request.load_session()
+        return [csrf_token(), csrf_token(request), csrf_token()]
+
+    @app.get("/secret")
+    async def secret(request: Request) -> dict[str, Any]:
+        return {"secret": (await request.load_session()).get(CSRF_KEY)}
+
+    @app.post("/submit")
+    async def submit() -> str:
+        ran.append("submit")
+        return "done"
+
+    @app.post("/login")
+    async def login(request: Request) -> str:
+        await login_user(request, AuthUser(id="alice"))
+        return "logged in"
+
+    return app
+
+
+def get_token(client: TestClient) -> str:
+    token: str = client.get("/token").json()["token"]
+    return token
+
+
+def signed_token(client: TestClient, key: str) -> str:
+    """A token for the client's own session secret, signed with ``key``."""
+    secret = client.get("/secret").json()["secret"]
+    return URLSafeTimedSerializer(key, salt="zephyr.csrf").dumps([secret, "salt"])
+
+
+def make_token(kind: str | None, client: TestClient) -> str | None:
+    """The token an attacker (or the client itself) would send; the client gets a session."""
+    if kind is None:
+        return None
+    if kind == "other-session":
+        foreign = get_token(client)
+        client.cookies.clear()
+        get_token(client)
+        return foreign
+    valid = get_token(client)
+    middle = len(valid) // 2
+    return {
+        "valid": lambda: valid,
+        "empty": lambda: "",
+        "garbage": lambda: "garbage",
+        "tampered": lambda: valid[:middle] + ("A" if valid[middle] != "A" else "B")
+        + valid[middle + 1:],
+        "bare-secret": lambda: client.get("/secret").json()["secret"],
+        "app-key": lambda: signed_token(client, TEST_SECRET_KEY),
+        "other-key": lambda: signed_token(client, OTHER_KEY),
+    }[kind]()
+
+
+def post_submit(client: TestClient, headers: dict[str, str], token: str | None,
+                transport: str = "header", path: str = "/submit") -> httpx.Response:
+    if token is None:
+        return client.post(path, headers=headers)
+    if transport == "header":
+        return client.post(path, headers={**headers, "x-csrf-token": token})
+    if transport == "form":
+        return client.post(path, headers=headers, data={"csrf_token": token})
+    if transport == "multipart":
+        return client.post(path, headers=headers, data={"csrf_token": token},
+                           files={"attachment": ("a.txt", b"hello", "text/plain")})
+    if transport == "query":
+        return client.post(path, headers=headers, params={"csrf_token": token})
+    return client.post(path, headers=headers, json={"csrf_token": token})
+
+
+def csrf_refusals(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:
+    return [(record.reason, record.path, record.client) for record in caplog.records  # type: ignore[attr-defined]
+            if getattr(record, "security_event", None) == "csrf-refused"]
+
+
+# -- the table ------------------------------------------------------------------------------
+
+EVIL = "https://evil.example"
+ROWS = [
+    # The browser's verdict.
+    ("same-origin", {SITE: "same-origin"}, None, "header", None),
+    ("typed-url", {SITE: "none"}, None, "header", None),
+    ("cross-site", {SITE: "cross-site"}, None, "header", "csrf-sec-fetch-site"),
+    ("same-site", {SITE: "same-site"}, None, "header", "csrf-sec-fetch-site"),
+    ("same-site-trusted", {SITE: "same-site", "origin": TRUSTED}, None, "header", None),
+    ("cross-site-trusted", {SITE: "cross-site", "origin": TRUSTED}, None, "header", None),
+    ("same-site-untrusted", {SITE: "same-site", "origin": EVIL}, None, "header",
+     "csrf-sec-fetch-site"),
+    ("cross-site-claims-own-origin", {SITE: "cross-site", "origin": "http://localhost"}, None,
+     "header", "csrf-sec-fetch-site"),
+    ("cross-site-with-valid-token", {SITE: "cross-site"}, "valid", "header",
+     "csrf-sec-fetch-site"),
+    ("unknown-verdict", {SITE: "bogus"}, None, "header", "csrf-sec-fetch-site"),
+    # Origin without Sec-Fetch-Site.
+    ("own-origin", {"origin": "http://localhost"}, None, "header", None),
+    ("trusted-origin", {"origin": TRUSTED}, None, "header", None),
+    ("evil-origin", {"origin": EVIL}, None, "header", "csrf-origin"),
+    ("null-origin", {"origin": "null"}, None, "header", "csrf-origin"),
+    ("other-scheme", {"origin": "https://localhost"}, None, "header", "csrf-origin"),
+    ("other-port", {"origin": "http://localhost:8080"}, None, "header", "csrf-origin"),
+    ("lookalike-host", {"origin": "http://localhost.evil.example"}, None, "header",
+     "csrf-origin"),
+    ("evil-origin-with-valid-token", {"origin": EVIL}, "valid", "header", "csrf-origin"),
+    # No browser verdict: the token decides.
+    ("no-token", {}, None, "header", "csrf-token-missing"),
+    ("empty-token", {}, "empty", "header", "csrf-token-missing"),
+    ("garbage-token", {}, "garbage", "header", "csrf-token-invalid"),
+    ("tampered-token", {}, "tampered", "header", "csrf-token-invalid"),
+    ("token-of-another-session", {}, "other-session", "header", "csrf-token-invalid"),
+    ("bare-session-secret", {}, "bare-secret", "header", "csrf-token-invalid"),
+    ("secret-signed-with-another-key", {}, "other-key", "header", "csrf-token-invalid"),
+    ("secret-signed-with-the-app-key", {}, "app-key", "header", None),
+    ("valid-form-field", {}, "valid", "form", None),
+    ("valid-header", {}, "valid", "header", None),
+    ("valid-multipart-field", {}, "valid", "multipart", None),
+    ("valid-token-in-query-string", {}, "valid", "query", "csrf-token-missing"),
+    ("valid-token-in-json-body", {}, "valid", "json", "csrf-token-missing"),
+]
+
+
+@pytest.mark.parametrize(("headers", "token_kind", "transport", "reason"),
+                         [pytest.param(*row[1:], id=row[0]) for row in ROWS])
+def test_csrf_table(caplog: pytest.LogCaptureFixture, headers: dict[str, str],
+                    token_kind: str | None, transport: str, reason: str | None) -> None:
+    caplog.set_level(logging.WARNING, logger="zephyr.security")
+    ran: list[str] = []
+    with TestClient(csrf_app(ran), same_origin=False) as client:
+        token = make_token(token_kind, client)
+        response = post_submit(client, headers, token, transport)
+    if reason is None:
+        assert (response.status_code, response.text) == (200, "done")
+        assert ran == ["submit"]
+        assert csrf_refusals(caplog) == []
+        return
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["status"], body["title"], body["reason"]) == (403, "Forbidden", reason)
+    assert body["detail"].startswith("CSRF check failed: ")
+    assert ran == []
+    assert csrf_refusals(caplog) == [(reason.removeprefix("csrf-"), "/submit", "127.0.0.1")]
+
+
+# -- what is never checked, and the opt-outs ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "status"), [
+    ("GET", 200), ("HEAD", 200), ("OPTIONS", 200),
+    ("POST", 403), ("PUT", 403), ("PATCH", 403), ("DELETE", 403),
+])
+def test_only_unsafe_methods_are_checked(method: str, status: int) -> None:
+    ran: list[str] = []
+    app = Zephyr()
+
+    @app.route("/thing", methods=["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
+    async def thing(request: Request) -> str:
+        ran.append(request.method)
+        return "ok"
+
+    with TestClient(app) as client:
+        response = client.request(method, "/thing", headers={SITE: "cross-site"})
+    assert response.status_code == status
+    assert ran == ([method] if status == 200 else [])
+
+
+def optout_app(ran: list[str], **settings: Any) -> Zephyr:
+    app = Zephyr(**settings)
+
+    async def handler(request: Request) -> str:
+        ran.append(request.path)
+        return "ok"
+
+    app.post("/checked")(handler)
+    app.post("/route-off", csrf=False)(handler)
+    hooks = app.group("/hooks", csrf=False)
+    hooks.post("/off")(handler)
+    hooks.post("/back-on", csrf=True)(handler)
+    return app
+
+
+@pytest.mark.parametrize(("settings", "path", "status"), [
+    ({}, "/checked", 403),
+    ({}, "/route-off", 200),
+    ({}, "/hooks/off", 200),
+    ({}, "/hooks/back-on", 403),
+    ({"csrf": False}, "/checked", 200),
+    # A route that asks for CSRF protection gets it even when the app turned it off.
+    ({"csrf": False}, "/hooks/back-on", 403),
+])
+def test_csrf_can_be_turned_off_per_route_group_and_app(
+        settings: dict[str, Any], path: str, status: int) -> None:
+    ran: list[str] = []
+    with TestClient(optout_app(ran, **settings), same_origin=False) as client:
+        response = client.post(path, headers={SITE: "cross-site", "origin": EVIL})
+    assert response.status_code == status
+    assert ran == ([path] if status == 200 else [])
+
+
+def test_with_csrf_off_tokens_still_work_for_routes_that_ask_for_it() -> None:
+    app = Zephyr(csrf=False)
+
+    @app.get("/token")
+    async def token() -> dict[str, str]:
+        return {"token": csrf_token()}
+
+    @app.post("/guarded", csrf=True)
+    async def guarded() -> str:
+        return "ok"
+
+    with TestClient(app, same_origin=False) as client:
+        issued = client.get("/token").json()["token"]
+        refused = client.post("/guarded")
+        accepted = client.post("/guarded", headers={"X-CSRF-Token": issued})
+    assert (refused.status_code, accepted.status_code) == (403, 200)
+
+
+# -- the HTML refusal page ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("headers", "token_kind", "shown"), [
+    ({SITE: "cross-site"}, None,
+     "CSRF check failed: the browser says this request came from another site "
+     "(Sec-Fetch-Site: cross-site)"),
+    ({"origin": EVIL}, None,
+     f"CSRF check failed: the request's Origin {EVIL!r} is not this site"),
+    ({}, None, "CSRF check failed: the CSRF token is missing"),
+    ({}, "garbage", "CSRF check failed: the CSRF token is not valid for this session"),
+    # Attacker-chosen header values are escaped, never markup.
+    ({"origin": "<script>alert(1)</script>"}, None,
+     "CSRF check failed: the request's Origin '<script>alert(1)</script>' is not this site"),
+    ({SITE: "<svg onload=1>"}, None, "(Sec-Fetch-Site: <svg onload=1>)"),
+])
+def test_a_browser_gets_an_html_page_naming_the_failed_check(
+        headers: dict[str, str], token_kind: str | None, shown: str) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran), same_origin=False) as client:
+        token = make_token(token_kind, client)
+        response = post_submit(client, {**headers, "accept": HTML}, token)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<h1>403 Forbidden</h1>" in response.text
+    assert html.escape(shown) in response.text
+    assert "<script>alert" not in response.text
+    assert "<svg" not in response.text
+    assert ran == []
+
+
+# -- tokens over a session's life -----------------------------------------------------------
+
+
+def test_every_token_differs_and_every_one_validates(backend: dict[str, Any]) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, **backend), same_origin=False) as client:
+        tokens = client.get("/tokens").json()
+        assert len(set(tokens)) == 3
+        statuses = [post_submit(client, {}, token).status_code for token in tokens]
+    assert statuses == [200, 200, 200]
+    assert ran == ["submit"] * 3
+
+
+def test_a_token_survives_across_requests_of_the_same_session(backend: dict[str, Any]) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, **backend), same_origin=False) as client:
+        first = get_token(client)
+        second = get_token(client)
+        assert first != second
+        statuses = [post_submit(client, {}, token, transport).status_code
+                    for token, transport in [(first, "header"), (second, "form"),
+                                             (first, "form"), (second, "header")]]
+    assert statuses == [200, 200, 200, 200]
+
+
+def test_login_regenerates_the_csrf_secret(backend: dict[str, Any]) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, **backend), same_origin=False) as client:
+        before = get_token(client)
+        assert post_submit(client, {}, before, path="/login").status_code == 200
+        stale = post_submit(client, {}, before)
+        after = get_token(client)
+        fresh = post_submit(client, {}, after)
+    assert (stale.status_code, stale.json()["reason"]) == (403, "csrf-token-invalid")
+    assert fresh.status_code == 200
+    assert ran == ["submit"]
+
+
+# -- the failure throttle -------------------------------------------------------------------
+
+
+def test_repeated_csrf_failures_are_throttled(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="zephyr.security")
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, failure_limit="3/minute"), same_origin=False) as client:
+        token = get_token(client)
+        failures = [post_submit(client, {}, "garbage").status_code for _ in range(3)]
+        throttled = post_submit(client, {}, token)
+        still = post_submit(client, {}, token, "form")
+    assert failures == [403, 403, 403]
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    assert throttled.json()["status"] == 429
+    assert still.status_code == 429
+    assert ran == []
+    events = [getattr(record, "security_event", None) for record in caplog.records]
+    assert events == ["csrf-refused"] * 3 + ["failure-throttled"] * 2

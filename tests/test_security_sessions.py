@@ -1,0 +1,407 @@
+"""Sessions under attack, in-process: cookie flags and caching headers, forged, stale and
+replayed cookies, secret-key rotation, fixation (``regenerate``) and the loading rule
+of the server-side backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from itsdangerous import Signer
+from itsdangerous.timed import TimestampSigner
+
+from tests.conftest import TEST_SECRET_KEY
+from zephyr import ContextError, Depends, Request, Zephyr
+from zephyr.responses import JSONResponse, Response
+from zephyr.security import CookieSessionBackend, MemorySessionBackend, Session, load_session
+from zephyr.testing import TestClient
+
+OLD_KEY = "old-Kq2Zr7Lm0Vb6Nc1Xw9Ty4Ua5Se2Rd3Fg7Hj8Pm"
+NEW_KEY = "new-Ys4Bt9Wn2Qx7Gc5Lv0Hp3Mk8Ja6Dr1Fz4Ue9Ni"
+OTHER_KEY = "other-Pw3Tz8Rk1Xm6Vc0Qb5Ny2Lh7Gs4Jd9Fa3Wu"
+ID_SALT = "zephyr.session.id"
+BACKEND_NAMES = {"memory": "MemorySessionBackend", "redis": "RedisSessionBackend"}
+
+
+def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "redis":
+        return {"session_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
+    return {"session_backend": request.param}
+
+
+@pytest.fixture(params=["cookie", "memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings selecting each session backend (Redis through the redis_url fixture)."""
+    return _settings(request)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def server_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The backends that keep the data on the server behind a signed id."""
+    return _settings(request)
+
+
+@pytest.fixture(params=["cookie", "redis"])
+def shared_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The backends whose sessions outlive one app object (rotation tests need two apps)."""
+    return _settings(request)
+
+
+def session_app(**settings: Any) -> Zephyr:
+    app = Zephyr(**settings)
+
+    @app.get("/untouched")
+    async def untouched() -> str:
+        return "untouched"
+
+    @app.get("/read")
+    async def read(request: Request) -> dict[str, Any]:
+        return dict(await request.load_session())
+
+    @app.get("/read-vary")
+    async def read_vary(request: Request, vary: str) -> Response:
+        response = JSONResponse(dict(await request.load_session()))
+        response.headers["Vary"] = vary
+        return response
+
+    @app.get("/write")
+    async def write(request: Request, value: str = "1") -> dict[str, Any]:
+        session = await request.load_session()
+        session["value"] = value
+        return dict(session)
+
+    @app.get("/clear")
+    async def clear(request: Request) -> dict[str, Any]:
+        session = await request.load_session()
+        session.clear()
+        return dict(session)
+
+    @app.get("/regenerate")
+    async def regenerate(request: Request) -> dict[str, Any]:
+        session = await request.load_session()
+        session.regenerate()
+        return dict(session)
+
+    @app.get("/sync-read")
+    async def sync_read(request: Request) -> dict[str, Any]:
+        try:
+            return dict(request.session)
+        except ContextError as exc:
+            return {"error": str(exc)}
+
+    @app.get("/loaded-then-sync")
+    async def loaded_then_sync(request: Request) -> dict[str, Any]:
+        await request.load_session()
+        return dict(request.session)
+
+    return app
+
+
+def with_depends_route(app: Zephyr) -> Zephyr:
+    """``app`` plus a route that takes the loaded session as a ``Depends`` parameter."""
+
+    @app.get("/depends")
+    async def depends(
+        session: Session = Depends(load_session),  # noqa: B008 - the form users write
+    ) -> dict[str, Any]:
+        return dict(session)
+
+    return app
+
+
+def set_cookies(response: Any) -> list[tuple[str, str, set[str]]]:
+    """Each Set-Cookie header as (name, value, {attributes}), attribute names as sent."""
+    cookies = []
+    for header in response.headers.get_list("set-cookie"):
+        pair, *attributes = header.split("; ")
+        name, _, value = pair.partition("=")
+        cookies.append((name, value, set(attributes)))
+    return cookies
+
+
+def written_cookie(client: TestClient, value: str = "1") -> str:
+    """Write ``value`` into a new session of ``client`` and return the cookie value."""
+    response = client.get("/write", params={"value": value})
+    assert response.status_code == 200
+    [(name, cookie, _)] = set_cookies(response)
+    assert name == "session"
+    return cookie
+
+
+def read_with(client: TestClient, cookie: str, path: str = "/read") -> Any:
+    """GET ``path`` sending exactly ``cookie`` as the session (the client's jar is emptied)."""
+    client.cookies.clear()
+    return client.get(path, headers={"cookie": f"session={cookie}"})
+
+
+# -- which responses a session marks -----------------------------------------------------
+
+
+@pytest.mark.parametrize("has_cookie", [False, True])
+def test_a_route_that_never_touches_the_session_sets_and_marks_nothing(
+        backend: dict[str, Any], has_cookie: bool) -> None:
+    with TestClient(session_app(**backend)) as client:
+        if has_cookie:
+            written_cookie(client)
+        response = client.get("/untouched")
+    assert response.status_code == 200
+    assert response.text == "untouched"
+    assert "set-cookie" not in response.headers
+    assert "cache-control" not in response.headers
+    assert "vary" not in response.headers
+
+
+@pytest.mark.parametrize(("path", "params", "vary"), [
+    ("/read", {}, "Cookie"),
+    ("/read-vary", {"vary": "Accept-Encoding"}, "Accept-Encoding, Cookie"),
+    ("/read-vary", {"vary": "Accept, cookie"}, "Accept, cookie"),
+])
+def test_reading_the_session_makes_the_response_private(
+        backend: dict[str, Any], path: str, params: dict[str, str], vary: str) -> None:
+    with TestClient(session_app(**backend)) as client:
+        written_cookie(client, "mine")
+        response = client.get(path, params=params)
+    assert response.status_code == 200
+    assert response.json() == {"value": "mine"}
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["vary"] == vary
+    assert "set-cookie" not in response.headers  # read, not changed: nothing re-sent
+
+
+@pytest.mark.parametrize(("base_url", "secure_setting", "secure"), [
+    ("http://localhost", None, False),
+    ("https://localhost", None, True),
+    ("http://localhost", True, True),
+    ("https://localhost", False, False),
+])
+def test_a_written_session_cookie_has_the_safe_flags(
+        backend: dict[str, Any], base_url: str, secure_setting: bool | None,
+        secure: bool) -> None:
+    app = session_app(session_max_age=3600, session_cookie_secure=secure_setting, **backend)
+    with TestClient(app, base_url=base_url) as client:
+        response = client.get("/write")
+    [(name, value, attributes)] = set_cookies(response)
+    expected = {"Max-Age=3600", "Path=/", "HttpOnly", "SameSite=Lax"}
+    assert (name, attributes) == ("session", expected | ({"Secure"} if secure else set()))
+    assert value
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["vary"] == "Cookie"
+
+
+# -- round trips -----------------------------------------------------------------------
+
+
+def test_the_session_round_trips_across_requests(backend: dict[str, Any]) -> None:
+    with TestClient(session_app(**backend)) as client:
+        written_cookie(client, "first")
+        assert client.get("/read").json() == {"value": "first"}
+        written_cookie(client, "second")
+        assert client.get("/read").json() == {"value": "second"}
+
+
+def test_clear_deletes_the_cookie(backend: dict[str, Any]) -> None:
+    with TestClient(session_app(**backend)) as client:
+        written_cookie(client, "gone soon")
+        response = client.get("/clear")
+        assert response.json() == {}
+        [(name, value, attributes)] = set_cookies(response)
+        assert (name, value) == ("session", "")
+        assert attributes == {"Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Max-Age=0", "Path=/",
+                              "HttpOnly", "SameSite=Lax"}
+        assert "session" not in client.cookies
+        assert client.get("/read").json() == {}
+
+
+def test_a_cleared_server_side_session_cannot_be_replayed(
+        server_backend: dict[str, Any]) -> None:
+    with TestClient(session_app(**server_backend)) as client:
+        cookie = written_cookie(client, "gone soon")
+        client.get("/clear")
+        response = read_with(client, cookie)
+    assert (response.status_code, response.json()) == (200, {})
+
+
+# -- forged and garbage cookies ----------------------------------------------------------
+
+
+def _flip(position: int) -> Callable[[str], str]:
+    def forge(cookie: str) -> str:
+        index = position % len(cookie)
+        replacement = "A" if cookie[index] != "A" else "B"
+        return cookie[:index] + replacement + cookie[index + 1:]
+    return forge
+
+
+GARBAGE = [
+    "",
+    "garbage",
+    ".",
+    "..",
+    "a.b.c",
+    "eyJ2YWx1ZSI6ImFkbWluIn0.AAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB",
+    "%00%ff%fe",
+    '"quoted"',
+    "x" * 129,
+    "x" * 4100,
+]
+
+
+@pytest.mark.parametrize("forge", [
+    pytest.param(_flip(0), id="flip-first-char"),
+    pytest.param(_flip(10), id="flip-in-payload"),
+    pytest.param(_flip(-5), id="flip-in-signature"),
+    *(pytest.param(lambda _cookie, value=value: value, id=f"garbage-{index}")
+      for index, value in enumerate(GARBAGE)),
+])
+def test_a_tampered_or_garbage_cookie_gives_an_empty_session(
+        backend: dict[str, Any], forge: Callable[[str], str]) -> None:
+    with TestClient(session_app(**backend)) as client:
+        cookie = written_cookie(client, "secret")
+        forged = forge(cookie)
+        assert forged != cookie
+        response = read_with(client, forged)
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert "set-cookie" not in response.headers
+
+
+def signed_with(key: str, kind: str, cookie: str) -> str:
+    """``cookie`` as someone holding ``key`` would make it: the same id, or the same data."""
+    if kind == "cookie":
+        return asyncio.run(
+            CookieSessionBackend([key]).save(None, {"value": "secret"}, max_age=3600))
+    session_id = cookie.rpartition(".")[0]
+    return Signer(key, salt=ID_SALT, digest_method=hashlib.sha256).sign(session_id).decode()
+
+
+@pytest.mark.parametrize(("key", "seen"), [
+    (TEST_SECRET_KEY, {"value": "secret"}),  # the recipe is right: the app's key passes
+    (OTHER_KEY, {}),
+])
+def test_a_cookie_signed_with_another_key_is_refused(
+        backend: dict[str, Any], key: str, seen: dict[str, str]) -> None:
+    with TestClient(session_app(**backend)) as client:
+        cookie = written_cookie(client, "secret")
+        response = read_with(client, signed_with(key, backend["session_backend"], cookie))
+    assert (response.status_code, response.json()) == (200, seen)
+
+
+def test_a_server_side_backend_never_adopts_an_id_it_did_not_issue(
+        server_backend: dict[str, Any]) -> None:
+    planted = Signer(TEST_SECRET_KEY, salt=ID_SALT,
+                     digest_method=hashlib.sha256).sign("attacker-chosen-id").decode()
+    with TestClient(session_app(**server_backend)) as client:
+        client.cookies.clear()
+        response = client.get("/write", params={"value": "victim"},
+                              headers={"cookie": f"session={planted}"})
+        [(_, issued, _)] = set_cookies(response)
+        assert issued != planted
+        assert read_with(client, issued).json() == {"value": "victim"}
+        assert read_with(client, planted).json() == {}
+
+
+class Clock:
+    """A settable clock for the session backends' expiry."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+
+@pytest.mark.parametrize("kind", ["cookie", "memory"])
+@pytest.mark.parametrize(("age", "seen"), [(59, {"value": "1"}), (61, {})])
+def test_an_expired_session_is_empty(monkeypatch: pytest.MonkeyPatch, kind: str, age: int,
+                                     seen: dict[str, str]) -> None:
+    clock = Clock()
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _self: int(clock.now))
+    app = session_app(session_backend=kind, session_max_age=60)
+    with TestClient(app) as client:
+        if kind == "memory":
+            app.security.sessions.backend = MemorySessionBackend(  # type: ignore[union-attr]
+                [TEST_SECRET_KEY], clock=lambda: clock.now)
+        cookie = written_cookie(client)
+        clock.now += age
+        response = read_with(client, cookie)
+    assert (response.status_code, response.json()) == (200, seen)
+
+
+def test_redis_expires_the_session_after_max_age(redis_url: str) -> None:
+    app = session_app(session_backend="redis", redis_url=redis_url, session_max_age=60)
+    with TestClient(app) as client:
+        written_cookie(client)
+    store = redis.Redis.from_url(redis_url)
+    try:
+        [key] = store.keys("zephyr:session:*")
+        assert 59_000 < store.pttl(key) <= 60_000
+    finally:
+        store.close()
+
+
+# -- secret key rotation -----------------------------------------------------------------
+
+
+def test_key_rotation_accepts_old_sessions_and_reissues_them_with_the_new_key(
+        shared_backend: dict[str, Any]) -> None:
+    with TestClient(session_app(secret_key=OLD_KEY, **shared_backend)) as client:
+        old_cookie = written_cookie(client, "from-old")
+    rotating = session_app(secret_key=NEW_KEY, secret_key_fallbacks=[OLD_KEY], **shared_backend)
+    with TestClient(rotating) as client:
+        # A session signed with the old key (say, replayed by its owner) is still accepted.
+        assert read_with(client, old_cookie).json() == {"value": "from-old"}
+        response = client.get("/write", params={"value": "rotated"},
+                              headers={"cookie": f"session={old_cookie}"})
+        [(_, new_cookie, _)] = set_cookies(response)
+    assert new_cookie != old_cookie
+    with TestClient(session_app(secret_key=NEW_KEY, **shared_backend)) as client:
+        assert read_with(client, new_cookie).json() == {"value": "rotated"}
+        response = read_with(client, old_cookie)
+    assert (response.status_code, response.json()) == (200, {})
+
+
+# -- fixation: regenerate() ---------------------------------------------------------------
+
+
+def test_regenerate_gives_a_new_id_and_kills_the_old_one(server_backend: dict[str, Any]) -> None:
+    with TestClient(session_app(**server_backend)) as client:
+        before = written_cookie(client, "kept")
+        response = client.get("/regenerate")
+        [(_, after, _)] = set_cookies(response)
+        assert after != before
+        assert read_with(client, after).json() == {"value": "kept"}
+        assert read_with(client, before).json() == {}
+
+
+# -- loading server-side sessions ----------------------------------------------------------
+
+
+def test_request_session_needs_loading_with_a_server_side_backend(
+        server_backend: dict[str, Any]) -> None:
+    name = BACKEND_NAMES[server_backend["session_backend"]]
+    with TestClient(session_app(**server_backend)) as client:
+        written_cookie(client, "stored")
+        unloaded = client.get("/sync-read")
+        loaded = client.get("/loaded-then-sync")
+    assert unloaded.json() == {"error": (
+        f"request.session with the {name} needs loading first: `await request.load_session()` "
+        "(or take a `session: Session = Depends(load_session)` parameter)"
+    )}
+    assert loaded.json() == {"value": "stored"}
+
+
+def test_request_session_works_without_loading_with_the_cookie_backend() -> None:
+    with TestClient(session_app(session_backend="cookie")) as client:
+        written_cookie(client, "stored")
+        assert client.get("/sync-read").json() == {"value": "stored"}
+
+
+def test_a_depends_load_session_parameter_gets_the_loaded_session(
+        backend: dict[str, Any]) -> None:
+    with TestClient(with_depends_route(session_app(**backend))) as client:
+        written_cookie(client, "stored")
+        response = client.get("/depends")
+    assert (response.status_code, response.json()) == (200, {"value": "stored"})
