@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from examples.showcase.accounts import DEMO_NAME, DEMO_PASSWORD
 from examples.showcase.app import app
 
+from zephyr.security import MemoryRateLimitBackend
 from zephyr.server import import_string_for
 from zephyr.testing import TestClient
 
@@ -184,3 +187,96 @@ def test_a_json_body_is_not_a_form(client: TestClient) -> None:
 
 def test_make_run_can_reload_the_app_by_its_import_string() -> None:
     assert import_string_for(app) == "examples.showcase.app:app"
+
+
+# -- accounts: login, logout, CSRF, rate limit -------------------------------------------
+
+
+@pytest.fixture
+def fresh_limits(client: TestClient) -> TestClient:
+    """The showcase app lives for the whole test session: start each test with no counts."""
+    assert app.security is not None
+    limits = app.security.limits
+    assert isinstance(limits, MemoryRateLimitBackend)
+    limits.clear()
+    return client
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def log_in(client: TestClient, password: str = DEMO_PASSWORD, next: str = "/account"
+           ) -> httpx.Response:
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"name": DEMO_NAME, "password": password, "next": next,
+                                       "csrf_token": token})
+
+
+def test_the_login_page_styles_itself_with_the_nonce_of_its_csp(fresh_limits: TestClient) -> None:
+    r = fresh_limits.get("/login")
+    nonce = re.search(r'<style nonce="([^"]+)">', r.text)
+    assert nonce
+    assert f"style-src 'self' 'nonce-{nonce.group(1)}'" in r.headers["content-security-policy"]
+
+
+def test_logging_in_renews_the_session_and_shows_the_account(fresh_limits: TestClient) -> None:
+    client = fresh_limits
+    client.get("/login")
+    before = client.cookies.get("session")
+    r = log_in(client)
+    assert (r.status_code, r.headers["location"]) == (303, "/account")
+    assert client.cookies.get("session") not in (None, before)
+    assert "Hello, Demo user" in client.get("/account").text
+    assert client.get("/api/me").json() == {"id": "demo", "name": "Demo user"}
+
+
+def test_logging_out_ends_the_session(fresh_limits: TestClient) -> None:
+    client = fresh_limits
+    log_in(client)
+    token = csrf_of(client.get("/account").text)
+    r = client.post("/logout", data={"csrf_token": token})
+    assert (r.status_code, r.headers["location"]) == (303, "/")
+    me = client.get("/api/me")
+    assert me.status_code == 401
+    assert me.headers["www-authenticate"] == 'Session realm="login"'
+    assert client.get("/account").headers["location"] == "/login?next=%2Faccount"
+
+
+def test_a_wrong_password_goes_back_to_the_form(fresh_limits: TestClient) -> None:
+    r = log_in(fresh_limits, password="guess")
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Faccount&failed=1"
+    assert "Wrong name or password" in fresh_limits.get(r.headers["location"]).text
+    assert fresh_limits.get("/api/me").status_code == 401
+
+
+def test_the_login_is_limited_to_five_attempts_a_minute(fresh_limits: TestClient) -> None:
+    statuses = [log_in(fresh_limits, password=f"guess-{i}").status_code for i in range(6)]
+    assert statuses == [303] * 5 + [429]
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil"])
+def test_the_login_never_redirects_off_site(fresh_limits: TestClient, target: str) -> None:
+    r = log_in(fresh_limits, next=target)
+    assert (r.status_code, r.headers["location"]) == (303, "/")
+
+
+def test_a_form_post_without_token_or_browser_verdict_is_refused() -> None:
+    with TestClient(app, same_origin=False) as client:
+        refused = client.post("/guestbook", data={"name": "Eve", "message": "forged"})
+        token = csrf_of(client.get("/guestbook").text)
+        signed = client.post("/guestbook", data={"name": "Ann", "message": "hi",
+                                                 "csrf_token": token})
+    assert (refused.status_code, refused.json()["reason"]) == (403, "csrf-token-missing")
+    assert signed.status_code == 303
+
+
+def test_a_cross_site_form_post_is_refused(client: TestClient) -> None:
+    r = client.post("/guestbook", data={"name": "Eve", "message": "forged"},
+                    headers={"Sec-Fetch-Site": "cross-site", "Accept": "text/html"})
+    assert r.status_code == 403
+    assert "another site" in r.text
+    assert "Eve" not in client.get("/guestbook").text

@@ -50,6 +50,11 @@ BODY_ERRORS = {
     "415": {"description": "Unsupported content type", "content": PROBLEM},
     "422": INVALID,
 }
+# Unsafe methods are CSRF-checked, and repeated CSRF failures are throttled.
+CSRF_REFUSALS = {
+    "403": {"description": "Refused as a cross-site request (CSRF)", "content": PROBLEM},
+    "429": {"description": "Too many requests", "content": PROBLEM},
+}
 
 
 def response_app() -> Zephyr:
@@ -103,15 +108,16 @@ def response_document() -> dict[str, Any]:
             "200": _json({"type": "array", "items": {"$ref": REF + "Item"}}),
             "404": {"description": "Not found", "content": PROBLEM},
         }),
-        ("/create", "post", {"201": _json({"$ref": REF + "Item"}), **BODY_ERRORS}),
+        ("/create", "post", {"201": _json({"$ref": REF + "Item"}), **BODY_ERRORS,
+                             **CSRF_REFUSALS}),
         ("/delete/{id}", "delete", {
-            "204": OK, "404": {"description": "Not found", "content": PROBLEM},
+            "204": OK, "404": {"description": "Not found", "content": PROBLEM}, **CSRF_REFUSALS,
         }),
         ("/declared", "get", {"200": _json({"type": "array", "items": {"$ref": REF + "Pet"}})}),
         ("/unchecked", "get", {"200": OK}),
         ("/extra/{id}", "put", {
             "200": OK, "404": {"description": "No such item"}, **BODY_ERRORS,
-            "409": {"description": "Conflict"},
+            **CSRF_REFUSALS, "409": {"description": "Conflict"},
         }),
     ],
 )

@@ -158,7 +158,7 @@ def test_the_showcase_document_is_valid_openapi_3_1() -> None:
         "description": "The guestbook and notes APIs of the showcase app.",
     }
     assert sorted(document["paths"]) == [
-        "/api/entries", "/api/entries/{entry_id}", "/api/notes", "/api/notes/{note_id}",
+        "/api/entries", "/api/entries/{entry_id}", "/api/me", "/api/notes", "/api/notes/{note_id}",
     ]
 
 

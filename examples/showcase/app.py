@@ -1,4 +1,4 @@
-"""The Zephyr showcase: a home page, a small JSON API and a guestbook form.
+"""The Zephyr showcase: a home page, a JSON API, a guestbook form and a login.
 
 Run it with ``make run`` and open http://127.0.0.1:8000. Debug mode is on for
 this demo (error pages show tracebacks); ``ZEPHYR_DEBUG=0 make run`` turns it
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
-from examples.showcase import notes
+from examples.showcase import accounts, notes
+from examples.showcase.pages import csrf_field, page
 from zephyr import (
     MultiDict,
     Query,
@@ -31,6 +32,7 @@ app.openapi_config = OpenAPIConfig(
     description="The guestbook and notes APIs of the showcase app.",
 )
 notes.install(app)
+accounts.install(app)
 
 
 @dataclass
@@ -48,24 +50,9 @@ def seed_guestbook() -> None:
     app.state.entries = [Entry(1, "Zephyr", "Welcome! Leave a message below.")]
 
 
-def _page(title: str, body: str) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{{font:16px/1.6 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;
-color:#222}} nav a{{margin-right:1rem}} li{{margin:.4rem 0}}
-input,textarea{{display:block;margin:.3rem 0 .8rem;width:100%;font:inherit}}
-button{{font:inherit;padding:.3rem 1rem}} code{{background:#f3f3f3}}
-</style></head>
-<body><nav><a href="{app.url_for('home')}">Home</a>
-<a href="{app.url_for('guestbook')}">Guestbook</a>
-<a href="{app.url_for('api.list_entries')}">JSON API</a></nav>{body}</body></html>"""
-
-
 @app.get("/", include_in_schema=False)
 async def home() -> str:
-    return _page(
+    return page(
         "Zephyr showcase",
         f"""<h1>Zephyr</h1>
 <p>A fast ASGI framework with Flask's ergonomics. This app shows the basics:</p>
@@ -75,7 +62,11 @@ async def home() -> str:
 dataclasses becomes JSON;</li>
 <li><a href="{app.url_for('api.get_entry', entry_id=1)}">/api/entries/1</a>: a typed path
 parameter (<code>/api/entries/&lt;int:entry_id&gt;</code>);</li>
-<li><a href="{app.url_for('guestbook')}">the guestbook</a>: a form posted back to the app;</li>
+<li><a href="{app.url_for('guestbook')}">the guestbook</a>: a form posted back to the app,
+with a CSRF token;</li>
+<li><a href="{app.url_for('login')}">log in</a> as the demo user: an argon2-hashed password,
+a rate-limited login that renews the session, and <a href="/api/me">/api/me</a> for the
+signed-in user;</li>
 <li><a href="/docs">/docs</a> and <a href="/redoc">/redoc</a>: the typed notes API
 (<code>/api/notes</code>) and the others, from the generated OpenAPI document.</li>
 </ul>""",
@@ -106,11 +97,11 @@ async def guestbook() -> str:
         f"<li><strong>{html.escape(e.name)}</strong>: {html.escape(e.message)}</li>"
         for e in app.state.entries
     )
-    form = f"""<form method="post" action="{app.url_for('sign_guestbook')}">
+    form = f"""<form method="post" action="{app.url_for('sign_guestbook')}">{csrf_field()}
 <label>Name <input name="name" required maxlength="40"></label>
 <label>Message <textarea name="message" required maxlength="500"></textarea></label>
 <button>Sign</button></form>"""
-    return _page("Guestbook", f"<h1>Guestbook</h1><ul>{items}</ul>{form}")
+    return page("Guestbook", f"<h1>Guestbook</h1><ul>{items}</ul>{form}")
 
 
 def _text(form: MultiDict[str | UploadFile], name: str) -> str:
@@ -125,7 +116,7 @@ async def sign_guestbook(request: Request) -> Response | tuple[str, int]:
     name, message = _text(form, "name"), _text(form, "message")
     if not name or not message or len(name) > 40 or len(message) > 500:
         back = app.url_for("guestbook")
-        return _page("Guestbook", "<p>Please give a name (up to 40 characters) and a "
+        return page("Guestbook", "<p>Please give a name (up to 40 characters) and a "
                      f"message (up to 500). <a href='{back}'>Back</a></p>"), 400
     entries: list[Entry] = app.state.entries
     entries.append(Entry(max((e.id for e in entries), default=0) + 1, name, message))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import ClientDisconnect, HTTPException, SetupError
 from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
+from zephyr.security.headers import csp_nonce
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
@@ -159,7 +160,8 @@ def _render(
     request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any]
 ) -> Response:
     if wants_html(request):
-        return HTMLResponse(error_page(status, title, detail, extra.get("errors")), status)
+        page = error_page(status, title, detail, extra.get("errors"), nonce=csp_nonce(request))
+        return HTMLResponse(page, status)
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:
         problem["detail"] = detail
@@ -219,7 +221,8 @@ def request_id_of(request: Request) -> str:
 
 
 def error_page(
-    status: int, title: str, detail: str | None, errors: list[dict[str, Any]] | None = None
+    status: int, title: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
+    *, nonce: str | None = None,
 ) -> str:
     """A small, self-contained HTML error page (every value escaped).
 
@@ -237,8 +240,14 @@ def error_page(
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         f"<title>{status} {html.escape(title)}</title>"
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;"
+        f"<style{nonce_attribute(nonce)}>"
+        "body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;"
         "padding:0 1rem;color:#222}h1{font-size:1.6rem}small{color:#777}</style>"
         f"<h1>{status} {html.escape(title)}</h1>{body}<small>Zephyr</small></html>"
     )
 
+
+
+def nonce_attribute(nonce: str | None) -> str:
+    """`` nonce="..."`` so the Content-Security-Policy lets an inline style or script run."""
+    return f' nonce="{html.escape(nonce)}"' if nonce else ""

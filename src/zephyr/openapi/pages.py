@@ -17,6 +17,7 @@ from zephyr.errors import NotFound
 from zephyr.openapi.schema import build_document
 from zephyr.requests import Request  # at runtime: the handlers below are annotated with it
 from zephyr.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from zephyr.security.headers import csp_nonce
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
@@ -60,8 +61,17 @@ def install(app: Zephyr, config: OpenAPIConfig) -> None:
             _add_viewer(group, config, bundle, url, render, assets)
 
 
+# Swagger UI and ReDoc style their widgets with injected <style> elements (ReDoc also
+# parses the document in a blob: worker): their pages alone get this policy.
+VIEWER_CSP = (
+    "default-src 'self'; script-src 'self'{nonce}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
 def _add_viewer(group: Group, config: OpenAPIConfig, bundle: str, url: str,
-                render: Callable[[str, str, str], str], assets: tuple[str, ...]) -> None:
+                render: Callable[[str, str, str, str], str], assets: tuple[str, ...]) -> None:
     """The page of one documentation viewer at ``url`` and its assets below it."""
 
     async def page(request: Request) -> Response:
@@ -70,13 +80,14 @@ def _add_viewer(group: Group, config: OpenAPIConfig, bundle: str, url: str,
     async def asset(asset: str) -> Response:
         return _asset(bundle, asset, assets)
 
-    group.add_route(url, page, name=f"openapi.{bundle}", include_in_schema=False)
+    group.add_route(url, page, name=f"openapi.{bundle}", include_in_schema=False,
+                    security_headers={"Content-Security-Policy": VIEWER_CSP})
     group.add_route(url + "/{asset}", asset, name=f"openapi.{bundle}_asset",
                     include_in_schema=False)
 
 
 def _page(request: Request, config: OpenAPIConfig, base: str,
-          render: Callable[[str, str, str], str]) -> Response:
+          render: Callable[[str, str, str, str], str]) -> Response:
     if _bundle_dir("swagger_ui") is None:
         return HTMLResponse(
             "<!doctype html><title>API docs</title><p>The API documentation pages need the "
@@ -86,7 +97,8 @@ def _page(request: Request, config: OpenAPIConfig, base: str,
             status_code=501,
         )
     assets = _url(request, base)
-    return HTMLResponse(render(config.title, _url(request, config.openapi_url), assets))
+    page = render(config.title, _url(request, config.openapi_url), assets, csp_nonce(request))
+    return HTMLResponse(page)
 
 
 def _url(request: Request, path: str) -> str:
@@ -94,7 +106,7 @@ def _url(request: Request, path: str) -> str:
     return root.rstrip("/") + path
 
 
-def _swagger_html(title: str, document: str, assets: str) -> str:
+def _swagger_html(title: str, document: str, assets: str, nonce: str) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)} - Swagger UI</title>"
@@ -102,13 +114,13 @@ def _swagger_html(title: str, document: str, assets: str) -> str:
         f'<link rel=stylesheet href="{html.escape(assets)}/swagger-ui.css"></head>'
         '<body><div id="swagger-ui"></div>'
         f'<script src="{html.escape(assets)}/swagger-ui-bundle.js"></script>'
-        "<script>window.ui = SwaggerUIBundle({url: "
+        f'<script nonce="{nonce}">window.ui = SwaggerUIBundle({{url: '
         f"{_js_string(document)}, dom_id: '#swagger-ui', deepLinking: true}});</script>"
         "</body></html>"
     )
 
 
-def _redoc_html(title: str, document: str, assets: str) -> str:
+def _redoc_html(title: str, document: str, assets: str, nonce: str) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)} - ReDoc</title>"

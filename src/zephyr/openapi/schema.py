@@ -33,6 +33,7 @@ from zephyr._arguments import (
 from zephyr.converters import Compound, FloatConverter, IntConverter, PathConverter, UUIDConverter
 from zephyr.endpoints import path_params_of, response_model_of
 from zephyr.models import is_pydantic_model, model_of
+from zephyr.security.protect import ProtectedEndpoint
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
@@ -278,11 +279,31 @@ def _responses(route: Route, arguments: list[Argument], has_body: bool,
             "content": {"application/problem+json": {
                 "schema": {"$ref": REF.format(name="ValidationProblem")}}},
         }
+    responses.update(_security_responses(route, problem))
     if len(responses) > 1:
         schemas.want_problems()
     for code, extra in (route.options.get("responses") or {}).items():
         responses[str(code)] = extra
     return responses
+
+
+def _security_responses(route: Route, problem: dict[str, Any]) -> dict[str, Any]:
+    """The refusals the route's security checks may answer with."""
+    endpoint = route.endpoint
+    if not isinstance(endpoint, ProtectedEndpoint):
+        return {}
+    security, found = endpoint.security, {}
+    if security.auth:
+        found["401"] = "Missing or wrong credentials"
+    if security.permissions:
+        found["403"] = "Not permitted"
+    elif endpoint.checks_csrf:
+        found["403"] = "Refused as a cross-site request (CSRF)"
+    if security.limits or endpoint.throttled:
+        found["429"] = "Too many requests"
+    if security.timeout is not None:
+        found["503"] = "The handler took too long"
+    return {code: {"description": text, "content": problem} for code, text in found.items()}
 
 
 def _can_be_refused(argument: Argument) -> bool:

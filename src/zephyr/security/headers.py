@@ -51,21 +51,20 @@ class SecurityHeaders:
         )
         plain = [(name.encode(), value.encode("latin-1"))
                  for name, value in values.items() if value is not None]
-        if self._csp_plain is not None and self._csp is None:
-            plain.append(self._csp_plain)
-        self._plain = plain
         # NOTE: RFC 6797 §7.2: HSTS sent over plain http is ignored; send it over https only.
-        self._tls = (
-            [*plain, (_HSTS.encode(), hsts_value.encode("latin-1"))] if hsts_value else plain
-        )
+        tls = [*plain, (_HSTS.encode(), hsts_value.encode("latin-1"))] if hsts_value else plain
+        # The policy goes last: with a nonce, only that last pair is replaced.
+        csp_pair = [self._csp_plain] if self._csp_plain is not None else []
+        self._plain = [*plain, *csp_pair]
+        self._tls = [*tls, *csp_pair]
         self._names = frozenset(name for name, _ in self._tls) | {_CSP.encode()}
 
     def apply(self, response: Response, scope: dict[str, Any], nonce: str | None) -> None:
         """Add the headers to ``response``; headers it already has are left as they are."""
         raw = response._raw_headers
         add = self._tls if scope.get("scheme") == "https" else self._plain
-        if self._csp is not None:
-            add = [*add, _nonce_csp(self._csp, nonce) if nonce else self._csp_plain]  # type: ignore[list-item]
+        if nonce is not None and self._csp is not None:
+            add = [*add[:-1], _nonce_csp(self._csp, nonce)]
         # PERF: most responses carry only their content type: nothing to compare with.
         if len(raw) > 1 or (raw and raw[0][0] in self._names):
             present = {name for name, _ in raw}
