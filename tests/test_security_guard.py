@@ -819,7 +819,7 @@ def test_a_bad_trusted_proxies_entry_stops_the_startup(entry: str) -> None:
     ],
 )
 def test_a_body_slower_than_body_timeout_gets_408_and_a_closed_connection(
-    path: str, body: ReceiveFactory
+    security_log: pytest.LogCaptureFixture, path: str, body: ReceiveFactory
 ) -> None:
     app, calls = make_app(body_timeout=0.2)
     began = time.monotonic()
@@ -832,6 +832,9 @@ def test_a_body_slower_than_body_timeout_gets_408_and_a_closed_connection(
     name = path.strip("/")
     assert calls == [f"{name} started"]
     assert 0.2 <= took < 2.0
+    [record] = refusals(security_log)
+    assert (record.security_event, record.reason) == (  # type: ignore[attr-defined]
+        "request-refused", "body-timeout")
 
 
 def test_body_timeout_none_on_a_route_waits_for_a_slow_body() -> None:

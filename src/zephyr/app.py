@@ -184,20 +184,23 @@ class Zephyr(Scaffold):
 
     def _go_live(self) -> None:
         """Decide everything that can be decided before the first request."""
-        if self.executor is None:
-            self.executor = make_thread_pool(self.config["THREAD_POOL_SIZE"])
         if self.router.is_live:
+            if self.executor is None:
+                self.executor = make_thread_pool(self.config["THREAD_POOL_SIZE"])
             return
         config = self.config
         config.freeze()
         self._debug = bool(config["DEBUG"])
+        # First: an unsafe configuration refuses to start before anything is created.
+        self.security = SecurityLayer(self)
+        if self.executor is None:
+            self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
             json=config["MAX_JSON_SIZE"], form=config["MAX_FORM_SIZE"],
             multipart=config["MAX_MULTIPART_SIZE"], other=config["MAX_BODY_SIZE"],
             max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
         )
-        self.security = SecurityLayer(self)
         self._guard = self.security.guard
         self._headers = self.security.headers
         if self._middleware:

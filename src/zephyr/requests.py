@@ -346,6 +346,9 @@ class Request:
                     return await receive()  # type: ignore[no-any-return]
             except TimeoutError:
                 self._body_done = True
+                from zephyr.security.audit import log_refusal  # the package imports this module
+
+                log_refusal("request-refused", self.scope, "body-timeout")
                 # SECURITY: a slow body (slowloris) must not hold a worker forever.
                 raise RequestTimeout(
                     f"the request body did not arrive within {timeout:g} seconds"
