@@ -379,22 +379,22 @@ def test_regenerate_gives_a_new_id_and_kills_the_old_one(server_backend: dict[st
 # -- loading server-side sessions ----------------------------------------------------------
 
 
-def test_request_session_needs_loading_with_a_server_side_backend(
-        server_backend: dict[str, Any]) -> None:
-    name = BACKEND_NAMES[server_backend["session_backend"]]
-    with TestClient(session_app(**server_backend)) as client:
+def test_request_session_needs_loading_with_the_redis_backend(redis_url: str) -> None:
+    with TestClient(session_app(session_backend="redis", redis_url=redis_url)) as client:
         written_cookie(client, "stored")
         unloaded = client.get("/sync-read")
         loaded = client.get("/loaded-then-sync")
     assert unloaded.json() == {"error": (
-        f"request.session with the {name} needs loading first: `await request.load_session()` "
-        "(or take a `session: Session = Depends(load_session)` parameter)"
+        "request.session with the RedisSessionBackend needs loading first: `await "
+        "request.load_session()` (or take a `session: Session = Depends(load_session)` "
+        "parameter)"
     )}
     assert loaded.json() == {"value": "stored"}
 
 
-def test_request_session_works_without_loading_with_the_cookie_backend() -> None:
-    with TestClient(session_app(session_backend="cookie")) as client:
+@pytest.mark.parametrize("kind", ["cookie", "memory"])
+def test_request_session_works_without_loading_when_the_backend_needs_no_io(kind: str) -> None:
+    with TestClient(session_app(session_backend=kind)) as client:
         written_cookie(client, "stored")
         assert client.get("/sync-read").json() == {"value": "stored"}
 

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -73,6 +73,15 @@ class SessionBackend(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - a no-op default, not an abstract method
         """Release connections; called once at shutdown."""
+
+    def load_now(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
+        """:meth:`load` without awaiting, for backends that read without I/O (``loads_now``)."""
+        raise SessionBackendError(
+            f"{type(self).__name__} reads sessions over the network; await load() instead"
+        )
+
+    #: Whether :meth:`load_now` works (no I/O needed): ``request.session`` then loads lazily.
+    loads_now: ClassVar[bool] = False
 
 
 def _signing_keys(secret_keys: Sequence[str | bytes]) -> list[bytes]:
@@ -136,6 +145,8 @@ class CookieSessionBackend(SessionBackend):
     Nothing is stored on the server, so ``delete`` has nothing to forget and
     ``max_age`` is checked against the signature's timestamp when loading.
     """
+
+    loads_now = True
 
     def __init__(self, secret_keys: Sequence[str | bytes], *, salt: str = "zephyr.session") -> None:
         self._serializer = URLSafeTimedSerializer(
@@ -251,7 +262,17 @@ class MemorySessionBackend(_SignedIdBackend):
         # id -> (expires at on `clock`, JSON payload), least recently saved first.
         self._sessions: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
+    loads_now = True
+
+    def load_now(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
+        session_id = self._session_id(cookie)
+        payload = None if session_id is None else self._read_now(session_id)
+        return None if payload is None else _decode(payload)
+
     async def _read(self, session_id: str) -> bytes | None:
+        return self._read_now(session_id)
+
+    def _read_now(self, session_id: str) -> bytes | None:
         entry = self._sessions.get(session_id)
         if entry is None:
             return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import ContextError
 from zephyr.requests import Request  # at runtime: Depends(load_session) reads its annotation
-from zephyr.security.session_backends import CookieSessionBackend, SessionBackend
+from zephyr.security.session_backends import SessionBackend
 
 if TYPE_CHECKING:
     from zephyr.responses import Response
@@ -96,7 +96,7 @@ class SessionManager:
         cookie = request.cookies.get(self.cookie_name)
         if cookie is None:
             return Session()
-        if not isinstance(self.backend, CookieSessionBackend):
+        if not self.backend.loads_now:
             raise ContextError(
                 f"request.session with the {type(self.backend).__name__} needs loading first: "
                 "`await request.load_session()` (or take a `session: Session = "
