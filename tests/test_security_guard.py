@@ -341,7 +341,7 @@ def test_hosts_outside_the_default_list_are_refused(
 @pytest.mark.parametrize(
     ("headers", "detail", "reason"),
     [
-        ([], "the request has no Host header; HTTP/1.1 requires one", "missing-host"),
+        ([], "the request has no Host header; send one naming this site", "missing-host"),
         ([("host", "localhost"), ("host", "localhost")],
          "the request has more than one Host header", "duplicate-host"),
         ([("host", "localhost"), ("host", "evil.com")],

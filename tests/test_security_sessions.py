@@ -268,7 +268,33 @@ def test_a_tampered_or_garbage_cookie_gives_an_empty_session(
         response = read_with(client, forged)
     assert response.status_code == 200
     assert response.json() == {}
-    assert "set-cookie" not in response.headers
+    # The refused cookie is deleted, so the browser stops sending it.
+    assert set_cookies(response) == [("session", "", DELETED)]
+
+
+DELETED = {"Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Path=/", "HttpOnly",
+           "SameSite=Lax"}
+
+
+def test_forged_cookies_are_logged_and_count_towards_the_failure_limit(
+        caplog: pytest.LogCaptureFixture, backend: dict[str, Any]) -> None:
+    app = session_app(failure_limit="2/minute", **backend)
+
+    @app.post("/guarded")
+    async def guarded() -> str:
+        return "ok"
+
+    caplog.set_level("WARNING", logger="zephyr.security")
+    with TestClient(app) as client:
+        forged = _flip(-5)(written_cookie(client))
+        statuses = [read_with(client, forged).status_code for _ in range(2)]
+        client.cookies.clear()
+        after = client.post("/guarded")
+    reasons = [(r.security_event, r.reason) for r in caplog.records  # type: ignore[attr-defined]
+               if getattr(r, "security_event", None) == "session-refused"]
+    assert statuses == [200, 200]
+    assert reasons == [("session-refused", "bad-signature")] * 2
+    assert after.status_code == 429
 
 
 def signed_with(key: str, kind: str, cookie: str) -> str:
@@ -328,6 +354,8 @@ def test_an_expired_session_is_empty(monkeypatch: pytest.MonkeyPatch, kind: str,
         clock.now += age
         response = read_with(client, cookie)
     assert (response.status_code, response.json()) == (200, seen)
+    # An expired cookie is deleted too, but it is no failure: nothing is logged.
+    assert set_cookies(response) == ([] if seen else [("session", "", DELETED)])
 
 
 def test_redis_expires_the_session_after_max_age(redis_url: str) -> None:

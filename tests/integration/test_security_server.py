@@ -114,7 +114,7 @@ def test_a_request_without_host_is_refused(guarded: Server, parser: str) -> None
         # h11 refuses an HTTP/1.1 request without Host itself.
         assert (r.status, r.body) == (400, UVICORN_400)
     else:
-        assert_problem(r, 400, "the request has no Host header; HTTP/1.1 requires one")
+        assert_problem(r, 400, "the request has no Host header; send one naming this site")
     assert handler_calls(guarded, token) == []
 
 

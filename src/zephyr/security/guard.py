@@ -95,7 +95,7 @@ class RequestGuard:
     def _check_host(self, scope: dict[str, Any], host: bytes | None) -> None:
         if host is None:
             self._refuse(scope, "missing-host", BadRequest(
-                "the request has no Host header; HTTP/1.1 requires one"))
+                "the request has no Host header; send one naming this site"))
         if not self._hosts.is_allowed(host):
             shown = host[:100].decode("latin-1")
             # SECURITY: a forged Host would poison absolute URLs, redirects and caches.

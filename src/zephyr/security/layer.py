@@ -34,6 +34,7 @@ from zephyr.security.sessions import SessionManager
 
 if TYPE_CHECKING:
     from zephyr.app import Zephyr
+    from zephyr.requests import Request
 
 __all__ = ["SecurityLayer"]
 
@@ -56,7 +57,7 @@ class SecurityLayer:
         self.sessions = SessionManager(
             _session_backend(config["SESSION_BACKEND"], keys, config["REDIS_URL"]),
             cookie_name=config["SESSION_COOKIE_NAME"], max_age=config["SESSION_MAX_AGE"],
-            secure=config["SESSION_COOKIE_SECURE"],
+            secure=config["SESSION_COOKIE_SECURE"], on_forged=self._count_forged_session,
         )
         # Built even with CSRF=False: a route may still ask for it with csrf=True.
         self.csrf = CSRFProtection(
@@ -73,6 +74,10 @@ class SecurityLayer:
             (prefix.rstrip("/"), limit(rate).bound(f"prefix:{prefix}"))
             for prefix, rate in config["RATE_LIMITS"].items()
         )
+
+    async def _count_forged_session(self, request: Request) -> None:
+        if self.throttle is not None:
+            await self.throttle.record(request, "bad-session-signature")
 
     async def close(self) -> None:
         """Release the backends' connections (at shutdown)."""

@@ -83,6 +83,14 @@ class SessionBackend(abc.ABC):
     #: Whether :meth:`load_now` works (no I/O needed): ``request.session`` then loads lazily.
     loads_now: ClassVar[bool] = False
 
+    @abc.abstractmethod
+    def is_signed(self, cookie: str) -> bool:
+        """Whether ``cookie`` carries a valid signature of ours, expired or not.
+
+        A cookie that :meth:`load` refused but that is signed simply expired;
+        one that is not signed was forged or tampered with.
+        """
+
 
 def _signing_keys(secret_keys: Sequence[str | bytes]) -> list[bytes]:
     """The keys oldest first, the order itsdangerous wants (it signs with the last)."""
@@ -170,6 +178,15 @@ class CookieSessionBackend(SessionBackend):
     async def load(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
         return self.load_now(cookie, max_age=max_age)
 
+    def is_signed(self, cookie: str) -> bool:
+        if len(cookie) > _MAX_COOKIE_BYTES:
+            return False
+        try:
+            self._serializer.loads(cookie)  # no max_age: only the signature is checked
+        except BadData:
+            return False
+        return True
+
     async def save(self, cookie: str | None, data: dict[str, Any], *, max_age: int) -> str:
         _check_max_age(max_age)
         value = self._serializer.dumps(data)
@@ -205,6 +222,9 @@ class _SignedIdBackend(SessionBackend):
 
     @abc.abstractmethod
     async def _forget(self, session_id: str) -> None: ...
+
+    def is_signed(self, cookie: str) -> bool:
+        return self._session_id(cookie) is not None
 
     def _session_id(self, cookie: str) -> str | None:
         # SECURITY: no id we sign is this long; do not spend an HMAC on it.

@@ -9,11 +9,12 @@ Responses of requests that did get ``Cache-Control: no-store`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import ContextError
 from zephyr.requests import Request  # at runtime: Depends(load_session) reads its annotation
+from zephyr.security.audit import log_refusal
 from zephyr.security.session_backends import SessionBackend
 
 if TYPE_CHECKING:
@@ -32,11 +33,13 @@ class Session(MutableMapping[str, Any]):
     ``login_user`` does, to defeat session fixation); ``clear()`` empties it.
     """
 
-    __slots__ = ("_cookie", "_data", "modified", "regenerated")
+    __slots__ = ("_cookie", "_data", "modified", "refused", "regenerated")
 
     def __init__(self, data: Mapping[str, Any] | None = None, cookie: str | None = None) -> None:
         self._data: dict[str, Any] = dict(data or {})
         self._cookie = cookie
+        #: Why a session cookie the client sent was not accepted: "expired" or "forged".
+        self.refused: str | None = None
         #: Whether the data changed (then it is saved with the response).
         self.modified = False
         #: Whether ``regenerate()`` was called.
@@ -82,14 +85,17 @@ async def load_session(request: Request) -> Session:
 class SessionManager:
     """Loads and saves sessions for one app: its backend and cookie settings."""
 
-    __slots__ = ("backend", "cookie_name", "max_age", "secure")
+    __slots__ = ("backend", "cookie_name", "max_age", "on_forged", "secure")
 
     def __init__(self, backend: SessionBackend, *, cookie_name: str, max_age: int,
-                 secure: bool | None) -> None:
+                 secure: bool | None,
+                 on_forged: Callable[[Request], Awaitable[None]] | None = None) -> None:
         self.backend = backend
         self.cookie_name = cookie_name
         self.max_age = max_age
         self.secure = secure
+        #: Called with the request when its session cookie was forged or tampered with.
+        self.on_forged = on_forged
 
     def open_now(self, request: Request) -> Session:
         """The session of ``request`` without waiting: possible for the cookie backend."""
@@ -102,16 +108,22 @@ class SessionManager:
                 "`await request.load_session()` (or take a `session: Session = "
                 "Depends(load_session)` parameter)"
             )
-        data = self.backend.load_now(cookie, max_age=self.max_age)
-        return Session(data, cookie if data is not None else None)
+        return self._session(cookie, self.backend.load_now(cookie, max_age=self.max_age))
 
     async def open(self, request: Request) -> Session:
         """The session of ``request``, loaded from the backend."""
         cookie = request.cookies.get(self.cookie_name)
         if cookie is None:
             return Session()
-        data = await self.backend.load(cookie, max_age=self.max_age)
-        return Session(data, cookie if data is not None else None)
+        return self._session(cookie, await self.backend.load(cookie, max_age=self.max_age))
+
+    def _session(self, cookie: str, data: dict[str, Any] | None) -> Session:
+        if data is not None:
+            return Session(data, cookie)
+        # SECURITY: a refused cookie is an empty session, never an error.
+        session = Session()
+        session.refused = "expired" if self.backend.is_signed(cookie) else "forged"
+        return session
 
     async def commit(self, request: Request, session: Session, response: Response) -> None:
         """Save a changed session and set (or delete) its cookie; mark the response private."""
@@ -123,9 +135,11 @@ class SessionManager:
             headers["Vary"] = "Cookie"
         elif "cookie" not in vary.lower():
             headers["Vary"] = vary + ", Cookie"
+        secure = request.scope.get("scheme") == "https" if self.secure is None else self.secure
+        if session.refused is not None:
+            await self._refused(request, session, response, secure)
         if not session.modified:
             return
-        secure = request.scope.get("scheme") == "https" if self.secure is None else self.secure
         old = session._cookie
         if old is not None and (session.regenerated or not session):
             await self.backend.delete(old)
@@ -137,3 +151,13 @@ class SessionManager:
         value = await self.backend.save(old, dict(session), max_age=self.max_age)
         response.set_cookie(self.cookie_name, value, max_age=self.max_age, secure=secure,
                             httponly=True, samesite="lax")
+
+    async def _refused(self, request: Request, session: Session, response: Response,
+                       secure: bool) -> None:
+        """Drop a refused cookie (so it is not sent again); count a forged one as a failure."""
+        if not session.modified:
+            response.delete_cookie(self.cookie_name, secure=secure)
+        if session.refused == "forged":
+            log_refusal("session-refused", request.scope, "bad-signature")
+            if self.on_forged is not None:
+                await self.on_forged(request)
