@@ -10,8 +10,8 @@ import pytest
 
 import zephyr._forms
 from zephyr import Request, UploadFile, Zephyr
-from zephyr.requests import sanitize_filename
 from zephyr.testing import TestClient
+from zephyr.uploads import sanitize_filename
 
 BOUNDARY = "b0undary"
 MULTIPART = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
