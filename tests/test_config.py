@@ -294,6 +294,14 @@ def test_explain_shows_values_and_sources_and_masks_secrets() -> None:
     assert [line.split()[0] for line in lines[1:]] == sorted(config)
 
 
+def test_explain_cuts_long_values() -> None:
+    [line] = [line for line in Config(environ=NO_ENV).explain().splitlines()
+              if line.startswith("CONTENT_SECURITY_POLICY")]
+    shown = line.removeprefix("CONTENT_SECURITY_POLICY").removesuffix("default").strip()
+    assert (len(shown), shown[-1]) == (60, "…")
+    assert shown.startswith('"default-src \'self\'; script-src')
+
+
 def test_explain_shows_an_unset_secret_as_none() -> None:
     assert re.search(r"^SECRET_KEY +None +default$", Config(environ=NO_ENV).explain(),
                      re.MULTILINE)

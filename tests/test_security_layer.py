@@ -74,6 +74,17 @@ def test_startup_refuses_a_missing_or_weak_key(key: str | None, message: str) ->
     assert calls == []
 
 
+def test_startup_refuses_a_weak_old_key() -> None:
+    app, calls = counting_app(secret_key_fallbacks=[APP_KEY, "changeme"])
+    with pytest.raises(RuntimeError) as caught, TestClient(app) as client:
+        client.get("/count")
+    assert str(caught.value).startswith(
+        "application startup failed: InsecureConfigError: SECRET_KEY_FALLBACKS[1] is weak "
+        "(the key is a known placeholder; ")
+    assert "changeme" not in str(caught.value)
+    assert calls == []
+
+
 @pytest.mark.parametrize(("key", "message"), REFUSED_KEYS)
 def test_without_lifespan_the_first_request_refuses_too(key: str | None, message: str) -> None:
     app, calls = counting_app(secret_key=key)

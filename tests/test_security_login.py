@@ -98,6 +98,7 @@ def login_app(*, loader: Callable[[str], Any] = load_user, **settings: Any) -> Z
         return "admin"
 
     @app.post("/password-login")
+    @app.post("/api/login", csrf=False, name="api_login")  # a JSON client's login, no CSRF
     async def password_login(request: Request) -> Response:
         form = await request.form()
         name, password = str(form["username"]), str(form["password"])
@@ -239,12 +240,13 @@ def test_permissions_see_the_session_user(who: str | None, path: str, status: in
 # -- password guessing ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["/password-login", "/api/login"])
 def test_password_guessing_is_throttled_after_the_failure_limit(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, path: str) -> None:
     caplog.set_level(logging.WARNING, logger="zephyr.security")
     with TestClient(login_app(failure_limit="3/minute")) as client:
         def attempt(name: str, password: str) -> httpx.Response:
-            return client.post("/password-login", data={"username": name, "password": password})
+            return client.post(path, data={"username": name, "password": password})
 
         first = attempt("alice", PASSWORD)
         guesses = [attempt("alice", "hunter2"), attempt("nobody", PASSWORD),

@@ -1,13 +1,17 @@
-"""Password hashing: argon2id round trips, rehash-on-login, malformed hashes, unknown users."""
+"""Password hashing: argon2id round trips, rehash-on-login, malformed hashes, unknown users,
+and what happens without the ``auth`` extra."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+from collections.abc import Callable
 
 import argon2
 import pytest
 
 from zephyr.errors import SetupError, ZephyrError
+from zephyr.security.jwt import JWTCodec
 from zephyr.security.passwords import (
     MAX_PASSWORD_LENGTH,
     PasswordCheck,
@@ -223,3 +227,20 @@ def test_importing_the_module_does_not_import_argon2() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("module", "feature", "build"), [
+    ("argon2", "PasswordHasher", lambda: PasswordHasher()),
+    ("jwt", "JWTCodec", lambda: JWTCodec(key="k" * 32)),
+])
+def test_a_missing_auth_extra_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, module: str, feature: str, build: Callable[[], object]
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == module else real(name, *rest))
+    with pytest.raises(SetupError) as caught:
+        build()
+    assert str(caught.value) == (
+        f"{feature} needs the {module!r} package; install it with pip install 'zephyr[auth]'"
+    )

@@ -240,8 +240,8 @@ def test_permissions_answer_401_anonymous_403_without_the_scope_200_with_it() ->
     assert reader.status_code == 403
     assert "WWW-Authenticate" not in reader.headers
     assert reader.headers["content-type"] == "application/problem+json"
-    assert reader.json() == problem(403, "Forbidden", "HasScope('notes:write') was not met",
-                                    "/notes")
+    denied = "HasScope('notes:write') was not met"
+    assert reader.json() == {**problem(403, "Forbidden", denied, "/notes"), "reason": denied}
     assert (writer.status_code, writer.json()) == (200, {"user": "wanda", "authenticated": True})
     assert calls == ["wanda"]
 

@@ -175,7 +175,7 @@ class Config(Mapping[str, Any]):
         rows = [("setting", "value", "source")]
         for name, setting in sorted(self._definitions.items()):
             value = self._values[name]
-            shown = "********" if setting.secret and value else repr(value)
+            shown = "********" if setting.secret and value else _shorten(repr(value))
             rows.append((name, shown, self._sources[name]))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         return "\n".join(
@@ -208,6 +208,11 @@ class Config(Mapping[str, Any]):
             )
         self._values[name] = value
         self._sources[name] = source
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    """``text`` cut to ``width`` characters (a CSP would make the table 200 columns wide)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ How an exception becomes a response lives in :mod:`zephyr.error_handlers`.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -228,6 +229,15 @@ class RequestHeaderFieldsTooLarge(HTTPException):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(431, detail)
+
+
+def require_extra(module: str, *, extra: str, feature: str) -> None:
+    """Raise :class:`SetupError` unless ``module`` is installed (``feature`` needs ``extra``)."""
+    if importlib.util.find_spec(module) is None:
+        raise SetupError(
+            f"{feature} needs the {module!r} package; install it with "
+            f"pip install 'zephyr[{extra}]'"
+        )
 
 
 def abort(

@@ -28,19 +28,24 @@ def lines_of(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
-def wait_for_text(server: Server, url: str, expected: str, timeout: float) -> str:
-    """GET ``url`` until its body is ``expected`` (a reloading server answers late)."""
+def served(url: str, expected: str, timeout: float) -> bool:
+    """Whether GET ``url`` answers ``expected`` within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    text = ""
     while time.monotonic() < deadline:
         try:
-            text = httpx.get(url, timeout=2.0).text
+            if httpx.get(url, timeout=2.0).text == expected:
+                return True
         except httpx.TransportError:
-            text = "<no answer>"
-        if text == expected:
-            return text
+            pass  # a reloading server answers late
         time.sleep(0.1)
-    pytest.fail(f"{url} answered {text!r}, not {expected!r}, for {timeout} s:\n{server.output()}")
+    return False
+
+
+def wait_for_text(server: Server, url: str, expected: str, timeout: float) -> str:
+    """GET ``url`` until its body is ``expected`` (a reloading server answers late)."""
+    if not served(url, expected, timeout):
+        pytest.fail(f"{url} did not answer {expected!r} within {timeout} s:\n{server.output()}")
+    return expected
 
 
 def test_startup_failure_stops_uvicorn_with_the_reason(launch: ServerPool, tmp_path: Path) -> None:
@@ -138,9 +143,14 @@ def test_app_run_with_reload_serves_reloads_and_stops_cleanly(
     # `python -m` gives app.run() the import string the reloader's worker needs.
     server = launch.start([sys.executable, "-m", "reloadable"], cwd=tmp_path)
     wait_for_text(server, server.base_url, "served by version 1", timeout=10.0)
-    module.write_text(RUN_SCRIPT.format(how="version 2", options=", reload=True"),
-                      encoding="utf-8")
-    wait_for_text(server, server.base_url, "served by version 2", timeout=10.0)
+    # NOTE: uvicorn's reloader starts watching only after it spawned the worker, so the first
+    # write can land before the watch exists: write again until the change is seen.
+    for _ in range(4):
+        module.write_text(RUN_SCRIPT.format(how="version 2", options=", reload=True"),
+                          encoding="utf-8")
+        if served(server.base_url, "served by version 2", timeout=3.0):
+            break
+    wait_for_text(server, server.base_url, "served by version 2", timeout=1.0)
     server.interrupt()
     assert server.wait(timeout=10.0) == 0, server.output()
     assert server.leftover_processes() == []

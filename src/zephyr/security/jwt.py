@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from zephyr.errors import SetupError, ZephyrError
+from zephyr.errors import SetupError, ZephyrError, require_extra
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -87,6 +87,7 @@ class JWTCodec:
         self.default_ttl = default_ttl
         self._signing_key: bytes | RSAPrivateKey | None
         self._verify_key: bytes | RSAPublicKey
+        require_extra("jwt", extra="auth", feature="JWTCodec")
         if algorithm == "HS256":
             self._signing_key = self._verify_key = _hmac_key(key, public_key)
         else:

@@ -12,7 +12,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from zephyr.security.csrf import CSRFProtection
-from zephyr.security.deploy import require_secret_key, secret_key_problem
+from zephyr.security.deploy import InsecureConfigError, require_secret_key, secret_key_problem
 from zephyr.security.guard import RequestGuard
 from zephyr.security.headers import SecurityHeaders
 from zephyr.security.hosts import HostValidator
@@ -100,7 +100,15 @@ def _secret_keys(app: Zephyr) -> list[str]:
         else:
             logger.warning("debug mode: SECRET_KEY is weak (%s); the app would refuse to "
                            "start with it outside debug mode", problem)
-    return [key, *config["SECRET_KEY_FALLBACKS"]]
+    fallbacks = list(config["SECRET_KEY_FALLBACKS"])
+    for index, old in enumerate(fallbacks):
+        weakness = secret_key_problem(old)
+        if weakness is not None and not app.debug:
+            raise InsecureConfigError(
+                f"SECRET_KEY_FALLBACKS[{index}] is weak ({weakness}); an old key still signs "
+                "what the app accepts, so remove it or replace it"
+            )
+    return [key, *fallbacks]
 
 
 def _session_backend(kind: str, keys: list[str], redis_url: str) -> SessionBackend:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from zephyr.errors import SetupError, ZephyrError
+from zephyr.errors import SetupError, ZephyrError, require_extra
 
 if TYPE_CHECKING:
     import argon2
@@ -73,6 +73,7 @@ class PasswordHasher:
     _dummy_hash: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        require_extra("argon2", extra="auth", feature="PasswordHasher")
         if self.time_cost < 1 or self.parallelism < 1:
             raise SetupError(
                 f"time_cost={self.time_cost!r} and parallelism={self.parallelism!r} must both "

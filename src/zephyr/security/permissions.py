@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from zephyr.errors import HTTPException, SetupError
+from zephyr.errors import Forbidden, SetupError
 from zephyr.security.audit import log_refusal
 from zephyr.security.auth import AuthenticationFailed, is_authenticated
 
@@ -34,12 +34,11 @@ __all__ = [
 PermissionFn = Callable[["Request", Any], "bool | Awaitable[bool]"]
 
 
-class PermissionDenied(HTTPException):
+class PermissionDenied(Forbidden):
     """403: the user is authenticated but a permission refused them; ``reason`` names it."""
 
     def __init__(self, reason: str, detail: str | None = None) -> None:
-        self.reason = reason
-        super().__init__(403, detail or reason)
+        super().__init__(detail or reason, reason=reason)
 
 
 def _describe(permission: PermissionFn) -> str:

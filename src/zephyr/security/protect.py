@@ -118,7 +118,8 @@ def protect_route(layer: SecurityLayer, route: Route, security: RouteSecurity,
     """``endpoint`` behind the route's checks (or unchanged when it has none)."""
     unsafe = bool(route.methods - SAFE_METHODS)
     csrf = layer.csrf if security.csrf and unsafe else None
-    throttle = layer.throttle if (csrf is not None or security.auth) else None
+    # Where failures happen (forms, logins, credentials), clients over the limit get 429.
+    throttle = layer.throttle if (unsafe or security.auth) else None
     if not (csrf or throttle or security.limits or security.auth or security.permissions
             or security.timeout):
         return endpoint  # PERF: nothing to check
