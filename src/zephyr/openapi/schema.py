@@ -33,6 +33,7 @@ from zephyr._arguments import (
 from zephyr.converters import Compound, FloatConverter, IntConverter, PathConverter, UUIDConverter
 from zephyr.endpoints import path_params_of, response_model_of
 from zephyr.models import is_pydantic_model, model_of
+from zephyr.openapi.security import SecuritySchemes
 from zephyr.security.protect import ProtectedEndpoint
 
 if TYPE_CHECKING:
@@ -94,14 +95,18 @@ _BINARY = {"type": "string", "format": "binary"}
 def build_document(app: Zephyr, config: OpenAPIConfig) -> dict[str, Any]:
     """The whole OpenAPI document for ``app``'s current routes."""
     schemas = _SchemaCollector()
+    security = SecuritySchemes(app.config["SESSION_COOKIE_NAME"])
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
     for route in app.router.routes:
         if route.plan is None or not route.options.get("include_in_schema", True):
             continue
         methods = sorted(route.methods - {"HEAD", "OPTIONS"}) or sorted(route.methods)
+        needs = security.requirements(route.endpoint)
         for method in methods:
             operation = _operation(route, route.plan, method, schemas, operation_ids)
+            if needs is not None:
+                operation["security"] = needs
             paths.setdefault(_path_template(route), {})[method.lower()] = operation
     info: dict[str, Any] = {"title": config.title, "version": config.version}
     if config.description:
@@ -109,9 +114,13 @@ def build_document(app: Zephyr, config: OpenAPIConfig) -> dict[str, Any]:
     document: dict[str, Any] = {"openapi": "3.1.0", "info": info, "paths": paths}
     if config.servers:
         document["servers"] = list(config.servers)
-    components = schemas.resolve()
+    components: dict[str, Any] = {}
+    if resolved := schemas.resolve():
+        components["schemas"] = resolved
+    if security.schemes:
+        components["securitySchemes"] = dict(sorted(security.schemes.items()))
     if components:
-        document["components"] = {"schemas": components}
+        document["components"] = components
     return document
 
 

@@ -279,6 +279,11 @@ class APIKeyAuth(AuthBackend):
         self._header = header
         self._challenge = f'APIKey realm="{_quotable("realm", realm)}", header="{header}"'
 
+    @property
+    def header(self) -> str:
+        """The header that carries the key."""
+        return self._header
+
     def challenge(self) -> str:
         return self._challenge
 

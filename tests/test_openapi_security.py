@@ -1,0 +1,103 @@
+"""OpenAPI security schemes: one per authentication backend, and what each operation needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from zephyr import Zephyr
+from zephyr.security import (
+    APIKeyAuth,
+    AuthBackend,
+    BasicAuth,
+    BearerAuth,
+    IsAuthenticated,
+    JWTCodec,
+    SessionAuth,
+    static_tokens,
+)
+from zephyr.security.auth import JWTAuth
+from zephyr.testing import TestClient
+
+TOKENS = static_tokens({"token-0123456789": object()})
+
+
+class HeaderTicket(AuthBackend):
+    """A backend of the app's own, described for OpenAPI with ``openapi_scheme``."""
+
+    openapi_scheme = ("ticket", {"type": "apiKey", "in": "header", "name": "X-Ticket"})
+
+    async def authenticate(self, request: Any) -> Any:
+        return None
+
+    def challenge(self) -> str:
+        return 'Ticket realm="api"'
+
+
+class Undescribed(HeaderTicket):
+    openapi_scheme = None  # type: ignore[assignment]
+
+
+def document(app: Zephyr) -> dict[str, Any]:
+    with TestClient(app) as client:
+        body: dict[str, Any] = client.get("/openapi.json").json()
+    validate(body)
+    return body
+
+
+@pytest.mark.parametrize(("backend", "name", "scheme"), [
+    (BearerAuth(TOKENS), "bearer", {"type": "http", "scheme": "bearer"}),
+    (JWTAuth(JWTCodec(key="k" * 32)), "bearerJWT",
+     {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+    (BasicAuth(lambda user, password: None), "basic", {"type": "http", "scheme": "basic"}),
+    (APIKeyAuth(TOKENS, header="X-Key"), "apiKey.X-Key",
+     {"type": "apiKey", "in": "header", "name": "X-Key"}),
+    (SessionAuth(lambda user_id: None), "session",
+     {"type": "apiKey", "in": "cookie", "name": "sid"}),
+    (HeaderTicket(), "ticket", {"type": "apiKey", "in": "header", "name": "X-Ticket"}),
+])
+def test_each_backend_is_a_security_scheme(backend: AuthBackend, name: str,
+                                           scheme: dict[str, Any]) -> None:
+    app = Zephyr(openapi=True, session_cookie_name="sid")
+
+    @app.get("/me", auth=[backend], permissions=[IsAuthenticated()])
+    async def me() -> dict[str, str]:
+        return {}
+
+    body = document(app)
+    assert body["components"]["securitySchemes"] == {name: scheme}
+    assert body["paths"]["/me"]["get"]["security"] == [{name: []}]
+
+
+def test_without_permissions_credentials_are_optional_and_public_routes_need_none() -> None:
+    app = Zephyr(openapi=True)
+    app.auth_backends.extend([BearerAuth(TOKENS), APIKeyAuth(TOKENS), Undescribed()])
+
+    @app.get("/feed")
+    async def feed() -> list[str]:
+        return []
+
+    @app.get("/public", auth=[])
+    async def public() -> list[str]:
+        return []
+
+    body = document(app)
+    # Any one scheme, or none ({}); the backend nobody described is left out.
+    assert body["paths"]["/feed"]["get"]["security"] == [
+        {"bearer": []}, {"apiKey.X-API-Key": []}, {}]
+    assert "security" not in body["paths"]["/public"]["get"]
+    assert sorted(body["components"]["securitySchemes"]) == ["apiKey.X-API-Key", "bearer"]
+
+
+def test_an_app_without_backends_has_no_security_schemes() -> None:
+    app = Zephyr(openapi=True)
+
+    @app.get("/open")
+    async def open_route() -> list[str]:
+        return []
+
+    body = document(app)
+    assert "securitySchemes" not in body.get("components", {})
+    assert "security" not in body["paths"]["/open"]["get"]
