@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -47,3 +48,22 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+def session_settings_for(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings selecting the session backend ``request.param`` (Redis via ``redis_url``)."""
+    if request.param == "redis":
+        return {"session_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
+    return {"session_backend": request.param}
+
+
+@pytest.fixture(params=["cookie", "memory", "redis"])
+def session_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings selecting each session backend in turn."""
+    return session_settings_for(request)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def server_session_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The session backends that keep the data on the server behind a signed id."""
+    return session_settings_for(request)

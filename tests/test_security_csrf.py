@@ -27,18 +27,6 @@ SITE = "sec-fetch-site"
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
-def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if request.param == "redis":
-        return {"session_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
-    return {"session_backend": request.param}
-
-
-@pytest.fixture(params=["cookie", "memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings selecting each session backend (Redis through the redis_url fixture)."""
-    return _settings(request)
-
-
 def csrf_app(ran: list[str], **settings: Any) -> Zephyr:
     """An app whose POST /submit records each run in ``ran``."""
     app = Zephyr(**{"csrf_trusted_origins": [TRUSTED], **settings})
@@ -300,9 +288,9 @@ def test_a_browser_gets_an_html_page_naming_the_failed_check(
 # -- tokens over a session's life -----------------------------------------------------------
 
 
-def test_every_token_differs_and_every_one_validates(backend: dict[str, Any]) -> None:
+def test_every_token_differs_and_every_one_validates(session_settings: dict[str, Any]) -> None:
     ran: list[str] = []
-    with TestClient(csrf_app(ran, **backend), same_origin=False) as client:
+    with TestClient(csrf_app(ran, **session_settings), same_origin=False) as client:
         tokens = client.get("/tokens").json()
         assert len(set(tokens)) == 3
         statuses = [post_submit(client, {}, token).status_code for token in tokens]
@@ -310,9 +298,10 @@ def test_every_token_differs_and_every_one_validates(backend: dict[str, Any]) ->
     assert ran == ["submit"] * 3
 
 
-def test_a_token_survives_across_requests_of_the_same_session(backend: dict[str, Any]) -> None:
+def test_a_token_survives_across_requests_of_the_same_session(
+        session_settings: dict[str, Any]) -> None:
     ran: list[str] = []
-    with TestClient(csrf_app(ran, **backend), same_origin=False) as client:
+    with TestClient(csrf_app(ran, **session_settings), same_origin=False) as client:
         first = get_token(client)
         second = get_token(client)
         assert first != second
@@ -322,9 +311,9 @@ def test_a_token_survives_across_requests_of_the_same_session(backend: dict[str,
     assert statuses == [200, 200, 200, 200]
 
 
-def test_login_regenerates_the_csrf_secret(backend: dict[str, Any]) -> None:
+def test_login_regenerates_the_csrf_secret(session_settings: dict[str, Any]) -> None:
     ran: list[str] = []
-    with TestClient(csrf_app(ran, **backend), same_origin=False) as client:
+    with TestClient(csrf_app(ran, **session_settings), same_origin=False) as client:
         before = get_token(client)
         assert post_submit(client, {}, before, path="/login").status_code == 200
         stale = post_submit(client, {}, before)

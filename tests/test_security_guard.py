@@ -108,11 +108,11 @@ def make_app(**settings: Any) -> tuple[Zephyr, list[str]]:
     return app, calls
 
 
-def whole_body(body: bytes = b"") -> ReceiveFactory:
-    """The body in one message, then (once answered) a disconnect, as servers do."""
+def _sent_then_waiting(body: bytes, *, more: bool) -> ReceiveFactory:
+    """One body message, then nothing until answered, then a disconnect, as servers do."""
 
     def factory(done: asyncio.Event) -> Receive:
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        messages = [{"type": "http.request", "body": body, "more_body": more}]
 
         async def receive() -> Message:
             if messages:
@@ -123,23 +123,16 @@ def whole_body(body: bytes = b"") -> ReceiveFactory:
         return receive
 
     return factory
+
+
+def whole_body(body: bytes = b"") -> ReceiveFactory:
+    """The body in one message."""
+    return _sent_then_waiting(body, more=False)
 
 
 def stalled_body(first: bytes) -> ReceiveFactory:
     """``first`` with more to come, then nothing: a client that stops sending."""
-
-    def factory(done: asyncio.Event) -> Receive:
-        messages = [{"type": "http.request", "body": first, "more_body": True}]
-
-        async def receive() -> Message:
-            if messages:
-                return messages.pop()
-            await done.wait()
-            return {"type": "http.disconnect"}
-
-        return receive
-
-    return factory
+    return _sent_then_waiting(first, more=True)
 
 
 def trickled_body(every: float) -> ReceiveFactory:

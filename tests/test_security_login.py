@@ -36,24 +36,6 @@ PASSWORD = "correct horse battery staple"
 PASSWORD_HASHES = {"alice": FAST.hash(PASSWORD)}
 
 
-def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if request.param == "redis":
-        return {"session_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
-    return {"session_backend": request.param}
-
-
-@pytest.fixture(params=["cookie", "memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings selecting each session backend (Redis through the redis_url fixture)."""
-    return _settings(request)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def server_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The backends that keep the data on the server behind a signed id."""
-    return _settings(request)
-
-
 def load_user(user_id: str) -> AuthUser | None:
     return USERS.get(user_id)
 
@@ -132,9 +114,9 @@ ANONYMOUS_ME = {"id": None, "current": None, "authenticated": False}
 # -- login -------------------------------------------------------------------------------
 
 
-def test_login_sets_the_user_and_rotates_the_session(backend: dict[str, Any]) -> None:
-    kind = backend["session_backend"]
-    with TestClient(login_app(**backend)) as client:
+def test_login_sets_the_user_and_rotates_the_session(session_settings: dict[str, Any]) -> None:
+    kind = session_settings["session_backend"]
+    with TestClient(login_app(**session_settings)) as client:
         client.get("/visit")
         before = client.cookies["session"]
         response = client.post("/login/alice")
@@ -158,8 +140,8 @@ def test_session_auth_finds_the_user_on_later_requests(loader: Callable[[str], A
     assert first == second == expected
 
 
-def test_an_unknown_user_id_is_anonymous(backend: dict[str, Any]) -> None:
-    with TestClient(login_app(**backend)) as client:
+def test_an_unknown_user_id_is_anonymous(session_settings: dict[str, Any]) -> None:
+    with TestClient(login_app(**session_settings)) as client:
         login = client.post("/login/deleted-account")
         me = client.get("/me").json()
     assert login.json()["session_user"] == "deleted-account"
@@ -186,8 +168,8 @@ def test_login_user_needs_an_id() -> None:
 # -- logout ------------------------------------------------------------------------------
 
 
-def test_logout_clears_the_session_and_deletes_the_cookie(backend: dict[str, Any]) -> None:
-    with TestClient(login_app(**backend)) as client:
+def test_logout_clears_the_session_and_deletes_the_cookie(session_settings: dict[str, Any]) -> None:
+    with TestClient(login_app(**session_settings)) as client:
         client.get("/visit")
         client.post("/login/alice")
         response = client.post("/logout")
@@ -202,8 +184,8 @@ def test_logout_clears_the_session_and_deletes_the_cookie(backend: dict[str, Any
 
 
 def test_a_logged_out_server_side_session_cannot_be_replayed(
-        server_backend: dict[str, Any]) -> None:
-    with TestClient(login_app(**server_backend)) as client:
+        server_session_settings: dict[str, Any]) -> None:
+    with TestClient(login_app(**server_session_settings)) as client:
         client.post("/login/alice")
         logged_in = client.cookies["session"]
         client.post("/logout")

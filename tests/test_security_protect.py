@@ -470,7 +470,7 @@ def test_a_slow_sync_handler_is_answered_503_without_waiting_for_its_thread() ->
 
     @app.get("/slow", timeout=0.1)
     def slow() -> str:
-        time.sleep(0.5)
+        time.sleep(2)
         return "late"
 
     with TestClient(app) as client:
@@ -478,7 +478,7 @@ def test_a_slow_sync_handler_is_answered_503_without_waiting_for_its_thread() ->
         response = client.get("/slow")
         elapsed = time.monotonic() - started
 
-    assert elapsed < 0.45
+    assert elapsed < 1.5  # the thread still sleeps: nobody waited for it
     assert response.status_code == 503
     assert response.json()["detail"] == "the handler did not finish within 0.1 seconds"
 

@@ -16,7 +16,7 @@ import redis
 from itsdangerous import Signer
 from itsdangerous.timed import TimestampSigner
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, session_settings_for
 from zephyr import ContextError, Depends, Request, Zephyr
 from zephyr.responses import JSONResponse, Response
 from zephyr.security import CookieSessionBackend, MemorySessionBackend, Session, load_session
@@ -29,28 +29,10 @@ ID_SALT = "zephyr.session.id"
 BACKEND_NAMES = {"memory": "MemorySessionBackend", "redis": "RedisSessionBackend"}
 
 
-def _settings(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if request.param == "redis":
-        return {"session_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
-    return {"session_backend": request.param}
-
-
-@pytest.fixture(params=["cookie", "memory", "redis"])
-def backend(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings selecting each session backend (Redis through the redis_url fixture)."""
-    return _settings(request)
-
-
-@pytest.fixture(params=["memory", "redis"])
-def server_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The backends that keep the data on the server behind a signed id."""
-    return _settings(request)
-
-
 @pytest.fixture(params=["cookie", "redis"])
 def shared_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The backends whose sessions outlive one app object (rotation tests need two apps)."""
-    return _settings(request)
+    return session_settings_for(request)
 
 
 def session_app(**settings: Any) -> Zephyr:
@@ -145,8 +127,8 @@ def read_with(client: TestClient, cookie: str, path: str = "/read") -> Any:
 
 @pytest.mark.parametrize("has_cookie", [False, True])
 def test_a_route_that_never_touches_the_session_sets_and_marks_nothing(
-        backend: dict[str, Any], has_cookie: bool) -> None:
-    with TestClient(session_app(**backend)) as client:
+        session_settings: dict[str, Any], has_cookie: bool) -> None:
+    with TestClient(session_app(**session_settings)) as client:
         if has_cookie:
             written_cookie(client)
         response = client.get("/untouched")
@@ -163,8 +145,8 @@ def test_a_route_that_never_touches_the_session_sets_and_marks_nothing(
     ("/read-vary", {"vary": "Accept, cookie"}, "Accept, cookie"),
 ])
 def test_reading_the_session_makes_the_response_private(
-        backend: dict[str, Any], path: str, params: dict[str, str], vary: str) -> None:
-    with TestClient(session_app(**backend)) as client:
+        session_settings: dict[str, Any], path: str, params: dict[str, str], vary: str) -> None:
+    with TestClient(session_app(**session_settings)) as client:
         written_cookie(client, "mine")
         response = client.get(path, params=params)
     assert response.status_code == 200
@@ -181,9 +163,10 @@ def test_reading_the_session_makes_the_response_private(
     ("https://localhost", False, False),
 ])
 def test_a_written_session_cookie_has_the_safe_flags(
-        backend: dict[str, Any], base_url: str, secure_setting: bool | None,
+        session_settings: dict[str, Any], base_url: str, secure_setting: bool | None,
         secure: bool) -> None:
-    app = session_app(session_max_age=3600, session_cookie_secure=secure_setting, **backend)
+    app = session_app(session_max_age=3600, session_cookie_secure=secure_setting,
+                      **session_settings)
     with TestClient(app, base_url=base_url) as client:
         response = client.get("/write")
     [(name, value, attributes)] = set_cookies(response)
@@ -197,16 +180,16 @@ def test_a_written_session_cookie_has_the_safe_flags(
 # -- round trips -----------------------------------------------------------------------
 
 
-def test_the_session_round_trips_across_requests(backend: dict[str, Any]) -> None:
-    with TestClient(session_app(**backend)) as client:
+def test_the_session_round_trips_across_requests(session_settings: dict[str, Any]) -> None:
+    with TestClient(session_app(**session_settings)) as client:
         written_cookie(client, "first")
         assert client.get("/read").json() == {"value": "first"}
         written_cookie(client, "second")
         assert client.get("/read").json() == {"value": "second"}
 
 
-def test_clear_deletes_the_cookie(backend: dict[str, Any]) -> None:
-    with TestClient(session_app(**backend)) as client:
+def test_clear_deletes_the_cookie(session_settings: dict[str, Any]) -> None:
+    with TestClient(session_app(**session_settings)) as client:
         written_cookie(client, "gone soon")
         response = client.get("/clear")
         assert response.json() == {}
@@ -219,8 +202,8 @@ def test_clear_deletes_the_cookie(backend: dict[str, Any]) -> None:
 
 
 def test_a_cleared_server_side_session_cannot_be_replayed(
-        server_backend: dict[str, Any]) -> None:
-    with TestClient(session_app(**server_backend)) as client:
+        server_session_settings: dict[str, Any]) -> None:
+    with TestClient(session_app(**server_session_settings)) as client:
         cookie = written_cookie(client, "gone soon")
         client.get("/clear")
         response = read_with(client, cookie)
@@ -260,8 +243,8 @@ GARBAGE = [
       for index, value in enumerate(GARBAGE)),
 ])
 def test_a_tampered_or_garbage_cookie_gives_an_empty_session(
-        backend: dict[str, Any], forge: Callable[[str], str]) -> None:
-    with TestClient(session_app(**backend)) as client:
+        session_settings: dict[str, Any], forge: Callable[[str], str]) -> None:
+    with TestClient(session_app(**session_settings)) as client:
         cookie = written_cookie(client, "secret")
         forged = forge(cookie)
         assert forged != cookie
@@ -277,8 +260,8 @@ DELETED = {"Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT", "Path=/", "Http
 
 
 def test_forged_cookies_are_logged_and_count_towards_the_failure_limit(
-        caplog: pytest.LogCaptureFixture, backend: dict[str, Any]) -> None:
-    app = session_app(failure_limit="2/minute", **backend)
+        caplog: pytest.LogCaptureFixture, session_settings: dict[str, Any]) -> None:
+    app = session_app(failure_limit="2/minute", **session_settings)
 
     @app.post("/guarded")
     async def guarded() -> str:
@@ -311,18 +294,18 @@ def signed_with(key: str, kind: str, cookie: str) -> str:
     (OTHER_KEY, {}),
 ])
 def test_a_cookie_signed_with_another_key_is_refused(
-        backend: dict[str, Any], key: str, seen: dict[str, str]) -> None:
-    with TestClient(session_app(**backend)) as client:
+        session_settings: dict[str, Any], key: str, seen: dict[str, str]) -> None:
+    with TestClient(session_app(**session_settings)) as client:
         cookie = written_cookie(client, "secret")
-        response = read_with(client, signed_with(key, backend["session_backend"], cookie))
+        response = read_with(client, signed_with(key, session_settings["session_backend"], cookie))
     assert (response.status_code, response.json()) == (200, seen)
 
 
 def test_a_server_side_backend_never_adopts_an_id_it_did_not_issue(
-        server_backend: dict[str, Any]) -> None:
+        server_session_settings: dict[str, Any]) -> None:
     planted = Signer(TEST_SECRET_KEY, salt=ID_SALT,
                      digest_method=hashlib.sha256).sign("attacker-chosen-id").decode()
-    with TestClient(session_app(**server_backend)) as client:
+    with TestClient(session_app(**server_session_settings)) as client:
         client.cookies.clear()
         response = client.get("/write", params={"value": "victim"},
                               headers={"cookie": f"session={planted}"})
@@ -394,8 +377,9 @@ def test_key_rotation_accepts_old_sessions_and_reissues_them_with_the_new_key(
 # -- fixation: regenerate() ---------------------------------------------------------------
 
 
-def test_regenerate_gives_a_new_id_and_kills_the_old_one(server_backend: dict[str, Any]) -> None:
-    with TestClient(session_app(**server_backend)) as client:
+def test_regenerate_gives_a_new_id_and_kills_the_old_one(
+        server_session_settings: dict[str, Any]) -> None:
+    with TestClient(session_app(**server_session_settings)) as client:
         before = written_cookie(client, "kept")
         response = client.get("/regenerate")
         [(_, after, _)] = set_cookies(response)
@@ -428,8 +412,8 @@ def test_request_session_works_without_loading_when_the_backend_needs_no_io(kind
 
 
 def test_a_depends_load_session_parameter_gets_the_loaded_session(
-        backend: dict[str, Any]) -> None:
-    with TestClient(with_depends_route(session_app(**backend))) as client:
+        session_settings: dict[str, Any]) -> None:
+    with TestClient(with_depends_route(session_app(**session_settings))) as client:
         written_cookie(client, "stored")
         response = client.get("/depends")
     assert (response.status_code, response.json()) == (200, {"value": "stored"})
