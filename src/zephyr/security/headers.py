@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SecurityHeaders", "csp_nonce"]
 
-RawHeaders = list[tuple[bytes, bytes]]
 _CSP = "content-security-policy"
 _HSTS = "strict-transport-security"
 
