@@ -42,3 +42,22 @@ def test_every_module_has_a_docstring() -> None:
     for info in pkgutil.walk_packages(zephyr.__path__, "zephyr."):
         module = __import__(info.name, fromlist=["_"])
         assert module.__doc__, f"{info.name} has no module docstring"
+
+
+def test_zephyr_works_without_any_extra_installed() -> None:
+    # None in sys.modules makes an import fail as if the package were not installed.
+    code = (
+        "import sys\n"
+        "for name in ('sqlalchemy', 'alembic', 'redis', 'pydantic', 'httpx', 'opentelemetry', "
+        "'granian', 'asyncpg', 'aiosqlite', 'argon2', 'jwt', 'cryptography', "
+        "'openapi_ui_bundles'):\n"
+        "    sys.modules[name] = None\n"
+        "import zephyr, zephyr.security\n"
+        "app = zephyr.Zephyr(secret_key='abcdefghijklmnopqrstuvwxyz0123456789')\n"
+        "app._go_live()\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr

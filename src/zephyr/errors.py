@@ -29,7 +29,7 @@ How an exception becomes a response lives in :mod:`zephyr.error_handlers`.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -233,11 +233,13 @@ class RequestHeaderFieldsTooLarge(HTTPException):
 
 def require_extra(module: str, *, extra: str, feature: str) -> None:
     """Raise :class:`SetupError` unless ``module`` is installed (``feature`` needs ``extra``)."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
         raise SetupError(
             f"{feature} needs the {module!r} package; install it with "
             f"pip install 'zephyr[{extra}]'"
-        )
+        ) from None
 
 
 def abort(

@@ -73,7 +73,6 @@ class PasswordHasher:
     _dummy_hash: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        require_extra("argon2", extra="auth", feature="PasswordHasher")
         if self.time_cost < 1 or self.parallelism < 1:
             raise SetupError(
                 f"time_cost={self.time_cost!r} and parallelism={self.parallelism!r} must both "
@@ -94,6 +93,7 @@ class PasswordHasher:
 
     @cached_property
     def _argon2(self) -> argon2.PasswordHasher:
+        require_extra("argon2", extra="auth", feature="PasswordHasher")
         import argon2
 
         return argon2.PasswordHasher(
@@ -129,13 +129,14 @@ class PasswordHasher:
         malformed or unknown stored hash all give ``False`` (the last one is
         also logged at ERROR on ``zephyr.security``, without the password).
         """
+        hasher = self._argon2  # first: without argon2 this says which extra to install
         from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
         # SECURITY: refuse over-long input before doing any work on it (denial of service).
         if len(password) > MAX_PASSWORD_LENGTH:
             return False
         try:
-            return self._argon2.verify(stored_hash, password)
+            return hasher.verify(stored_hash, password)
         except VerifyMismatchError:
             return False
         except (InvalidHashError, VerificationError) as exc:
@@ -151,10 +152,11 @@ class PasswordHasher:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         """Whether ``stored_hash`` was made with other parameters (or is unreadable)."""
+        hasher = self._argon2  # first: without argon2 this says which extra to install
         from argon2.exceptions import InvalidHashError
 
         try:
-            return self._argon2.check_needs_rehash(stored_hash)
+            return hasher.check_needs_rehash(stored_hash)
         except InvalidHashError:
             return True
 
