@@ -18,6 +18,9 @@ import pytest
 # run as a configured deployment would. Tests of the refusal pass secret_key=None.
 TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 os.environ["ZEPHYR_SECRET_KEY"] = TEST_SECRET_KEY
+# gc.freeze() at every app startup would keep each earlier test's garbage forever (and hide
+# ResourceWarnings the collector raises); test_app.py checks the default on its own.
+os.environ["ZEPHYR_GC_FREEZE"] = "0"
 
 REDIS_HOST, REDIS_PORT, REDIS_TEST_DB = "127.0.0.1", 6379, 15
 

@@ -604,3 +604,25 @@ def test_run_hands_the_app_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     # uvicorn must not believe X-Forwarded-* on its own: TRUSTED_PROXIES decides.
     assert calls == [(app, {"host": "127.0.0.1", "port": 8123, "reload": False, "workers": 1,
                             "log_level": "warning", "proxy_headers": False})]
+
+
+@pytest.mark.parametrize(("setting", "calls"), [(True, ["freeze", "unfreeze"]), (False, [])])
+def test_startup_freezes_what_exists_for_the_collector(
+    monkeypatch: pytest.MonkeyPatch, setting: bool, calls: list[str]
+) -> None:
+    import gc
+
+    seen: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: seen.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: seen.append("unfreeze"))
+    app = Zephyr(gc_freeze=setting)
+    with TestClient(app):
+        assert seen == calls[:1]
+    assert seen == calls
+
+
+def test_gc_freeze_is_on_by_default() -> None:
+    # The test suite turns it off in the environment (tests/conftest.py); apps get it on.
+    from zephyr.config import Config
+
+    assert Config(environ={})["GC_FREEZE"] is True

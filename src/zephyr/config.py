@@ -62,6 +62,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("OPENAPI", bool, None, "Serve /openapi.json, /docs and /redoc (default: in debug).",
             optional=True),
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
+    Setting("GC_FREEZE", bool, True, "After startup, keep what exists out of the garbage "
+            "collector's scans (gc.freeze()): shorter pauses under load."),
     # -- security (see docs/security.md) --
     Setting("SECRET_KEY_FALLBACKS", list, [], "Old secret keys still accepted when reading "
             "signed values (rotation).", True),
