@@ -44,24 +44,26 @@ class RequestGuard:
             self._refuse(scope, "too-many-headers", RequestHeaderFieldsTooLarge(
                 f"the request has {len(headers)} headers; at most {self._max_count} are allowed"
             ))
-        size = 0
+        size = hosts = lengths = 0
         host: bytes | None = None
-        framed = False
-        # PERF: one pass sums the sizes and finds the Host; a body's framing headers or a
-        # second Host send the request through the slower, thorough check.
+        chunked = False
+        # PERF: one pass sums the sizes and counts the few headers the checks read.
         for name, value in headers:
             size += len(name) + len(value)
             if name in _WATCHED:
-                if host is None and name == b"host":
+                if name == b"host":
+                    hosts += 1
                     host = value
+                elif name == b"content-length":
+                    lengths += 1
                 else:
-                    framed = True
+                    chunked = True
         if size > self._max_size:
             self._refuse(scope, "headers-too-large", RequestHeaderFieldsTooLarge(
                 f"the request headers take {size} bytes; at most {self._max_size} are allowed"
             ))
-        if framed:
-            self._check_framing(scope, headers)
+        if hosts > 1 or lengths > 1 or (chunked and lengths):
+            self._refuse_framing(scope, hosts, lengths)
         if self._proxies is not None:
             forwarded = self._proxies.apply(scope, headers)
             if forwarded is not None:
@@ -73,24 +75,19 @@ class RequestGuard:
         if host not in self._known_hosts:
             self._check_host(scope, host)
 
-    def _check_framing(self, scope: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
-        """Refuse a repeated Host or length, and a body framed two ways."""
-        counts = dict.fromkeys(_WATCHED, 0)
-        for name, _ in headers:
-            if name in counts:
-                counts[name] += 1
-        if counts[b"host"] > 1:
+    def _refuse_framing(self, scope: dict[str, Any], hosts: int, lengths: int) -> NoReturn:
+        """Refuse a repeated Host or length, or a body framed two ways."""
+        if hosts > 1:
             # SECURITY: two Host headers: caches and the app may each pick another.
             self._refuse(scope, "duplicate-host", BadRequest(
                 "the request has more than one Host header"))
-        if counts[b"content-length"] > 1:
+        if lengths > 1:
             # SECURITY: RFC 9112 §6.3: repeated lengths are a smuggling vector.
             self._refuse(scope, "duplicate-content-length", _closing(
                 "the request has more than one Content-Length header"))
-        if counts[b"content-length"] and counts[b"transfer-encoding"]:
-            # SECURITY: RFC 9112 §6.1: both framings at once is request smuggling.
-            self._refuse(scope, "ambiguous-framing", _closing(
-                "the request has both Content-Length and Transfer-Encoding; send one of them"))
+        # SECURITY: RFC 9112 §6.1: both framings at once is request smuggling.
+        self._refuse(scope, "ambiguous-framing", _closing(
+            "the request has both Content-Length and Transfer-Encoding; send one of them"))
 
     def _check_host(self, scope: dict[str, Any], host: bytes | None) -> None:
         if host is None:
