@@ -369,3 +369,38 @@ def test_a_disconnect_while_reading_sends_nothing_and_logs_no_error(
     assert outcome == ["ClientDisconnect"]
     assert connection.sent == []
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+class FutureReceiver:
+    """``receive`` as a plain function returning a future (ASGI asks only for an awaitable)."""
+
+    def __init__(self, body: bytes | None) -> None:
+        self.body = body  # None: the body never comes
+        self.sent: list[Message] = []
+
+    def receive(self) -> asyncio.Future[Message]:
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        if self.body is not None:
+            future.set_result({"type": "http.request", "body": self.body, "more_body": False})
+        return future
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"12345", 200), (None, 408)])
+def test_a_receive_that_returns_a_future_is_read_and_timed(body: bytes | None,
+                                                           status: int) -> None:
+    app = echo_app(body_timeout=0.2)
+    peer = FutureReceiver(body)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+        "client": ("127.0.0.1", 1), "server": ("localhost", 80),
+        "headers": [(b"host", b"localhost"), (b"sec-fetch-site", b"same-origin"),
+                    (b"content-length", b"5")],
+    }
+    asyncio.run(asyncio.wait_for(app(scope, peer.receive, peer.send), 5))
+    assert peer.sent[0]["status"] == status
+    if status == 200:
+        assert peer.sent[1]["body"] == b'{"read":5}'

@@ -18,7 +18,7 @@ import pytest
 
 from zephyr import Request, Zephyr
 from zephyr.errors import SetupError
-from zephyr.security import limit
+from zephyr.security import limit, record_failure
 from zephyr.testing import ASGITransport, TestClient
 
 MINUTE_RATE = "3/minute"
@@ -434,3 +434,23 @@ def test_a_bad_rate_in_the_rate_limits_setting_stops_startup() -> None:
     assert str(caught.value) == (
         f"application startup failed: SetupError: 'lots' is not a rate; write a count per "
         f"period: {FORMS}")
+
+
+def test_the_failure_throttle_across_processes_lets_one_request_through_per_new_process(
+        redis_url: str) -> None:
+    # Two apps stand for two worker processes sharing Redis. Each process asks Redis only
+    # about clients it has seen fail, so the second one lets one more failure through.
+    def failing_app() -> Zephyr:
+        app = Zephyr(rate_limit_backend="redis", redis_url=redis_url,
+                     failure_limit="2/minute")
+
+        @app.post("/login", csrf=False)
+        async def login(request: Request) -> tuple[str, int]:
+            await record_failure(request, "bad-login")
+            return "wrong password", 401
+
+        return app
+
+    with TestClient(failing_app()) as first, TestClient(failing_app()) as second:
+        assert [first.post("/login").status_code for _ in range(3)] == [401, 401, 429]
+        assert [second.post("/login").status_code for _ in range(2)] == [401, 429]

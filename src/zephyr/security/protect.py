@@ -135,6 +135,7 @@ class ProtectedEndpoint:
         "_csrf",
         "_endpoint",
         "_on_error",
+        "_only_throttled",
         "_security",
         "_throttle",
     )
@@ -149,6 +150,10 @@ class ProtectedEndpoint:
         self._endpoint = endpoint
         self._on_error = on_error
         self._challenge = challenge_for(security.auth)
+        # Only the failure throttle applies (an unsafe route without CSRF, limits or auth).
+        self._only_throttled = throttle is not None and not (
+            csrf or security.limits or security.auth or security.permissions or security.timeout
+        )
 
     @property
     def security(self) -> RouteSecurity:
@@ -166,6 +171,8 @@ class ProtectedEndpoint:
         return self._throttle is not None
 
     async def __call__(self, request: Request) -> Response:
+        if self._only_throttled and not self._throttle.is_suspect(request):  # type: ignore[union-attr]
+            return await self._endpoint(request)  # PERF: a client with a clean record
         try:
             tightest = await self._check(request)
         except Exception as exc:
@@ -187,7 +194,7 @@ class ProtectedEndpoint:
     async def _check(self, request: Request) -> RateLimitResult | None:
         """Run the checks in order; the rate limit closest to running out, if any."""
         security, throttle = self._security, self._throttle
-        if throttle is not None:
+        if throttle is not None and throttle.is_suspect(request):
             await throttle.check(request)
         tightest = None
         for lim in security.limits:

@@ -10,6 +10,7 @@ response carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,7 @@ __all__ = ["FailureThrottle", "Limit", "client_address", "limit", "record_failur
 F = TypeVar("F", bound=Callable[..., Any])
 KeyFunction = Callable[["Request"], str | Awaitable[str]]
 LIMITS_ATTRIBUTE = "__zephyr_limits__"
+_MAX_SUSPECTS = 100_000  # past this, forget the clients whose window has ended
 
 
 def client_address(request: Request) -> str:
@@ -97,13 +99,26 @@ def add_rate_limit_headers(response: Response, result: RateLimitResult) -> None:
 
 
 class FailureThrottle:
-    """Answers 429 to a client that keeps failing security checks (CSRF, logins, tokens)."""
+    """Answers 429 to a client that keeps failing security checks (CSRF, logins, tokens).
 
-    __slots__ = ("backend", "rate")
+    Each process remembers which clients failed lately and asks the backend only about
+    them, so a client with a clean record costs one dict lookup. With the Redis backend
+    a process that has not yet seen a client fail lets one more request of that client
+    through before it asks too.
+    """
+
+    __slots__ = ("_suspects", "backend", "rate")
 
     def __init__(self, backend: RateLimitBackend, rate: Rate) -> None:
         self.backend = backend
         self.rate = rate
+        # client address -> until when (monotonic) its failures may still count
+        self._suspects: dict[str, float] = {}
+
+    def is_suspect(self, request: Request) -> bool:
+        """Whether the client failed a check here within the last window."""
+        until = self._suspects.get(client_address(request))
+        return until is not None and until > time.monotonic()
 
     async def check(self, request: Request) -> None:
         """Raise 429 if the client has used up its failures."""
@@ -117,6 +132,10 @@ class FailureThrottle:
 
     async def record(self, request: Request, reason: str) -> None:
         """Count one security failure of the client (``reason`` goes to the log)."""
+        now = time.monotonic()
+        if len(self._suspects) >= _MAX_SUSPECTS:
+            self._suspects = {k: v for k, v in self._suspects.items() if v > now}
+        self._suspects[client_address(request)] = now + self.rate.period
         await self.backend.hit(self._key(request), self.rate)
 
     @staticmethod
