@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from zephyr import ContextError, Request, Response, Zephyr, current_app, g, request
+from zephyr import ContextError, Request, Response, Zephyr, current_app, current_user, g, request
 from zephyr.concurrency import run_sync
 from zephyr.middleware import CallNext
 from zephyr.testing import AsyncTestClient, TestClient
@@ -204,3 +204,20 @@ def test_a_bound_proxy_repr_shows_its_target() -> None:
 
     with TestClient(app) as client:
         assert client.get("/here").text == "<request proxy for <Request GET '/here'>>"
+
+
+def test_current_user_is_falsy_when_anonymous_and_refused_outside_a_request() -> None:
+    app = Zephyr()
+
+    @app.get("/")
+    async def home() -> dict[str, Any]:
+        return {"anonymous": not current_user, "id": current_user.id}
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"anonymous": True, "id": None}
+    with pytest.raises(ContextError) as info:
+        bool(current_user)
+    assert str(info.value) == (
+        "'current_user' is only available while a request is being handled; "
+        "outside one there is no user"
+    )

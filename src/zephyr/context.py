@@ -106,11 +106,6 @@ class _Proxy(Generic[T]):
     def __bool__(self) -> bool:
         return bool(self._lookup())
 
-    def __eq__(self, other: object) -> bool:
-        return bool(self._lookup() == other)
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         try:
             return f"<{self._name} proxy for {self._lookup()!r}>"
