@@ -343,3 +343,20 @@ def test_repeated_csrf_failures_are_throttled(caplog: pytest.LogCaptureFixture) 
     assert ran == []
     events = [getattr(record, "security_event", None) for record in caplog.records]
     assert events == ["csrf-refused"] * 3 + ["failure-throttled"] * 2
+
+
+@pytest.mark.parametrize(("content_type", "body", "detail"), [
+    ("multipart/form-data", b"--x\r\n",
+     "the multipart body has no boundary in its Content-Type header"),
+    ("application/x-www-form-urlencoded", b"csrf_token=%ff",
+     "the form body is not valid UTF-8 in b'%ff'; percent-encode text as UTF-8"),
+])
+def test_a_malformed_form_looked_at_for_the_token_is_a_400(
+        content_type: str, body: bytes, detail: str) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran), same_origin=False) as client:
+        response = client.post("/submit", content=body, headers={"content-type": content_type})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == detail
+    assert ran == []
