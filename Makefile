@@ -25,10 +25,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

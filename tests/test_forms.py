@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import zephyr._forms
+import zephyr._multipart
 from zephyr import Request, UploadFile, Zephyr
 from zephyr.testing import TestClient
 from zephyr.uploads import sanitize_filename
@@ -364,7 +364,7 @@ def test_files_parsed_before_an_error_are_closed(monkeypatch: pytest.MonkeyPatch
             super().__init__(**options)
             created.append(self)
 
-    monkeypatch.setattr(zephyr._forms, "UploadFile", RecordingUploadFile)
+    monkeypatch.setattr(zephyr._multipart, "UploadFile", RecordingUploadFile)
     files = [("f", (f"{i}.txt", b"x")) for i in range(3)]
     with TestClient(form_app(multipart_max_files=2)) as client:
         assert client.post("/", files=files).status_code == 413

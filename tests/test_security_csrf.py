@@ -17,8 +17,8 @@ from itsdangerous import URLSafeTimedSerializer
 
 from tests.conftest import TEST_SECRET_KEY
 from zephyr import Request, Zephyr, csrf_token
+from zephyr.datastructures import CSRF_KEY
 from zephyr.security import AuthUser, login_user
-from zephyr.security.sessions import CSRF_KEY
 from zephyr.testing import TestClient
 
 TRUSTED = "https://admin.example.com"

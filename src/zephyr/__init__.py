@@ -1,8 +1,14 @@
-"""Zephyr: a fast ASGI web framework with Flask's ergonomics and safe defaults."""
+"""Zephyr: a fast ASGI web framework with Flask's ergonomics and safe defaults.
 
-from zephyr.app import Zephyr
+The names a web app uses daily. Everything else lives in its module
+(``zephyr.security``, ``zephyr.responses``, ``zephyr.testing``...); see docs/index.md.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from zephyr.app import Zephyr, current_app
 from zephyr.config import Config, Setting
-from zephyr.context import current_app, current_user, g, request
+from zephyr.context import csp_nonce, current_user, g, request
 from zephyr.converters import Converter
 from zephyr.datastructures import URL, Headers, MultiDict, MutableHeaders, QueryParams
 from zephyr.di import Depends
@@ -39,14 +45,9 @@ from zephyr.responses import (
 )
 from zephyr.routing import Mount, Route
 from zephyr.scaffold import Group
-from zephyr.security import (
-    csp_nonce,
-    csrf_token,
-    limit,
-    login_user,
-    logout_user,
-    redirect,
-)
+
+if TYPE_CHECKING:
+    from zephyr.security import csrf_token, limit, login_user, logout_user, redirect
 
 __version__ = "0.1.0.dev0"
 
@@ -109,3 +110,15 @@ __all__ = [
     "redirect",
     "request",
 ]
+
+# NOTE: these come from the security package, which loads when first asked for (or when an
+# app starts serving), so that `import zephyr` stays light.
+_FROM_SECURITY = frozenset({"csrf_token", "limit", "login_user", "logout_user", "redirect"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SECURITY:
+        import zephyr.security
+
+        return getattr(zephyr.security, name)
+    raise AttributeError(f"module 'zephyr' has no attribute {name!r}")

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from zephyr.context import request_var
+from zephyr.middleware import Endpoint
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DisconnectWatcher", "can_suspend", "watching"]
 
-Endpoint = Callable[["Request"], Awaitable["Response"]]
 _SUSPENDING_OPS = frozenset(
     {"GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "BEFORE_ASYNC_WITH", "YIELD_VALUE"}
 )
@@ -105,11 +105,11 @@ class DisconnectWatcher:
         if request is None:
             request = request_var.get(None)
         task = asyncio.current_task()
-        if request is None or task is None or request._watcher is not None:
+        if request is None or task is None or request.watcher is not None:
             return
         watcher = DisconnectWatcher(request, task)
-        request._watcher = watcher
-        if request._body_done or (request._received is None and _has_no_body(request)):
+        request.watcher = watcher
+        if request.is_body_done or (not request.is_body_started and _has_no_body(request)):
             watcher.start()
         else:
             # The handler owns the receive channel until the body is read.
@@ -122,23 +122,22 @@ class DisconnectWatcher:
 
     async def _listen(self) -> None:
         request = self.request
+        receive = request.receive
         while True:
-            message = await request._receive()
+            message = await receive()
             kind = message["type"]
             if kind == "http.disconnect":
                 self.disconnected = True
                 self.task.cancel()
                 return
-            if kind == "http.request" and not request._body_done:
-                # The (empty) body of a request that announced none.
-                request._body = message.get("body", b"")
-                request._body_done = True
+            if kind == "http.request":
+                request.settle_empty_body(message)
 
     @staticmethod
     def absorb(request: Request) -> bool:
         """Whether the current cancellation came from the watcher; if so, undo it."""
-        watcher = request._watcher
-        if watcher is None or not watcher.disconnected:
+        watcher = request.watcher
+        if not isinstance(watcher, DisconnectWatcher) or not watcher.disconnected:
             return False
         watcher.task.uncancel()
         return True

@@ -1,188 +1,69 @@
-"""Parsing form bodies (url-encoded and multipart) with python-multipart, within limits."""
+"""Form bodies (url-encoded and multipart) parsed with python-multipart, and the body limits.
+
+The parser is handed the content type and the body as a stream; it knows
+nothing of the request it came from.
+"""
 
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from zephyr.datastructures import MultiDict, parse_query_string
+from zephyr.errors import PayloadTooLarge, UnsupportedMediaType
+from zephyr.uploads import UploadFile
 
-from zephyr.datastructures import Headers, MultiDict, parse_query_string
-from zephyr.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from zephyr.requests import BodyLimits, FormValue, UploadFile
+__all__ = ["BodyLimits", "FormValue", "parse_form"]
 
-if TYPE_CHECKING:
-    from zephyr.requests import Request
+FormValue = typing.Union[str, "UploadFile"]
+MiB = 1024 * 1024
 
 
-async def parse_form(request: Request, limits: BodyLimits) -> MultiDict[FormValue]:
-    """Read and parse the body of ``request`` as a form."""
-    kind = request.content_type
+@dataclass(frozen=True, slots=True)
+class BodyLimits:
+    """Largest bodies accepted, by content type, and multipart bounds (``None``: no limit)."""
+
+    json: int | None = MiB
+    form: int | None = MiB
+    multipart: int | None = 16 * MiB
+    other: int | None = MiB
+    max_fields: int = 1000
+    max_files: int = 100
+    spool_size: int = MiB
+    #: Seconds the whole body may take to arrive (``BODY_TIMEOUT``); ``None``: no limit.
+    timeout: float | None = 60.0
+
+    def for_content_type(self, content_type: bytes) -> int | None:
+        """The size limit for a body of ``content_type`` (the raw header value)."""
+        kind = content_type.partition(b";")[0].strip().lower()
+        if kind == b"application/json" or kind.endswith(b"+json"):
+            return self.json
+        if kind == b"application/x-www-form-urlencoded":
+            return self.form
+        if kind.startswith(b"multipart/"):
+            return self.multipart
+        return self.other
+
+
+async def parse_form(content_type: str, body: Callable[[], Awaitable[bytes]],
+                     stream: Callable[[], AsyncIterator[bytes]],
+                     limits: BodyLimits) -> MultiDict[FormValue]:
+    """Parse a form body of ``content_type`` (the header value), read by ``body`` or ``stream``."""
+    kind = content_type.partition(";")[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
-        pairs = parse_query_string(await request.body(), what="form body")
+        pairs = parse_query_string(await body(), what="form body")
         if len(pairs) > limits.max_fields:
-            raise PayloadTooLarge(_too_many("fields", limits.max_fields, "MULTIPART_MAX_FIELDS"))
+            raise PayloadTooLarge.too_many("fields", limits.max_fields, "MULTIPART_MAX_FIELDS")
         return MultiDict[FormValue](pairs)
     if kind == "multipart/form-data":
-        return await _MultipartReader(request, limits).read()
+        # NOTE: python-multipart is imported with the first multipart body, not with Zephyr.
+        from zephyr._multipart import MultipartReader
+
+        reader = MultipartReader(content_type, max_fields=limits.max_fields,
+                                 max_files=limits.max_files, spool_size=limits.spool_size)
+        return MultiDict(await reader.read(stream()))
     raise UnsupportedMediaType(
         "expected a form (Content-Type: application/x-www-form-urlencoded or "
         f"multipart/form-data), got {kind or 'no content type'!r}"
     )
-
-
-def _too_many(what: str, limit: int, setting: str) -> str:
-    return f"the form has more than {limit} {what}; raise {setting} if this is expected"
-
-
-class _MultipartReader:
-    """Feeds body chunks to python-multipart and collects fields and files.
-
-    The parser's callbacks are synchronous, so they only record what happened;
-    the events are then applied (and file data written) between chunks. One
-    chunk may hold several parts, so each part's headers are queued with it.
-    """
-
-    def __init__(self, request: Request, limits: BodyLimits) -> None:
-        self.request = request
-        self.limits = limits
-        _, params = parse_options_header(request.headers.get("content-type", ""))
-        boundary = params.get(b"boundary")
-        if not boundary:
-            raise BadRequest("the multipart body has no boundary in its Content-Type header")
-        self.events: list[tuple[str, bytes]] = []
-        self.header_field = b""
-        self.header_value = b""
-        self.part_headers: list[tuple[bytes, bytes]] = []
-        self.pending_headers: deque[list[tuple[bytes, bytes]]] = deque()
-        self.started = False
-        self.ended = False
-        try:
-            self.parser = MultipartParser(
-                boundary,
-                {
-                    "on_part_data": lambda d, s, e: self.events.append(("data", d[s:e])),
-                    "on_part_end": lambda: self.events.append(("end", b"")),
-                    "on_header_field": self._on_header_field,
-                    "on_header_value": self._on_header_value,
-                    "on_header_end": self._on_header_end,
-                    "on_headers_finished": self._on_headers_finished,
-                    "on_end": self._on_end,
-                },
-            )
-        except FormParserError as exc:
-            raise BadRequest(f"malformed multipart body: {exc}") from None
-        self.items: list[tuple[str, FormValue]] = []
-        self.fields = 0
-        self.files = 0
-        self.name = ""
-        self.field_data: list[bytes] = []
-        self.upload: UploadFile | None = None
-
-    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self.header_field += data[start:end]
-
-    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self.header_value += data[start:end]
-
-    def _on_header_end(self) -> None:
-        self.part_headers.append((self.header_field.lower(), self.header_value))
-        self.header_field = self.header_value = b""
-
-    def _on_headers_finished(self) -> None:
-        self.pending_headers.append(self.part_headers)
-        self.part_headers = []
-        self.events.append(("headers", b""))
-
-    def _on_end(self) -> None:
-        self.ended = True
-
-    async def read(self) -> MultiDict[FormValue]:
-        try:
-            async for chunk in self.request.stream():
-                self.started = True
-                self._write(chunk)
-                await self._apply_events()
-            try:
-                self.parser.finalize()
-            except FormParserError as exc:
-                raise BadRequest(f"malformed multipart body: {exc}") from None
-            await self._apply_events()
-            if self.started and not self.ended:
-                # python-multipart's finalize() does not check this (yet): a body cut
-                # short would silently lose its last part.
-                raise BadRequest(
-                    "malformed multipart body: it ends before the closing boundary"
-                )
-        except BaseException:
-            for _, value in self.items:
-                if isinstance(value, UploadFile):
-                    await value.close()
-            if self.upload is not None:
-                await self.upload.close()
-            raise
-        return MultiDict(self.items)
-
-    def _write(self, chunk: bytes) -> None:
-        try:
-            self.parser.write(chunk)
-        except FormParserError as exc:
-            raise BadRequest(f"malformed multipart body: {exc}") from None
-
-    async def _apply_events(self) -> None:
-        events, self.events = self.events, []
-        for kind, data in events:
-            if kind == "headers":
-                self._start_part(self.pending_headers.popleft())
-            elif kind == "data":
-                if self.upload is not None:
-                    await self.upload.write(data)
-                else:
-                    self.field_data.append(data)
-            elif kind == "end":
-                await self._finish_part()
-
-    def _start_part(self, raw_headers: list[tuple[bytes, bytes]]) -> None:
-        headers = Headers(raw=raw_headers)
-        disposition, params = parse_options_header(headers.get("content-disposition"))
-        if disposition != b"form-data" or b"name" not in params:
-            raise BadRequest(
-                "malformed multipart body: each part needs "
-                "'Content-Disposition: form-data; name=\"...\"'"
-            )
-        self.name = _decode(params[b"name"], "a field name")
-        if b"filename" in params:
-            self.files += 1
-            if self.files > self.limits.max_files:
-                raise PayloadTooLarge(
-                    _too_many("files", self.limits.max_files, "MULTIPART_MAX_FILES")
-                )
-            self.upload = UploadFile(
-                filename=_decode(params[b"filename"], "a filename"),
-                content_type=headers.get("content-type", "application/octet-stream"),
-                headers=headers,
-                spool_size=self.limits.spool_size,
-            )
-        else:
-            self.fields += 1
-            if self.fields > self.limits.max_fields:
-                raise PayloadTooLarge(
-                    _too_many("fields", self.limits.max_fields, "MULTIPART_MAX_FIELDS")
-                )
-            self.field_data = []
-
-    async def _finish_part(self) -> None:
-        if self.upload is not None:
-            await self.upload.seek(0)
-            self.items.append((self.name, self.upload))
-            self.upload = None
-        else:
-            self.items.append((self.name, _decode(b"".join(self.field_data), "a field value")))
-
-
-def _decode(raw: bytes, what: str) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest(f"malformed multipart body: {what} is not valid UTF-8") from None

@@ -1,5 +1,8 @@
 """The segment tree behind the route table, and the searches that walk it.
 
+The tree is generic over what its leaves hold (the route table keeps each
+route's compiled endpoint record there), so it knows nothing of routes.
+
 Each level holds literal children by text and parameter children by rank
 (more specific converters first). :func:`descend` follows the first viable
 branch without backtracking, which is what almost every request needs;
@@ -10,35 +13,34 @@ allowed on a path for 405 answers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from zephyr.converters import Compound, Param, Segment
 
-if TYPE_CHECKING:
-    from zephyr.routing import Route
-
 __all__ = ["Node", "Search", "descend"]
 
+R = TypeVar("R")
 
-class Node:
+
+class Node(Generic[R]):
     """One level of the segment tree: literal children by text, then parameters by rank."""
 
     __slots__ = ("methods", "params", "simple_params", "static")
 
     def __init__(self) -> None:
-        self.static: dict[str, Node] = {}
-        self.params: list[tuple[Param | Compound, Node]] = []
+        self.static: dict[str, Node[R]] = {}
+        self.params: list[tuple[Param | Compound, Node[R]]] = []
         # The leading one-segment parameters as (to_python, child), for descend().
-        self.simple_params: list[tuple[Callable[[str], Any], Node]] = []
-        self.methods: dict[str, Route] = {}
+        self.simple_params: list[tuple[Callable[[str], Any], Node[R]]] = []
+        self.methods: dict[str, R] = {}
 
-    def child(self, segment: Segment) -> Node:
+    def child(self, segment: Segment) -> Node[R]:
         if isinstance(segment, str):
-            return self.static.setdefault(segment, Node())
+            return self.static.setdefault(segment, Node[R]())
         for existing, node in self.params:
             if existing.key == segment.key:
                 return node
-        node = Node()
+        node = Node[R]()
         self.params.append((segment, node))
         # Stable sort: lower rank (more specific converters) first, then registration order.
         self.params.sort(key=lambda item: _rank(item[0]))
@@ -56,7 +58,7 @@ def _rank(segment: Param | Compound) -> int:
     return segment.converter.rank
 
 
-def descend(root: Node, parts: list[str], method: str) -> tuple[Route, list[Any]] | None:
+def descend(root: Node[R], parts: list[str], method: str) -> tuple[R, list[Any]] | None:
     """Follow the first viable branch at each level, without backtracking.
 
     When this finds a route it is the one the full search would find first
@@ -83,7 +85,7 @@ def descend(root: Node, parts: list[str], method: str) -> tuple[Route, list[Any]
     return None if route is None else (route, values)
 
 
-class Search:
+class Search(Generic[R]):
     """One full depth-first search of the tree, for paths :func:`descend` gave up on.
 
     Literal children are tried before parameters; ``values`` collects the
@@ -99,7 +101,7 @@ class Search:
         self.values: list[Any] = []
         self.allowed = allowed
 
-    def run(self, node: Node, index: int = 1) -> Route | None:
+    def run(self, node: Node[R], index: int = 1) -> R | None:
         """The first route matching ``parts[index:]`` below ``node``."""
         if index == len(self.parts):
             if not node.methods:
@@ -124,7 +126,7 @@ class Search:
                 return found
         return None
 
-    def _param(self, segment: Param, child: Node, index: int) -> Route | None:
+    def _param(self, segment: Param, child: Node[R], index: int) -> R | None:
         """One segment through a converter, then the rest below it."""
         try:
             value = segment.converter.to_python(self.parts[index])
@@ -136,7 +138,7 @@ class Search:
             self.values.pop()
         return found
 
-    def _compound(self, segment: Compound, child: Node, index: int) -> Route | None:
+    def _compound(self, segment: Compound, child: Node[R], index: int) -> R | None:
         """A segment like ``{name}.{ext}``, then the rest below it."""
         converted = segment.match(self.parts[index])
         if converted is None:
@@ -147,7 +149,7 @@ class Search:
             del self.values[len(self.values) - len(converted) :]
         return found
 
-    def _rest(self, segment: Param, child: Node, index: int) -> Route | None:
+    def _rest(self, segment: Param, child: Node[R], index: int) -> R | None:
         """A ``path`` parameter taking as many segments as leave a match for the rest.
 
         Leaving segments for the routes below comes first: ``/f/<path:p>/edit``

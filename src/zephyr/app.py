@@ -1,4 +1,9 @@
-"""The application: registration API, startup composition, and the ASGI entry point."""
+"""The application: registration API, startup composition, and the ASGI entry point.
+
+This is the composition root, the one module that knows every layer: at
+startup it builds the security layer, the request services and each route's
+endpoint record, and hands each part only what it needs.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +11,44 @@ import asyncio
 import gc
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from zephyr._disconnect import DisconnectWatcher, watching
+from zephyr._plan import DependencyOverrides
+from zephyr._types import ASGIApp, Receive, Scope, Send
 from zephyr.concurrency import make_thread_pool
 from zephyr.config import Config
-from zephyr.context import app_var, request_var
+from zephyr.context import ContextProxy, request_var
 from zephyr.converters import Converter
-from zephyr.datastructures import decode_path
-from zephyr.di import Dependency, Depends
-from zephyr.endpoints import HANDLER_ERROR, compose_endpoint
-from zephyr.error_handlers import handle_exception
-from zephyr.errors import ClientDisconnect, HTTPException, NotFound, SetupError
+from zephyr.di import Depends
+from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
+from zephyr.error_handlers import DebugRenderer, handle_exception
+from zephyr.errors import ClientDisconnect, ContextError, HTTPException, SetupError
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
 from zephyr.openapi import OpenAPIConfig
-from zephyr.params import compile_dependency
-from zephyr.requests import BodyLimits, Request, State
+from zephyr.requests import BodyLimits, Request, RequestServices, State
 from zephyr.responses import RedirectResponse, Response
-from zephyr.routing import ASGIApp, Mount, Route, Router, RouteTable, build_url
+from zephyr.routing import Mount, Route, Router, RouteTable, SlashRedirect, build_url, route_path
 from zephyr.scaffold import Scaffold
-from zephyr.security.auth import AuthBackend
-from zephyr.security.guard import RequestGuard
-from zephyr.security.headers import SecurityHeaders
-from zephyr.security.layer import SecurityLayer
-from zephyr.security.sessions import SessionManager
 
-__all__ = ["Zephyr"]
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zephyr.security.auth import AuthBackend
+    from zephyr.security.layer import SecurityLayer
+    from zephyr.security.sessions import SessionManager
+
+__all__ = ["Zephyr", "current_app"]
 
 logger = logging.getLogger("zephyr")
 F = TypeVar("F", bound=Callable[..., Any])
-Scope = dict[str, Any]
 LifespanFactory = Callable[..., AbstractAsyncContextManager[Any]]
+# Set while the lifespan runs, so startup code can use ``current_app`` too.
+app_var: ContextVar[Zephyr] = ContextVar("zephyr.app")
 
 
 class Zephyr(Scaffold):
@@ -66,13 +73,14 @@ class Zephyr(Scaffold):
         dependencies: Iterable[Depends] = (),
         **overrides: Any,
     ) -> None:
-        super().__init__(self, dependencies=dependencies)
+        self.router: Router[RouteEndpoint] = Router()
+        super().__init__(dependencies=dependencies)
         self.import_name = import_name
         self.config = Config(settings=settings, overrides=overrides)
-        self.router = Router()
         self.state = State()
         self.executor: ThreadPoolExecutor | None = None
         self.body_limits = BodyLimits()
+        self._services = RequestServices(app=self, url_for=self.url_for)
         self._asgi_layers: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
@@ -82,19 +90,16 @@ class Zephyr(Scaffold):
         self._handle: CallNext | None = None
         self._asgi: ASGIApp = self._first_call
         self._direct_http = False
-        self._debug = False
+        self._debug_page: DebugRenderer | None = None
         self._openapi_installed = False
         #: Security features decided at startup (see zephyr.security.layer).
         self.security: SecurityLayer | None = None
         #: Authentication backends tried for every route (routes and groups may set ``auth=``).
         self.auth_backends: list[AuthBackend] = []
-        self._guard: RequestGuard | None = None
-        self._headers: SecurityHeaders | None = None
         #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
-        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.dependency_overrides = DependencyOverrides()
         #: What the OpenAPI document says and where it is served (see zephyr.openapi).
         self.openapi_config = OpenAPIConfig()
-        self._override_cache: dict[tuple[Callable[..., Any], Callable[..., Any]], Dependency] = {}
         for route in routes:
             self.add_route(route)
 
@@ -123,7 +128,10 @@ class Zephyr(Scaffold):
 
     def remove_route(self, name_or_route: str | Route) -> list[Route]:
         """Remove routes by name (or one route), also while serving."""
-        return self.router.remove(name_or_route)
+        removed = self.router.remove(name_or_route)
+        for route in removed:
+            self.registered_by.pop(route, None)
+        return removed
 
     def mount(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
         """Serve any ASGI app under ``prefix``; it sees ``root_path`` = the prefix.
@@ -191,9 +199,11 @@ class Zephyr(Scaffold):
             return
         config = self.config
         config.freeze()
-        self._debug = bool(config["DEBUG"])
-        # First: an unsafe configuration refuses to start before anything is created.
-        self.security = SecurityLayer(self)
+        # NOTE: the security package is imported when the app starts serving, not with
+        # Zephyr. First: an unsafe configuration refuses to start before anything is created.
+        from zephyr.security.layer import SecurityLayer
+
+        self.security = security = SecurityLayer(config, auth_backends=self.auth_backends)
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
@@ -202,29 +212,33 @@ class Zephyr(Scaffold):
             max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
         )
-        self._guard = self.security.guard
-        self._headers = self.security.headers
+        self._services = RequestServices(app=self, limits=self.body_limits,
+                                         sessions=security.sessions, url_for=self.url_for)
+        if config["DEBUG"]:
+            # NOTE: the debug page is a deferred feature: imported in debug mode only.
+            from zephyr.dev.debug_page import debug_response
+
+            self._debug_page = debug_response
         if self._middleware:
             self._handle = watching(compose(self._middleware, self._route))
         openapi = config["OPENAPI"]
-        if (self._debug if openapi is None else openapi) and not self._openapi_installed:
+        if (config["DEBUG"] if openapi is None else openapi) and not self._openapi_installed:
+            # NOTE: the OpenAPI pages are a deferred feature: imported when they are served.
             from zephyr.openapi.pages import install
 
-            install(self, self.openapi_config)
+            install(self, self.router, self.openapi_config, config["SESSION_COOKIE_NAME"])
             self._openapi_installed = True
-        self.router.go_live(self._compose_route)
+        compiler = EndpointCompiler(security=security, limits=self.body_limits,
+                                    overrides=self.dependency_overrides,
+                                    lineage_of=self._lineage_of, debug=self._debug_page)
+        redirect = config["REDIRECT_STATUS"] if config["REDIRECT_SLASHES"] else None
+        self.router.go_live(compiler.compile, answer_options=compiler.answer_options,
+                            redirect_status=redirect)
         self._direct_http = not self._asgi_layers
 
-    def _compose_route(self, route: Route) -> None:
-        route.endpoint = compose_endpoint(self, route)
-
-    def override_for(self, dependency: Callable[..., Any]) -> Dependency:
-        """The compiled stand-in registered in ``dependency_overrides`` for ``dependency``."""
-        replacement = self.dependency_overrides[dependency]
-        key = (dependency, replacement)
-        if key not in self._override_cache:
-            self._override_cache[key] = compile_dependency(Depends(replacement), {})
-        return self._override_cache[key]
+    def _lineage_of(self, route: Route) -> Sequence[Scaffold]:
+        """The app and the groups ``route`` was registered through, outermost first."""
+        return self.registered_by.get(route, self).lineage()
 
     # -- lifespan ---------------------------------------------------------------------
 
@@ -272,7 +286,7 @@ class Zephyr(Scaffold):
             if self.config["GC_FREEZE"]:
                 gc.unfreeze()
 
-    async def _lifespan(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] != "lifespan.startup":
             return
@@ -295,9 +309,13 @@ class Zephyr(Scaffold):
     # -- ASGI -------------------------------------------------------------------------
 
     async def __call__(  # noqa: C901 - PERF: the whole request path in one frame
-        self, scope: Scope, receive: Any, send: Any, *, _inner: bool = False
+        self, scope: Scope, receive: Receive, send: Send, *, _inner: bool = False
     ) -> None:
-        """The ASGI entry point (``_inner`` marks the call back from ASGI middleware)."""
+        """The ASGI entry point (``_inner`` marks the call back from ASGI middleware).
+
+        guard -> ``table.match`` -> the route's endpoint -> ``security.finish`` -> send
+        -> cleanups and teardown.
+        """
         # PERF: HTTP without ASGI middleware is handled right here, one frame deep.
         if scope["type"] != "http" or not (self._direct_http or _inner):
             await self._asgi(scope, receive, send)
@@ -305,38 +323,41 @@ class Zephyr(Scaffold):
         table = self.router.table
         if table.mounts and await self._call_mount(table, scope, receive, send):
             return
-        request = Request(scope, receive, self)
+        request = Request(scope, receive, self._services)
         token = request_var.set(request)
+        security = self.security
         error: BaseException | None = None
         try:
             try:
-                if self._guard is not None:
-                    self._guard.check(scope)
+                if security is not None:
+                    security.guard.check(scope)
                 if self._handle is None:
-                    response = await self._match(request, table).endpoint(request)  # type: ignore[misc]
+                    record, request.path_params = table.match(scope)
+                    request.route = record.route
+                    request.limits = record.limits
+                    response = await record.endpoint(request)
                 else:
                     response = await self._handle(request)
             except ClientDisconnect:
                 raise
             except Exception as exc:
                 response = await self._answer_error(request, exc)
-            if request._session is not None:
-                await self.sessions.commit(request, request._session, response)  # type: ignore[union-attr]
-            if self._headers is not None:
-                route = request.route
-                headers = (route and route.security_headers) or self._headers
-                headers.apply(response, scope, request._csp_nonce)
+            if security is not None:
+                saving = security.finish(request, response)
+                if saving is not None:
+                    await saving
             if response.streams:
+                DisconnectWatcher.arm(request)  # an endless stream stops when its client leaves
                 await response(scope, receive, send)
             else:
                 # PERF: complete responses are sent here, without another coroutine.
                 start, body = response.messages(scope)
                 await send(start)
                 await send(body)
-            if request._watcher is not None:
+            if request.watcher is not None:
                 # Before background tasks: the server reports the finished
                 # response as a disconnect, which must not cancel them.
-                request._watcher.stop()
+                request.watcher.stop()
             if response.tasks is not None:
                 await response.run_tasks()
         except ClientDisconnect as exc:
@@ -351,16 +372,16 @@ class Zephyr(Scaffold):
             error = exc
             raise
         finally:
-            if request._watcher is not None:
-                request._watcher.stop()
+            if request.watcher is not None:
+                request.watcher.stop()
             try:
-                if self._teardown or request._cleanups is not None:
+                if self._teardown or request.has_cleanups:
                     # Teardown hooks see the unhandled exception, like Flask's.
                     await self._finish(request, error or scope.get("zephyr.exception"))
             finally:
                 request_var.reset(token)
 
-    async def _first_call(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def _first_call(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The first ASGI call of any kind: wrap the app in its ASGI middleware.
 
         Routes are composed by the lifespan startup (so a mistake fails the
@@ -369,7 +390,7 @@ class Zephyr(Scaffold):
         self._asgi = wrap_asgi(self._dispatch, self._asgi_layers)
         await self._asgi(scope, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Every scope type; what ASGI middleware wraps."""
         kind = scope["type"]
         if kind == "http":
@@ -384,19 +405,19 @@ class Zephyr(Scaffold):
             await send({"type": "websocket.close", "code": 1000,
                         "reason": "this app serves no WebSocket routes"})
 
-    async def _call_mount(self, table: RouteTable, scope: Scope, receive: Any, send: Any) -> bool:
-        mount = table.mount_for(_route_path(scope))
+    async def _call_mount(self, table: RouteTable[RouteEndpoint], scope: Scope, receive: Receive,
+                          send: Send) -> bool:
+        mount = table.mount_for(route_path(scope))
         if mount is None:
             return False
-        if self._guard is not None:
+        if self.security is not None:
             try:
-                self._guard.check(scope)
+                self.security.guard.check(scope)
             except HTTPException as exc:
                 # SECURITY: a mounted app is behind the same Host, header and framing checks.
-                request = Request(scope, receive, self)
+                request = Request(scope, receive, self._services)
                 response = await self._answer_error(request, exc)
-                if self._headers is not None:
-                    self._headers.apply(response, scope, request._csp_nonce)
+                self.security.finish(request, response)
                 await response(scope, receive, send)
                 return True
         child = dict(scope)
@@ -406,12 +427,7 @@ class Zephyr(Scaffold):
 
     async def _finish(self, request: Request, error: BaseException | None) -> None:
         """After the response: cleanups (yield dependencies, uploads), then teardown hooks."""
-        handler_error = request.scope.get(HANDLER_ERROR) or error
-        for cleanup in reversed(request._cleanups or ()):
-            try:
-                await cleanup(handler_error)
-            except Exception:
-                logger.exception("cleanup after %s %s failed", request.method, request.path)
+        await request.run_cleanups(request.scope.get(HANDLER_ERROR) or error)
         for hook in self._teardown:
             try:
                 await hook(request, error)
@@ -420,61 +436,23 @@ class Zephyr(Scaffold):
 
     async def _answer_error(self, request: Request, exc: Exception) -> Response:
         """The response to an exception raised outside any route (routing, app middleware)."""
-        if isinstance(exc, NotFound):
-            redirect = self._slash_redirect(request)
-            if redirect is not None:
-                return redirect
-        return await handle_exception(request, exc, (self.error_handlers,), debug=self._debug)
+        if isinstance(exc, SlashRedirect):
+            return RedirectResponse(exc.location, exc.redirect_status)
+        return await handle_exception(request, exc, (self.error_handlers,),
+                                      debug=self._debug_page)
 
     async def _route(self, request: Request) -> Response:
         """The innermost step of the app middleware chain (so it sees 404s as responses)."""
         try:
-            route = self._match(request, self.router.table)
+            record, request.path_params = self.router.table.match(request.scope)
         except Exception as exc:
             return await self._answer_error(request, exc)
-        return await route.endpoint(request)  # type: ignore[misc]
-
-    def _match(self, request: Request, table: RouteTable) -> Route:
-        """The route for ``request`` (its path parameters set); raises 404/405/400."""
-        scope = request.scope
-        path = scope["path"]
-        if scope.get("root_path"):
-            path = _route_path(scope)
-        methods = table.static.get(path)
-        route = methods.get(scope["method"]) if methods is not None else None
-        if route is None:
-            if ("%" in path or "\ufffd" in path) and scope.get("raw_path"):
-                # SECURITY: servers decode leniently; bad escapes or bytes are a 400 here.
-                decode_path(scope["raw_path"])
-            route, request.path_params = table.resolve_dynamic(scope["method"], path)
-        request.route = route
-        return route
-
-    def _slash_redirect(self, request: Request) -> Response | None:
-        path = _route_path(request.scope)
-        if not self.config["REDIRECT_SLASHES"] or path == "/":
-            return None
-        other = path[:-1] if path.endswith("/") else path + "/"
-        if not self.router.table.has_path(request.scope["method"], other):
-            return None
-        # SECURITY: '//host' or '/\\host' would be read by browsers as another host.
-        location = "/" + quote(request.scope.get("root_path", "") + other).lstrip("/\\")
-        query = request.scope.get("query_string", b"")
-        if query:
-            location += "?" + query.decode("latin-1")
-        return RedirectResponse(location, self.config["REDIRECT_STATUS"])
+        request.route = record.route
+        request.limits = record.limits
+        return await record.endpoint(request)
 
     def __repr__(self) -> str:
         return f"<Zephyr {self.import_name!r} routes={len(self.router.routes)}>"
-
-
-def _route_path(scope: Scope) -> str:
-    """The path the router matches: ``path`` below ``root_path`` (ASGI: path includes it)."""
-    path: str = scope["path"]
-    root = scope.get("root_path")
-    if root and path.startswith(root):
-        return path[len(root):] or "/"
-    return path
 
 
 def _arity(fn: Callable[..., Any]) -> int:
@@ -491,3 +469,22 @@ async def _maybe_await(value: Any) -> Any:
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
+
+def _current_app() -> Zephyr:
+    try:
+        app = request_var.get().app
+    except LookupError:
+        app = None
+    if app is None:
+        try:
+            return app_var.get()
+        except LookupError:
+            raise ContextError(
+                "'current_app' is only available while a request or the app's lifespan "
+                "runs; import your app object instead"
+            ) from None
+    return cast("Zephyr", app)
+
+
+#: The app handling the current request (or running its lifespan).
+current_app = cast("Zephyr", ContextProxy(_current_app, "current_app"))

@@ -6,19 +6,38 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from zephyr.context import current_executor
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, ThreadPoolExecutor
 
-__all__ = ["make_thread_pool", "run_sync"]
+__all__ = ["make_thread_pool", "run_sync", "use_pool_finder"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
+def _no_pool() -> Executor | None:
+    return None
+
+
+_find_pool: Callable[[], Executor | None] = _no_pool
+
+
+def use_pool_finder(find: Callable[[], Executor | None]) -> None:
+    """Tell :func:`run_sync` how to find the current app's pool (``zephyr.context`` does).
+
+    This module sits below the request context, so the context hands the lookup down.
+    """
+    global _find_pool
+    _find_pool = find
+
+
 def make_thread_pool(size: int) -> ThreadPoolExecutor:
     """The pool that runs plain ``def`` handlers and other blocking calls."""
+    # NOTE: concurrent.futures.thread loads with the first pool, not with Zephyr.
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=size, thread_name_prefix="zephyr-sync")
 
 
@@ -31,4 +50,4 @@ async def run_sync(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> 
     """
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-    return await loop.run_in_executor(current_executor(), call)
+    return await loop.run_in_executor(_find_pool(), call)

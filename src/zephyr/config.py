@@ -12,7 +12,6 @@ import difflib
 import importlib
 import os
 import runpy
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,6 +216,17 @@ def _shorten(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _read_toml(path: str) -> dict[str, Any]:
+    # NOTE: tomllib loads with the first .toml settings file, not with Zephyr.
+    import tomllib
+
+    with Path(path).open("rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"settings file {path!r} is not valid TOML: {exc}") from None
+
+
 def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Read upper-case names from a mapping, a module name, a .py file or a .toml file."""
     if isinstance(settings, Mapping):
@@ -224,9 +234,7 @@ def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[
     text = str(settings)
     try:
         if text.endswith(".toml"):
-            with Path(text).open("rb") as fh:
-                values = tomllib.load(fh)
-            return f"settings file {text}", {k.upper(): v for k, v in values.items()}
+            return f"settings file {text}", {k.upper(): v for k, v in _read_toml(text).items()}
         if text.endswith(".py"):
             namespace = runpy.run_path(text)
             label = f"settings file {text}"
@@ -237,8 +245,6 @@ def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[
         if exc.filename != text:
             raise  # the settings file itself reads a missing file
         raise ConfigError(f"settings file {text!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"settings file {text!r} is not valid TOML: {exc}") from None
     except ModuleNotFoundError as exc:
         if exc.name is None or not (text + ".").startswith(exc.name + "."):
             raise  # the settings module itself imports something missing

@@ -1,8 +1,9 @@
-"""Context globals: ``request``, ``g``, ``current_app`` and ``current_user``, on context variables.
+"""Context globals: ``request``, ``g`` and ``current_user``, on context variables.
 
 They work in handlers, middleware, hooks and in plain ``def`` handlers running
 in the thread pool (the context is carried over). Outside a request they
-raise :class:`~zephyr.errors.ContextError` saying so.
+raise :class:`~zephyr.errors.ContextError` saying so. ``current_app`` is
+made the same way beside the app (:mod:`zephyr.app`).
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ from concurrent.futures import Executor
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from zephyr.concurrency import use_pool_finder
 from zephyr.errors import ContextError
 
 if TYPE_CHECKING:
-    from zephyr.app import Zephyr
     from zephyr.requests import Request, State
 
-__all__ = ["current_app", "current_user", "g", "request"]
+__all__ = ["ContextProxy", "csp_nonce", "current_user", "g", "request"]
 
 T = TypeVar("T")
 
 request_var: ContextVar[Request] = ContextVar("zephyr.request")
-# Set while the lifespan runs, so startup code can use ``current_app`` too.
-app_var: ContextVar[Zephyr] = ContextVar("zephyr.app")
 
 
 def _current_request() -> Request:
@@ -47,22 +46,6 @@ def _current_g() -> State:
         ) from None
 
 
-def _current_app() -> Zephyr:
-    try:
-        app = request_var.get().app
-    except LookupError:
-        app = None
-    if app is None:
-        try:
-            return app_var.get()
-        except LookupError:
-            raise ContextError(
-                "'current_app' is only available while a request or the app's lifespan "
-                "runs; import your app object instead"
-            ) from None
-    return app
-
-
 def _current_user() -> Any:
     try:
         return request_var.get().user
@@ -79,10 +62,28 @@ def current_executor() -> Executor | None:
         app = request_var.get().app
     except LookupError:
         return None
-    return app.executor if app is not None else None
+    executor: Executor | None = getattr(app, "executor", None)
+    return executor
 
 
-class _Proxy(Generic[T]):
+# The thread pool belongs to the app of the current request: hand run_sync the way to find it.
+use_pool_finder(current_executor)
+
+
+def csp_nonce(request: Request | None = None) -> str:
+    """This request's CSP nonce (made on first use): ``<script nonce="{{ csp_nonce() }}">``.
+
+    The Content-Security-Policy of the response then allows scripts and
+    styles carrying it.
+    """
+    if request is None:
+        request = request_var.get(None)
+        if request is None:
+            raise ContextError("csp_nonce() needs a request; call it while handling one")
+    return request.csp_nonce
+
+
+class ContextProxy(Generic[T]):
     """Forwards attribute access to the object a context lookup returns."""
 
     __slots__ = ("_lookup", "_name")
@@ -113,8 +114,7 @@ class _Proxy(Generic[T]):
             return f"<{self._name} proxy, unbound>"
 
 
-request = cast("Request", _Proxy(_current_request, "request"))
-g = cast("State", _Proxy(_current_g, "g"))
-current_app = cast("Zephyr", _Proxy(_current_app, "current_app"))
+request = cast("Request", ContextProxy(_current_request, "request"))
+g = cast("State", ContextProxy(_current_g, "g"))
 #: The user of the current request (``request.user``): falsy when anonymous.
-current_user: Any = _Proxy(_current_user, "current_user")
+current_user: Any = ContextProxy(_current_user, "current_user")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from email.utils import formatdate
 from typing import Literal
 
+from zephyr.datastructures import http_date
 from zephyr.errors import HeaderValueError
 
 __all__ = ["format_set_cookie"]
@@ -41,7 +41,7 @@ def format_set_cookie(
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
     if expires is not None:
-        parts.append(f"Expires={formatdate(expires, usegmt=True)}")
+        parts.append(f"Expires={http_date(expires)}")
     for name, attribute in (("Path", path), ("Domain", domain)):
         if attribute is not None:
             if not _ATTRIBUTE_VALUE.fullmatch(attribute):

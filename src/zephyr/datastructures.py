@@ -1,4 +1,4 @@
-"""Request and response data as values: headers, multi-dicts, query strings, URLs.
+"""Request and response data as values: headers, multi-dicts, query strings, URLs, sessions.
 
 Everything here is decoded lazily from the raw ASGI data and, unless its name
 says ``Mutable``, immutable.
@@ -7,7 +7,8 @@ says ``Mutable``, immutable.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, unquote_to_bytes, urlencode, urlsplit
 
@@ -19,7 +20,9 @@ __all__ = [
     "MultiDict",
     "MutableHeaders",
     "QueryParams",
+    "Session",
     "decode_path",
+    "http_date",
     "parse_query_string",
 ]
 
@@ -367,3 +370,76 @@ class URL:
         pairs.extend((k, str(v)) for k, v in params.items())
         return self.replace(query=urlencode(pairs))
 
+
+#: Session keys Zephyr itself uses (a leading underscore keeps them apart from yours).
+CSRF_KEY = "_csrf"
+
+
+class Session(MutableMapping[str, Any]):
+    """The session of one request: a mutable mapping that remembers whether it changed.
+
+    ``regenerate()`` gives the session a new identity (call it on login, as
+    ``login_user`` does, to defeat session fixation); ``clear()`` empties it.
+    """
+
+    __slots__ = ("_cookie", "_data", "modified", "refused", "regenerated")
+
+    def __init__(self, data: Mapping[str, Any] | None = None, cookie: str | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+        self._cookie = cookie
+        #: Why a session cookie the client sent was not accepted: "expired" or "forged".
+        self.refused: str | None = None
+        #: Whether the data changed (then it is saved with the response).
+        self.modified = False
+        #: Whether ``regenerate()`` was called.
+        self.regenerated = False
+
+    @property
+    def cookie(self) -> str | None:
+        """The cookie value the session was loaded from (``None`` for a new session)."""
+        return self._cookie
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._data[key] = value
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        del self._data[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        """Remove everything (the cookie is deleted if nothing is added back)."""
+        if self._data:
+            self._data.clear()
+            self.modified = True
+
+    def regenerate(self) -> None:
+        """Keep the data under a new session id, with a new CSRF secret."""
+        self._data.pop(CSRF_KEY, None)
+        self.regenerated = self.modified = True
+
+    def __repr__(self) -> str:
+        return f"<Session keys={sorted(self._data)!r} modified={self.modified}>"
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(timestamp: float) -> str:
+    """``timestamp`` as an HTTP date: ``Sun, 06 Nov 1994 08:49:37 GMT`` (RFC 9110 §5.6.7).
+
+    Day and month names are always English, whatever the locale.
+    """
+    t = time.gmtime(timestamp)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")

@@ -21,7 +21,7 @@ from zephyr.concurrency import run_sync
 if TYPE_CHECKING:
     from zephyr.requests import Request
 
-__all__ = ["Dependency", "Depends"]
+__all__ = ["Dependency", "Depends", "Overrides"]
 
 logger = logging.getLogger("zephyr.di")
 _SOLVED = "zephyr.dependencies"
@@ -60,15 +60,27 @@ class PlanLike(Protocol):
     async def call(self, fn: Callable[..., Awaitable[Any]], request: Request) -> Any: ...
 
 
+class Overrides(Protocol):
+    """Stand-ins for dependencies (``app.dependency_overrides``, see ``zephyr._plan``)."""
+
+    def __contains__(self, dependency: object, /) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    def stand_in(self, dependency: Callable[..., Any]) -> Dependency: ...
+
+
 class Dependency:
     """A dependency ready to run: the callable, how it returns, its parameter plan."""
 
-    __slots__ = ("fn", "kind", "plan", "use_cache")
+    __slots__ = ("fn", "kind", "overrides", "plan", "use_cache")
 
-    def __init__(self, fn: Callable[..., Any], plan: PlanLike, *, use_cache: bool) -> None:
+    def __init__(self, fn: Callable[..., Any], plan: PlanLike, *, use_cache: bool,
+                 overrides: Overrides | None = None) -> None:
         self.fn = fn
         self.plan = plan
         self.use_cache = use_cache
+        self.overrides = overrides
         self.kind = _kind_of(fn)
 
     async def solve(self, request: Request) -> Any:
@@ -76,9 +88,9 @@ class Dependency:
         solved: dict[Callable[..., Any], Any] = request.scope.setdefault(_SOLVED, {})
         if self.use_cache and self.fn in solved:
             return solved[self.fn]
-        overrides = request.app.dependency_overrides if request.app is not None else None
+        overrides = self.overrides
         if overrides and self.fn in overrides:
-            value = await request.app.override_for(self.fn).solve(request)  # type: ignore[union-attr]
+            value = await overrides.stand_in(self.fn).solve(request)
         else:
             plan = self.plan
             if self.kind != "async":

@@ -1,84 +1,140 @@
-"""A route's endpoint, composed once: arguments and dependencies, the handler, its response
-model, hooks, middleware and error handling, all decided at startup."""
+"""Each route compiled for serving: arguments and dependencies, the handler, its response
+model, hooks, middleware, security checks and error handling, all decided at startup.
+
+:class:`EndpointCompiler` is handed what the app decided (debug renderer, security
+layer, dependency overrides, body limits) and turns a :class:`~zephyr.routing.Route`
+into a :class:`RouteEndpoint`, the record the route table maps requests to.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from zephyr._arguments import DependencyArgument
 from zephyr._disconnect import can_suspend, watching
-from zephyr.converters import Compound, Param
-from zephyr.error_handlers import handle_exception
+from zephyr._plan import ArgumentPlan, DependencyOverrides, build_plan, make_caller
+from zephyr.error_handlers import DebugRenderer, handle_exception
 from zephyr.errors import ResponseValidationError, SetupError
-from zephyr.middleware import compose, with_hooks
+from zephyr.middleware import Endpoint, compose, with_hooks
 from zephyr.models import is_pydantic_model, model_of
-from zephyr.params import build_plan, make_caller
+from zephyr.requests import BodyLimits
 from zephyr.responses import JSONResponse, Response, to_response
-from zephyr.security.protect import protect_route, resolve, route_headers
+from zephyr.routing import Route
 
 if TYPE_CHECKING:
-    from zephyr.app import Zephyr
-    from zephyr.params import ArgumentPlan
     from zephyr.requests import Request
-    from zephyr.routing import Route
+    from zephyr.scaffold import Scaffold
+    from zephyr.security.layer import SecurityLayer
 
-__all__ = ["compose_endpoint", "path_params_of", "response_model_of"]
+__all__ = ["EndpointCompiler", "RouteEndpoint", "response_model_of"]
 
-Endpoint = Callable[["Request"], Awaitable[Response]]
 Respond = Callable[[Any], Response]
+OnError = Callable[["Request", Exception], Awaitable[Response]]
 _UNSET: Any = object()
 HANDLER_ERROR = "zephyr.handler_error"
 
 
-def compose_endpoint(app: Zephyr, route: Route) -> Endpoint:
-    """Everything ``route`` does per request, as one async function of the request."""
-    lineage = route.scaffold.lineage() if route.scaffold is not None else [app]
-    handler = route.handler
-    dependencies = [d for s in lineage for d in s.dependencies]
-    dependencies += route.options.get("dependencies", ())
-    route.plan = build_plan(handler, path_params_of(route), dependencies=dependencies)
-    call = make_caller(handler, route.plan)
-    respond, plain = _responder(route)
-    status = route.options.get("status_code", 200)
-    maps = tuple(s.error_handlers for s in reversed(lineage))
-    debug = app.debug
-    middleware = [mw for s in lineage[1:] for mw in s._middleware]
-    middleware += route.options.get("middleware", ())
-    before = [hook for s in lineage for hook in s._before]
-    after = [hook for s in reversed(lineage) for hook in s._after]
+@dataclass(frozen=True, slots=True)
+class RouteEndpoint:
+    """A route compiled for serving: what the app calls per request and applies after."""
 
-    async def on_error(request: Request, exc: Exception) -> Response:
-        # Cleanups of yield dependencies see the handler's exception, handled or not.
-        request.scope[HANDLER_ERROR] = exc
-        return await handle_exception(request, exc, maps, debug=debug)
+    route: Route
+    endpoint: Endpoint
+    #: The body limits of the route (the app's unless it sets ``max_body_size``/``body_timeout``).
+    limits: BodyLimits
+    #: How the handler's parameters are filled (the OpenAPI document reads it).
+    plan: ArgumentPlan | None = None
+    #: The app and the groups the route was registered through, outermost first.
+    lineage: tuple[Scaffold, ...] = ()
 
-    if middleware or before or after:
-        async def run_handler(request: Request) -> Response:
-            return respond(await call(request))
 
-        endpoint = with_hooks(compose(middleware, run_handler), before, after, on_error)
-    else:
-        # PERF: no hooks and no middleware: one coroutine guards and runs the handler,
-        # and a dict (the most common return value) skips the coercion table.
-        async def endpoint(request: Request) -> Response:
-            try:
-                result = await call(request)
-                if plain and result.__class__ is dict:
-                    return JSONResponse(result, status)
-                return respond(result)
-            except Exception as exc:
-                return await on_error(request, exc)
+@dataclass(frozen=True, slots=True)
+class EndpointCompiler:
+    """What the app decided at startup, for compiling its routes."""
 
-    may_wait = middleware or before or after or can_suspend(handler) or _may_wait(route.plan)
-    if may_wait:
-        endpoint = watching(endpoint)
-    security = resolve(app, route, lineage)
-    route.security_headers = route_headers(app, security)
-    return protect_route(app.security, route, security, endpoint, on_error)  # type: ignore[arg-type]
+    security: SecurityLayer
+    limits: BodyLimits
+    overrides: DependencyOverrides
+    lineage_of: Callable[[Route], Sequence[Scaffold]]
+    debug: DebugRenderer | None = None
+
+    def compile(self, route: Route) -> RouteEndpoint:
+        """Everything ``route`` does per request, as one record."""
+        lineage = tuple(self.lineage_of(route))
+        handler = route.handler
+        dependencies = [d for s in lineage for d in s.dependencies]
+        dependencies += route.options.get("dependencies", ())
+        plan = build_plan(handler, route.path_params, dependencies=dependencies,
+                          overrides=self.overrides)
+        call = make_caller(handler, plan)
+        respond, plain = _responder(route)
+        status = route.options.get("status_code", 200)
+        on_error = self._error_answer(lineage)
+        middleware = [mw for s in lineage[1:] for mw in s.registered_middleware]
+        middleware += route.options.get("middleware", ())
+        before = [hook for s in lineage for hook in s.before_hooks]
+        after = [hook for s in reversed(lineage) for hook in s.after_hooks]
+
+        if middleware or before or after:
+            async def run_handler(request: Request) -> Response:
+                return respond(await call(request))
+
+            endpoint = with_hooks(compose(middleware, run_handler), before, after, on_error)
+        else:
+            # PERF: no hooks and no middleware: one coroutine guards and runs the handler,
+            # and a dict (the most common return value) skips the coercion table.
+            async def endpoint(request: Request) -> Response:
+                try:
+                    result = await call(request)
+                    if plain and result.__class__ is dict:
+                        return JSONResponse(result, status)
+                    return respond(result)
+                except Exception as exc:
+                    return await on_error(request, exc)
+
+        if middleware or before or after or can_suspend(handler) or _may_wait(plan):
+            endpoint = watching(endpoint)
+        layers = [(s.options, s.counter_name) for s in lineage]
+        layers.append((route.options, route.name))
+        protected = self.security.protect(route, layers, endpoint, on_error)
+        return RouteEndpoint(route, protected, self._limits_of(route), plan, lineage)
+
+    def answer_options(self, allowed: tuple[str, ...]) -> RouteEndpoint:
+        """The implicit ``OPTIONS`` answer for a path: 204 with ``Allow``, no checks."""
+        allow = ", ".join(allowed)
+
+        async def options(request: Request) -> Response:
+            return Response(status_code=204, headers={"Allow": allow})
+
+        route = Route("/", options, methods=["OPTIONS"], name="__options__")
+        return RouteEndpoint(route, options, self.limits)
+
+    def _error_answer(self, lineage: Sequence[Scaffold]) -> OnError:
+        maps = tuple(s.error_handlers for s in reversed(lineage))
+        debug = self.debug
+
+        async def on_error(request: Request, exc: Exception) -> Response:
+            # Cleanups of yield dependencies see the handler's exception, handled or not.
+            request.scope[HANDLER_ERROR] = exc
+            return await handle_exception(request, exc, maps, debug=debug)
+
+        return on_error
+
+    def _limits_of(self, route: Route) -> BodyLimits:
+        options = route.options
+        limits = self.limits
+        if "max_body_size" in options:
+            size = options["max_body_size"]
+            limits = dataclasses.replace(limits, json=size, form=size, multipart=size, other=size)
+        if "body_timeout" in options:
+            limits = dataclasses.replace(limits, timeout=options["body_timeout"])
+        return limits
 
 
 def _may_wait(plan: ArgumentPlan) -> bool:
@@ -93,17 +149,6 @@ def _may_wait(plan: ArgumentPlan) -> bool:
         or _may_wait(dependency.plan)  # type: ignore[arg-type]
         for dependency in dependencies
     )
-
-
-def path_params_of(route: Route) -> dict[str, Param]:
-    """The route's path parameters by name."""
-    params: dict[str, Param] = {}
-    for segment in route.segments:
-        if isinstance(segment, Param):
-            params[segment.name] = segment
-        elif isinstance(segment, Compound):
-            params.update((p.name, p) for p in segment.params)
-    return params
 
 
 def _responder(route: Route) -> tuple[Respond, bool]:

@@ -16,21 +16,35 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zephyr.errors import ClientDisconnect, HTTPException, SetupError
+from zephyr.middleware import positional_arity
 from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
-from zephyr.security.headers import csp_nonce
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
 
-__all__ = ["ErrorHandlerMap", "default_response", "handle_exception", "wants_html"]
+__all__ = [
+    "DebugRenderer",
+    "ErrorHandlerMap",
+    "default_response",
+    "handle_exception",
+    "wants_html",
+]
 
 logger = logging.getLogger("zephyr.error")
 
 ErrorHandler = Callable[..., Any]
 ErrorKey = int | type[BaseException]
+
+
+class DebugRenderer(Protocol):
+    """Renders an unhandled exception in full (debug mode: ``zephyr.dev.debug_page``)."""
+
+    def __call__(self, request: Request, exc: BaseException, request_id: str, *,
+                 wants_html: bool) -> Response: ...
+
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -78,25 +92,17 @@ class ErrorHandlerMap:
 
 def _takes_request(handler: ErrorHandler) -> bool:
     """Handlers are ``fn(exc)`` (Flask) or ``fn(request, exc)`` (Starlette)."""
-    try:
-        params = [
-            p for p in inspect.signature(handler).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        ]
-    except (TypeError, ValueError):
-        return False
-    if len(params) not in (1, 2):
-        raise SetupError(
-            f"error handler {getattr(handler, '__qualname__', handler)!r} must take "
-            "(exc) or (request, exc)"
-        )
-    return len(params) == 2
+    shapes = {1: "(exc)", 2: "(request, exc)"}
+    return positional_arity(handler, "error handler", shapes, unknown=1) == 2
 
 
 async def handle_exception(
-    request: Request, exc: Exception, handler_maps: Iterable[ErrorHandlerMap], *, debug: bool
+    request: Request, exc: Exception, handler_maps: Iterable[ErrorHandlerMap], *,
+    debug: DebugRenderer | None,
 ) -> Response:
     """The response for ``exc``: from a registered handler, else the default page.
+
+    ``debug`` renders unhandled exceptions in full (debug mode); ``None`` keeps them inside.
 
     :class:`~zephyr.errors.ClientDisconnect` is raised again: nobody is left to
     answer, so no handler runs and the app sends nothing.
@@ -128,7 +134,8 @@ def _status_of(exc: BaseException) -> int:
     return exc.status_code if isinstance(exc, HTTPException) else 500
 
 
-def default_response(request: Request, exc: BaseException, *, debug: bool) -> Response:
+def default_response(request: Request, exc: BaseException, *,
+                     debug: DebugRenderer | None) -> Response:
     """Zephyr's own answer to ``exc``: problem+json or an HTML page."""
     if isinstance(exc, HTTPException):
         response = _render(request, exc.status_code, exc.title, exc.detail, exc.problem_fields())
@@ -143,10 +150,8 @@ def default_response(request: Request, exc: BaseException, *, debug: bool) -> Re
         type(exc).__name__, request.scope.get("method"), request.scope.get("path"), request_id,
         exc_info=exc,
     )
-    if debug:
-        from zephyr.dev.debug_page import debug_response
-
-        response = debug_response(request, exc, request_id, wants_html=wants_html(request))
+    if debug is not None:
+        response = debug(request, exc, request_id, wants_html=wants_html(request))
     else:
         detail = f"The server failed to handle this request. Request id: {request_id}."
         response = _render(
@@ -160,7 +165,7 @@ def _render(
     request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any]
 ) -> Response:
     if wants_html(request):
-        page = error_page(status, title, detail, extra.get("errors"), nonce=csp_nonce(request))
+        page = error_page(status, title, detail, extra.get("errors"), nonce=request.csp_nonce)
         return HTMLResponse(page, status)
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:

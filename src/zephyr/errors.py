@@ -188,6 +188,11 @@ class PayloadTooLarge(HTTPException):
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(413, detail)
 
+    @classmethod
+    def too_many(cls, what: str, limit: int, setting: str) -> PayloadTooLarge:
+        """413 for a form with more than ``limit`` ``what`` (fields, files), naming the setting."""
+        return cls(f"the form has more than {limit} {what}; raise {setting} if this is expected")
+
 
 class UnsupportedMediaType(HTTPException):
     """415: the body has a content type this operation does not accept."""

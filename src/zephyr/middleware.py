@@ -18,19 +18,22 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from zephyr._types import ASGIApp
 from zephyr.errors import SetupError
 from zephyr.responses import Response, to_response
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
 
-__all__ = ["CallNext", "Middleware", "compose", "with_hooks"]
+__all__ = ["CallNext", "Endpoint", "Middleware", "compose", "positional_arity", "with_hooks"]
 
-CallNext = Callable[["Request"], Awaitable[Response]]
+#: What every layer of the request path is: an async function from request to response.
+Endpoint = Callable[["Request"], Awaitable[Response]]
+#: The next step of a middleware chain.
+CallNext = Endpoint
 Middleware = Callable[["Request", CallNext], Awaitable[Any]]
 BeforeHook = Callable[["Request"], Awaitable[Any]]
 AfterHook = Callable[["Request", Response], Awaitable[Response]]
-ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 def compose(middleware: Sequence[Middleware], innermost: CallNext) -> CallNext:
@@ -88,7 +91,7 @@ def with_hooks(
 
 def adapt_before(fn: Callable[..., Any]) -> BeforeHook:
     """Accept ``fn()`` or ``fn(request)``, sync or async; its non-None result answers."""
-    takes = _positional_count(fn, "before_request", {0: "()", 1: "(request)"})
+    takes = positional_arity(fn, "before_request hook", {0: "()", 1: "(request)"})
 
     async def hook(request: Request) -> Any:
         result = fn(request) if takes else fn()
@@ -99,9 +102,7 @@ def adapt_before(fn: Callable[..., Any]) -> BeforeHook:
 
 def adapt_after(fn: Callable[..., Any]) -> AfterHook:
     """Accept ``fn(response)`` or ``fn(request, response)``; ``None`` keeps the response."""
-    takes = _positional_count(
-        fn, "after_request", {1: "(response)", 2: "(request, response)"}
-    )
+    takes = positional_arity(fn, "after_request hook", {1: "(response)", 2: "(request, response)"})
 
     async def hook(request: Request, response: Response) -> Response:
         result = fn(request, response) if takes == 2 else fn(response)
@@ -114,7 +115,7 @@ def adapt_after(fn: Callable[..., Any]) -> AfterHook:
 
 def adapt_teardown(fn: Callable[..., Any]) -> Callable[[Request, BaseException | None], Any]:
     """Accept ``fn(exc)`` or ``fn(request, exc)``; runs after the response is sent."""
-    takes = _positional_count(fn, "teardown_request", {1: "(exc)", 2: "(request, exc)"})
+    takes = positional_arity(fn, "teardown_request hook", {1: "(exc)", 2: "(request, exc)"})
 
     async def hook(request: Request, exc: BaseException | None) -> None:
         result = fn(request, exc) if takes == 2 else fn(exc)
@@ -124,26 +125,30 @@ def adapt_teardown(fn: Callable[..., Any]) -> Callable[[Request, BaseException |
     return hook
 
 
-def _positional_count(fn: Callable[..., Any], kind: str, shapes: dict[int, str]) -> int:
-    """How many required positional parameters ``fn`` has (one of ``shapes``)."""
+def positional_arity(fn: Callable[..., Any], kind: str, shapes: dict[int, str], *,
+                     unknown: int | None = None) -> int:
+    """How many required positional parameters ``fn`` has: one of ``shapes``, else SetupError.
+
+    ``unknown`` (default: the largest shape) is the answer when ``fn`` has no signature.
+    """
     try:
         params = [
             p for p in inspect.signature(fn).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
         ]
     except (TypeError, ValueError):
-        return max(shapes)
+        return max(shapes) if unknown is None else unknown
     if len(params) not in shapes:
         raise SetupError(
-            f"{kind} hook {getattr(fn, '__qualname__', fn)!r} must take "
+            f"{kind} {getattr(fn, '__qualname__', fn)!r} must take "
             f"{' or '.join(shapes.values())}, not {len(params)} parameters"
         )
     return len(params)
 
 
-def wrap_asgi(app: ASGIApp, layers: Sequence[tuple[Callable[..., Any], dict[str, Any]]]) -> Any:
+def wrap_asgi(app: ASGIApp, layers: Sequence[tuple[Callable[..., Any], dict[str, Any]]]) -> ASGIApp:
     """Wrap ``app`` in ASGI middleware classes; the first registered ends up outermost."""
-    wrapped: Any = app
+    wrapped = app
     for cls, options in reversed(layers):
         wrapped = cls(wrapped, **options)
     return wrapped

@@ -2,21 +2,27 @@
 
 Nothing is parsed until asked for: a handler that never reads the query string
 never pays for parsing it. The body is read once, within the size limit that
-applies to its content type.
+applies to its content type. A request knows nothing of the app, the route or
+security: what it needs from them (limits, the session opener, the URL
+builder) is handed in as :class:`RequestServices`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import secrets
 import types
-import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from zephyr.datastructures import URL, Headers, MultiDict, QueryParams
+from zephyr._forms import BodyLimits, FormValue, parse_form
+from zephyr._types import Message, Receive, RouteInfo, Scope
+from zephyr.audit import log_refusal
+from zephyr.datastructures import URL, Headers, MultiDict, QueryParams, Session
 from zephyr.errors import (
     BadRequest,
     ClientDisconnect,
@@ -28,36 +34,54 @@ from zephyr.errors import (
 )
 from zephyr.models import json_decoder
 from zephyr.uploads import UploadFile
+from zephyr.users import ANONYMOUS
 
-if TYPE_CHECKING:
-    from zephyr.app import Zephyr
-    from zephyr.routing import Route
-    from zephyr.security.sessions import Session, SessionManager
+__all__ = ["Address", "BodyLimits", "Request", "RequestServices", "State", "UploadFile"]
 
-__all__ = ["Address", "BodyLimits", "Request", "State", "UploadFile"]
-
-FormValue = typing.Union[str, "UploadFile"]
-
+logger = logging.getLogger("zephyr")
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _NO_QUERY = QueryParams()
 # Untyped JSON, with the same 400s for malformed, non-UTF-8 or too deeply nested documents.
 _json_decode = json_decoder(Any)
-MiB = 1024 * 1024
+Cleanup = Callable[[BaseException | None], Awaitable[None]]
+_DEFAULT_LIMITS = BodyLimits()
+
+
+class SessionOpener(Protocol):
+    """Opens the session of a request (``zephyr.security.sessions.SessionManager`` does)."""
+
+    def open_now(self, request: Request) -> Session: ...
+
+    async def open(self, request: Request) -> Session: ...
+
+
+class DisconnectWatch(Protocol):
+    """What the request tells the watcher of its client (``zephyr._disconnect``)."""
+
+    @property
+    def disconnected(self) -> bool: ...
+
+    @property
+    def waiting_for_body(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
-class BodyLimits:
-    """Largest bodies accepted, by content type, and multipart bounds (``None``: no limit)."""
+class RequestServices:
+    """What an application hands each of its requests, built once when it starts serving."""
 
-    json: int | None = MiB
-    form: int | None = MiB
-    multipart: int | None = 16 * MiB
-    other: int | None = MiB
-    max_fields: int = 1000
-    max_files: int = 100
-    spool_size: int = MiB
-    #: Seconds the whole body may take to arrive (``BODY_TIMEOUT``); ``None``: no limit.
-    timeout: float | None = 60.0
+    #: The application that received the request (``request.app``).
+    app: Any = None
+    limits: BodyLimits = _DEFAULT_LIMITS
+    sessions: SessionOpener | None = None
+    #: Builds the path of a named route: ``url_for(name, _query=..., **params)``.
+    url_for: Callable[..., str] | None = None
+
+
+_NO_SERVICES = RequestServices()
 
 
 class Address(NamedTuple):
@@ -112,21 +136,26 @@ class Request:
         "_query",
         "_receive",
         "_received",
+        "_services",
         "_session",
         "_state",
         "_user",
-        "_watcher",
-        "app",
+        "limits",
         "path_params",
         "route",
         "scope",
+        "watcher",
     )
 
-    def __init__(self, scope: dict[str, Any], receive: Any, app: Zephyr | None = None) -> None:
+    def __init__(self, scope: Scope, receive: Receive,
+                 services: RequestServices = _NO_SERVICES) -> None:
         self.scope = scope
         self._receive = receive
-        self.app = app
-        self.route: Route | None = None
+        self._services = services
+        #: The body limits that apply: the app's, or the matched route's own.
+        self.limits = services.limits
+        #: The matched route (``None`` before routing, in app middleware).
+        self.route: RouteInfo | None = None
         self.path_params: Mapping[str, Any] = _NO_PARAMS
         self._headers: Headers | None = None
         self._query: QueryParams | None = None
@@ -136,11 +165,17 @@ class Request:
         self._received: int | None = None
         self._form: MultiDict[FormValue] | None = None
         self._state: State | None = None
-        self._watcher: Any = None
-        self._cleanups: list[Callable[[BaseException | None], Awaitable[None]]] | None = None
+        #: Watches for the client going away while the handler waits (``zephyr._disconnect``).
+        self.watcher: DisconnectWatch | None = None
+        self._cleanups: list[Cleanup] | None = None
         self._session: Session | None = None
         self._csp_nonce: str | None = None
         self._user: Any = None
+
+    @property
+    def app(self) -> Any:
+        """The application that received the request (``None`` for a request built by hand)."""
+        return self._services.app
 
     @property
     def method(self) -> str:
@@ -205,28 +240,46 @@ class Request:
     def session(self) -> Session:
         """The session (see :mod:`zephyr.security.sessions`); the cookie is read on first use."""
         if self._session is None:
-            self._session = self._session_manager().open_now(self)
+            self._session = self._session_opener().open_now(self)
         return self._session
 
     async def load_session(self) -> Session:
         """The session, loaded from a server-side backend if needed (``request.session`` then
         works synchronously)."""
         if self._session is None:
-            self._session = await self._session_manager().open(self)
+            self._session = await self._session_opener().open(self)
         return self._session
 
-    def _session_manager(self) -> SessionManager:
-        manager = self.app.sessions if self.app is not None else None
-        if manager is None:
+    @property
+    def opened_session(self) -> Session | None:
+        """The session if anything opened it, else ``None`` (its cookie was never read)."""
+        return self._session
+
+    def _session_opener(self) -> SessionOpener:
+        opener = self._services.sessions
+        if opener is None:
             raise ContextError("request.session needs a request handled by a Zephyr app")
-        return manager
+        return opener
+
+    @property
+    def csp_nonce(self) -> str:
+        """This request's CSP nonce, made on first use: ``<script nonce="...">``.
+
+        The response's Content-Security-Policy then allows scripts and styles carrying it.
+        """
+        if self._csp_nonce is None:
+            self._csp_nonce = secrets.token_urlsafe(16)
+        return self._csp_nonce
+
+    @property
+    def issued_csp_nonce(self) -> str | None:
+        """The CSP nonce if one was made for this request, else ``None``."""
+        return self._csp_nonce
 
     @property
     def user(self) -> Any:
         """Who made the request: the user an auth backend found, else an anonymous user."""
         if self._user is None:
-            from zephyr.security.auth import ANONYMOUS
-
             return ANONYMOUS
         return self._user
 
@@ -265,31 +318,33 @@ class Request:
     def url_for(self, name: str, /, *, _query: Mapping[str, Any] | None = None,
                 _external: bool = False, **params: Any) -> str:
         """Build the URL of route ``name``; ``_external=True`` makes it absolute."""
-        if self.app is None:
+        url_for = self._services.url_for
+        if url_for is None:
             raise SetupError("request.url_for() needs a request that belongs to an app")
         root: str = self.scope.get("root_path", "")
-        path = root.rstrip("/") + self.app.url_for(name, _query=_query, **params)
+        path = root.rstrip("/") + url_for(name, _query=_query, **params)
         return self.base_origin + path if _external else path
 
     @property
-    def receive(self) -> Any:
+    def receive(self) -> Receive:
         """The ASGI ``receive`` callable (to hand the request to another ASGI app)."""
         return self._receive
 
-    def _body_limit(self, content_type: bytes) -> int | None:
-        route = self.route
-        if route is not None and "max_body_size" in route.options:
-            limit: int | None = route.options["max_body_size"]
-            return limit
-        limits = self.app.body_limits if self.app is not None else BodyLimits()
-        kind = content_type.partition(b";")[0].strip().lower()
-        if kind == b"application/json" or kind.endswith(b"+json"):
-            return limits.json
-        if kind == b"application/x-www-form-urlencoded":
-            return limits.form
-        if kind.startswith(b"multipart/"):
-            return limits.multipart
-        return limits.other
+    @property
+    def is_body_started(self) -> bool:
+        """Whether reading the body has begun."""
+        return self._received is not None
+
+    @property
+    def is_body_done(self) -> bool:
+        """Whether the body was read to its end (or its reading stopped with an error)."""
+        return self._body_done
+
+    def settle_empty_body(self, message: Message) -> None:
+        """Take the (empty) body message of a request that announced none and was never read."""
+        if not self._body_done:
+            self._body = message.get("body", b"")
+            self._body_done = True
 
     async def stream(self) -> AsyncIterator[bytes]:
         """Yield the body in chunks as they arrive, enforcing the size limit.
@@ -327,19 +382,15 @@ class Request:
             self._body = chunk
         return self._body
 
-    def _body_receiver(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+    def _body_receiver(self) -> Receive:
         """``receive``, bounded by the body timeout (route ``body_timeout=`` or the setting)."""
-        route = self.route
-        if route is not None and "body_timeout" in route.options:
-            timeout: float | None = route.options["body_timeout"]
-        else:
-            timeout = self.app.body_limits.timeout if self.app is not None else None
-        if timeout is None:
-            return self._receive  # type: ignore[no-any-return]
+        timeout = self.limits.timeout
         receive = self._receive
+        if timeout is None:
+            return receive
         deadline = asyncio.get_running_loop().time() + timeout
 
-        async def receive_in_time() -> dict[str, Any]:
+        async def receive_in_time() -> Message:
             pending = receive()
             if inspect.iscoroutine(pending):
                 try:
@@ -347,15 +398,14 @@ class Request:
                     # without arming a timer (which costs more than reading a small body).
                     waiting_on = pending.send(None)
                 except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
+                    message: Message = done.value
+                    return message
                 pending = _resume(pending, waiting_on)
             try:
                 async with asyncio.timeout_at(deadline):
-                    return await pending  # type: ignore[no-any-return]
+                    return await pending
             except TimeoutError:
                 self._body_done = True
-                from zephyr.security.audit import log_refusal  # the package imports this module
-
                 log_refusal("request-refused", self.scope, "body-timeout")
                 # SECURITY: a slow body (slowloris) must not hold a worker forever.
                 raise RequestTimeout(
@@ -366,7 +416,7 @@ class Request:
 
     def _begin_reading(self) -> int | None:
         if self._body_done:
-            raise RuntimeError(
+            raise ContextError(
                 "the request body was already consumed by stream(); "
                 "call request.body() first if you need it more than once"
             )
@@ -378,13 +428,13 @@ class Request:
                 content_type = value
             elif name == b"content-length":
                 declared = value
-        limit = self._body_limit(content_type)
+        limit = self.limits.for_content_type(content_type)
         if declared is not None:
             _check_declared_length(declared, limit)
         self._received = 0
         return limit
 
-    def _take(self, message: dict[str, Any], limit: int | None) -> tuple[bytes, bool]:
+    def _take(self, message: Message, limit: int | None) -> tuple[bytes, bool]:
         """Account for one ASGI receive message: ``(chunk, more_to_come)``."""
         kind = message["type"]
         if kind == "http.request":
@@ -397,7 +447,9 @@ class Request:
             if message.get("more_body", False):
                 return chunk, True
             self._body_done = True
-            self._start_watching_if_waiting()
+            watcher = self.watcher
+            if watcher is not None and watcher.waiting_for_body:
+                watcher.start()
             return chunk, False
         if kind == "http.disconnect":
             self._body_done = True
@@ -423,14 +475,12 @@ class Request:
         the size, field-count or file-count limits.
         """
         if self._form is None:
-            from zephyr._forms import parse_form
-
-            limits = self.app.body_limits if self.app is not None else BodyLimits()
-            self._form = await parse_form(self, limits)
+            content_type = self.headers.get("content-type", "")
+            self._form = await parse_form(content_type, self.body, self.stream, self.limits)
             self.add_cleanup(self._close_uploads)
         return self._form
 
-    def add_cleanup(self, fn: Callable[[BaseException | None], Awaitable[None]]) -> None:
+    def add_cleanup(self, fn: Cleanup) -> None:
         """Run ``await fn(exc)`` after the response is sent (last added runs first).
 
         ``exc`` is the exception the handler raised, or ``None``.
@@ -438,6 +488,19 @@ class Request:
         if self._cleanups is None:
             self._cleanups = []
         self._cleanups.append(fn)
+
+    @property
+    def has_cleanups(self) -> bool:
+        """Whether anything waits to run after the response (see :meth:`add_cleanup`)."""
+        return self._cleanups is not None
+
+    async def run_cleanups(self, error: BaseException | None) -> None:
+        """Run the cleanups, last added first; one that fails is logged and the rest still run."""
+        for cleanup in reversed(self._cleanups or ()):
+            try:
+                await cleanup(error)
+            except Exception:
+                logger.exception("cleanup after %s %s failed", self.method, self.path)
 
     async def _close_uploads(self, exc: BaseException | None) -> None:
         await self.close()
@@ -452,8 +515,8 @@ class Request:
 
     async def is_disconnected(self) -> bool:
         """Whether the client has gone away (does not wait)."""
-        if self._watcher is not None:
-            return bool(self._watcher.disconnected)
+        if self.watcher is not None:
+            return self.watcher.disconnected
         if not self._body_done:
             return False
         receive = asyncio.ensure_future(self._receive())
@@ -462,11 +525,6 @@ class Request:
             receive.cancel()
             return False
         return bool(receive.result().get("type") == "http.disconnect")
-
-    def _start_watching_if_waiting(self) -> None:
-        watcher = self._watcher
-        if watcher is not None and watcher.waiting_for_body:
-            watcher.start()
 
     def __repr__(self) -> str:
         return f"<Request {self.scope.get('method')} {self.scope.get('path')!r}>"

@@ -15,16 +15,14 @@ import os
 import stat
 import unicodedata
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
-from email.utils import formatdate
 from typing import Any, ClassVar, Literal, cast
 from urllib.parse import quote
 
 import msgspec
 
-from zephyr._disconnect import DisconnectWatcher
 from zephyr.concurrency import run_sync
 from zephyr.cookies import format_set_cookie
-from zephyr.datastructures import MutableHeaders
+from zephyr.datastructures import MutableHeaders, http_date
 from zephyr.errors import HeaderValueError, NotFound, ResponseError
 
 __all__ = [
@@ -289,7 +287,6 @@ class StreamingResponse(Response):
         self.content = content
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        DisconnectWatcher.arm()  # an endless stream stops when its client leaves
         await send(
             {"type": "http.response.start", "status": self.status_code,
              "headers": self._raw_headers}
@@ -348,7 +345,7 @@ class FileResponse(Response):
         self.headers.update(
             {
                 "content-length": str(size),
-                "last-modified": formatdate(mtime, usegmt=True),
+                "last-modified": http_date(mtime),
                 "etag": f'"{tag}"',
                 "accept-ranges": "none",
             }
@@ -364,7 +361,6 @@ class FileResponse(Response):
              "headers": self._raw_headers}
         )
         if scope["method"] != "HEAD":
-            DisconnectWatcher.arm()
             handle = await run_sync(open, self.path, "rb")
             try:
                 while chunk := await run_sync(handle.read, self.chunk_size):

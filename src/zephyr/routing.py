@@ -1,8 +1,12 @@
 """Routes, the route table (a dict for static paths, a segment tree for the rest) and URL building.
 
-A :class:`RouteTable` is immutable: the :class:`Router` builds a new one when
-routes change at runtime and swaps it in with one assignment, so a request in
-flight keeps the table it started with.
+A :class:`Route` is registration data. When the app starts serving, each
+route is compiled (by :mod:`zephyr.endpoints`) into a record that holds its
+endpoint; the :class:`RouteTable` maps requests to those records and answers
+404, 405, the implicit ``OPTIONS`` and the trailing-slash redirect. A table is
+immutable: the :class:`Router` builds a new one when routes change at runtime
+and swaps it in with one assignment, so a request in flight keeps the table it
+started with.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Collection, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote, urlencode
 
 from zephyr._route_tree import Node, Search, descend
+from zephyr._types import ASGIApp, Scope
 from zephyr.converters import BUILTIN_CONVERTERS, Compound, Converter, Param, Segment, parse_path
+from zephyr.datastructures import decode_path
 from zephyr.errors import (
     MethodNotAllowed,
     NotFound,
@@ -24,17 +31,9 @@ from zephyr.errors import (
     URLBuildError,
 )
 
-if TYPE_CHECKING:
-    from zephyr.params import ArgumentPlan
-    from zephyr.requests import Request
-    from zephyr.responses import Response
-    from zephyr.scaffold import Scaffold
-    from zephyr.security.headers import SecurityHeaders
+__all__ = ["Compiled", "Mount", "Route", "RouteTable", "Router", "SlashRedirect"]
 
-__all__ = ["Mount", "Route", "RouteTable", "Router"]
-
-Endpoint = Callable[["Request"], Awaitable["Response"]]
-ASGIApp = Callable[..., Awaitable[None]]
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
 #: Every option a route accepts (besides path, handler, methods and name).
 #: Security options a route or a group may set (see zephyr.security.protect).
@@ -57,20 +56,8 @@ class Route:
     ``status_code`` and ``max_body_size``.
     """
 
-    __slots__ = (
-        "endpoint",
-        "handler",
-        "methods",
-        "name",
-        "options",
-        "param_names",
-        "path",
-        "plan",
-        "scaffold",
-        "security_headers",
-        "segments",
-        "source",
-    )
+    __slots__ = ("handler", "methods", "name", "options", "param_names", "path", "segments",
+                 "source")
 
     def __init__(
         self,
@@ -88,13 +75,7 @@ class Route:
         self.options = _check_options(path, options)
         self.segments: tuple[Segment, ...] = ()
         self.param_names: tuple[str, ...] = ()
-        self.scaffold: Scaffold | None = None
         self.source = source_of(handler)
-        self.endpoint: Endpoint | None = None
-        #: The argument plan, set when the app composes the route (OpenAPI reads it).
-        self.plan: ArgumentPlan | None = None
-        #: The route's own security headers when it overrides the app's (set at startup).
-        self.security_headers: SecurityHeaders | None = None
 
     def compile(self, converters: Mapping[str, type[Converter]]) -> None:
         """Parse the path template with the app's converters."""
@@ -106,6 +87,17 @@ class Route:
             elif isinstance(segment, Compound):
                 names.extend(p.name for p in segment.params)
         self.param_names = tuple(names)
+
+    @property
+    def path_params(self) -> dict[str, Param]:
+        """The path parameters by name, with their converters."""
+        params: dict[str, Param] = {}
+        for segment in self.segments:
+            if isinstance(segment, Param):
+                params[segment.name] = segment
+            elif isinstance(segment, Compound):
+                params.update((p.name, p) for p in segment.params)
+        return params
 
     @property
     def shape(self) -> tuple[object, ...]:
@@ -219,80 +211,140 @@ def source_of(obj: object) -> str:
     return f"{filename}:{code.co_firstlineno}"
 
 
-class RouteTable:
-    """An immutable snapshot of every route, built for fast lookup."""
+class Compiled(Protocol):
+    """What the table maps requests to: a route's compiled record (``zephyr.endpoints``)."""
 
-    __slots__ = ("_options", "by_name", "mounts", "root", "routes", "static")
+    @property
+    def route(self) -> Route: ...
 
-    def __init__(self, routes: Iterable[Route], mounts: Iterable[Mount] = ()) -> None:
-        self.routes: tuple[Route, ...] = tuple(routes)
+
+R = TypeVar("R", bound=Compiled)
+#: Makes the record that answers an implicit ``OPTIONS`` for a set of allowed methods.
+AnswerOptions = Callable[[tuple[str, ...]], R]
+
+
+class SlashRedirect(NotFound):
+    """No route matches the path, but one does with the trailing slash added or removed."""
+
+    def __init__(self, location: str, status: int) -> None:
+        super().__init__(f"this resource lives at {location!r}")
+        self.location = location
+        self.redirect_status = status
+
+
+def route_path(scope: Scope) -> str:
+    """The path the router matches: ``path`` below ``root_path`` (ASGI: path includes it)."""
+    path: str = scope["path"]
+    root = scope.get("root_path")
+    if root and path.startswith(root):
+        return path[len(root):] or "/"
+    return path
+
+
+class RouteTable(Generic[R]):
+    """An immutable snapshot of every route's record, built for fast lookup."""
+
+    __slots__ = ("_answer_options", "_options", "_redirect_status", "mounts", "records", "root",
+                 "static")
+
+    def __init__(self, records: Iterable[R], mounts: Iterable[Mount] = (), *,
+                 answer_options: AnswerOptions[R] | None = None,
+                 redirect_status: int | None = None) -> None:
+        """``redirect_status`` (``None``: no redirects) answers a path that lacks or has an
+        extra trailing slash; ``answer_options`` makes the implicit ``OPTIONS`` answers."""
+        self.records: tuple[R, ...] = tuple(records)
         # Longest prefix first, so '/api/v2' wins over '/api' for the paths under it.
         self.mounts = tuple(sorted(mounts, key=lambda mount: len(mount.prefix), reverse=True))
-        # PERF: exact paths resolve with one dict lookup, whatever the table size.
-        self.static: dict[str, dict[str, Route]] = {}
-        self.root = Node()
-        self.by_name: dict[str, list[Route]] = {}
+        # PERF: exact paths resolve with one dict lookup, whatever the table size, to a
+        # ready (record, no parameters) pair.
+        self.static: dict[str, dict[str, tuple[R, Mapping[str, Any]]]] = {}
+        self.root = Node[R]()
+        self._answer_options = answer_options
+        self._redirect_status = redirect_status
         # The implicit OPTIONS answers, one per set of allowed methods, made on demand.
-        self._options: dict[tuple[str, ...], Route] = {}
-        for route in self.routes:
-            self.by_name.setdefault(route.name, []).append(route)
+        self._options: dict[tuple[str, ...], R] = {}
+        for record in self.records:
+            route = record.route
             if all(isinstance(s, str) for s in route.segments):
-                methods = self.static.setdefault(route.path, {})
-            else:
-                node = self.root
-                for segment in route.segments:
-                    node = node.child(segment)
-                methods = node.methods
+                pairs = self.static.setdefault(route.path, {})
+                for method in route.methods:
+                    pairs[method] = (record, _NO_PARAMS)
+                continue
+            node = self.root
+            for segment in route.segments:
+                node = node.child(segment)
             for method in route.methods:
-                methods[method] = route
-        for methods in self.static.values():
-            _add_implicit_methods(methods)
+                node.methods[method] = record
+        for pairs in self.static.values():
+            _add_implicit_methods(pairs)
         _add_implicit_to_tree(self.root)
 
-    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
-        """The route for ``method`` and ``path`` with its converted parameters.
+    def match(self, scope: Scope) -> tuple[R, Mapping[str, Any]]:
+        """The record for the request of ``scope`` and its converted path parameters.
 
-        Raises ``NotFound`` when nothing matches the path and
-        ``MethodNotAllowed`` (with ``Allow``) when only other methods do.
+        Raises ``BadRequest`` for a path with bad percent-escapes, ``SlashRedirect``
+        when only the path with (or without) a trailing slash has a route,
+        ``NotFound`` when nothing matches and ``MethodNotAllowed`` (with ``Allow``)
+        when only other methods do.
         """
-        methods = self.static.get(path)
-        if methods is not None:
-            route = methods.get(method)
-            if route is not None:
-                return route, {}
-        return self.resolve_dynamic(method, path)
+        path = scope["path"]
+        if scope.get("root_path"):
+            path = route_path(scope)
+        pairs = self.static.get(path)
+        if pairs is not None:
+            found = pairs.get(scope["method"])
+            if found is not None:
+                return found
+        if ("%" in path or "\ufffd" in path) and scope.get("raw_path"):
+            # SECURITY: servers decode leniently; bad escapes or bytes are a 400 here.
+            decode_path(scope["raw_path"])
+        try:
+            return self._search(scope["method"], path)
+        except NotFound:
+            self._redirect_slash(scope, path)
+            raise
 
-    def resolve_dynamic(self, method: str, path: str) -> tuple[Route, dict[str, Any]]:
-        """Like :meth:`resolve`, for a path already known not to be a static route."""
+    def _search(self, method: str, path: str) -> tuple[R, Mapping[str, Any]]:
+        """Like :meth:`match`, for a path that is not a static route of ``method``."""
         parts = path.split("/")
         found = descend(self.root, parts, method)
         if found is not None:
-            route, values = found
-            return route, dict(zip(route.param_names, values))  # noqa: B905 - equal by construction
+            record, values = found
+            return record, dict(zip(record.route.param_names, values))  # noqa: B905 - equal by construction
         allowed: set[str] = set(self.static.get(path, ()))
-        search = Search(parts, method, allowed)
+        search = Search[R](parts, method, allowed)
         searched = search.run(self.root)
         if searched is not None:
-            return searched, dict(zip(searched.param_names, search.values))  # noqa: B905
+            return searched, dict(zip(searched.route.param_names, search.values))  # noqa: B905
         if not allowed:
             raise NotFound(f"no route matches {path!r}")
         # NOTE: the implicit OPTIONS answer (RFC 9110 section 9.3.7) lists the methods of
         # every route matching the path, static and dynamic alike, like a 405's Allow does.
         allowed.add("OPTIONS")
-        if method == "OPTIONS":
+        if method == "OPTIONS" and self._answer_options is not None:
             methods = tuple(sorted(allowed))
             if methods not in self._options:
-                self._options[methods] = _options_route(methods)
-            return self._options[methods], {}
+                self._options[methods] = self._answer_options(methods)
+            return self._options[methods], _NO_PARAMS
         raise MethodNotAllowed(allowed)
 
-    def has_path(self, method: str, path: str) -> bool:
-        """Whether ``method`` on ``path`` would reach a route."""
-        try:
-            self.resolve(method, path)
-        except (NotFound, MethodNotAllowed):
-            return False
-        return True
+    def _redirect_slash(self, scope: Scope, path: str) -> None:
+        """Raise ``SlashRedirect`` if ``path`` with the slash added or removed has a route."""
+        if self._redirect_status is None or path == "/":
+            return
+        other = path[:-1] if path.endswith("/") else path + "/"
+        method = scope["method"]
+        if method not in self.static.get(other, ()):
+            try:
+                self._search(method, other)
+            except (NotFound, MethodNotAllowed):
+                return
+        # SECURITY: '//host' or '/\\host' would be read by browsers as another host.
+        location = "/" + quote(scope.get("root_path", "") + other).lstrip("/\\")
+        query = scope.get("query_string", b"")
+        if query:
+            location += "?" + query.decode("latin-1")
+        raise SlashRedirect(location, self._redirect_status)
 
     def mount_for(self, path: str) -> Mount | None:
         """The mount whose prefix covers ``path``, if any."""
@@ -302,13 +354,13 @@ class RouteTable:
         return None
 
 
-def _add_implicit_methods(methods: dict[str, Route]) -> None:
-    """HEAD answers like GET (OPTIONS is answered by ``resolve_dynamic``)."""
+def _add_implicit_methods(methods: dict[str, Any]) -> None:
+    """HEAD answers like GET (OPTIONS is answered by the table's search)."""
     if "GET" in methods and "HEAD" not in methods:
         methods["HEAD"] = methods["GET"]
 
 
-def _add_implicit_to_tree(node: Node) -> None:
+def _add_implicit_to_tree(node: Node[Any]) -> None:
     if node.methods:
         _add_implicit_methods(node.methods)
     for child in node.static.values():
@@ -317,21 +369,7 @@ def _add_implicit_to_tree(node: Node) -> None:
         _add_implicit_to_tree(child)
 
 
-def _options_route(allowed: tuple[str, ...]) -> Route:
-    """The implicit ``OPTIONS`` route for a set of methods: 204 with ``Allow``."""
-    from zephyr.responses import Response
-
-    allow = ", ".join(allowed)
-
-    async def options(request: Request) -> Response:
-        return Response(status_code=204, headers={"Allow": allow})
-
-    route = Route("/", options, methods=["OPTIONS"], name="__options__")
-    route.endpoint = options
-    return route
-
-
-class Router:
+class Router(Generic[R]):
     """The routes of one application: registration, conflict checks and the live table."""
 
     def __init__(self) -> None:
@@ -339,8 +377,11 @@ class Router:
         self._routes: list[Route] = []
         self._mounts: list[Mount] = []
         self._by_shape: dict[tuple[object, ...], list[Route]] = {}
-        self.table = RouteTable(())
-        self._compose: Callable[[Route], None] | None = None
+        self._records: dict[Route, R] = {}
+        self.table: RouteTable[R] = RouteTable(())
+        self._compile: Callable[[Route], R] | None = None
+        self._answer_options: AnswerOptions[R] | None = None
+        self._redirect_status: int | None = None
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -355,7 +396,15 @@ class Router:
     @property
     def is_live(self) -> bool:
         """Whether the app serves: changes then rebuild and swap the table at once."""
-        return self._compose is not None
+        return self._compile is not None
+
+    def compiled(self, route: Route) -> R:
+        """The record ``route`` was compiled into (once the app serves)."""
+        try:
+            return self._records[route]
+        except KeyError:
+            raise SetupError(f"route {route.path!r} is not compiled: the app does not serve "
+                             "yet, or the route was removed") from None
 
     def add(self, route: Route, *, replace: bool = False) -> Route:
         """Register ``route``; a route matching the same requests is an error unless ``replace``."""
@@ -375,10 +424,10 @@ class Router:
             )
         self._check_name(route, rivals)
         self._check_not_shadowed(route, self._mounts)
-        if self._compose is not None:
-            # Compose before changing anything: a handler that cannot be called
+        if self._compile is not None:
+            # Compile before changing anything: a handler that cannot be called
             # (SetupError) leaves the router exactly as it was.
-            self._compose(route)
+            self._records[route] = self._compile(route)
         for other in rivals:
             self._discard(other)
         self._routes.append(route)
@@ -413,15 +462,17 @@ class Router:
         self._mounts.append(mount)
         self._publish()
 
-    def go_live(self, compose: Callable[[Route], None]) -> None:
-        """Compose every route's endpoint and publish the first table.
+    def go_live(self, compile: Callable[[Route], R], *, answer_options: AnswerOptions[R],
+                redirect_status: int | None) -> None:
+        """Compile every route and publish the first table.
 
-        The router only counts as live once every route composed, so a
+        The router only counts as live once every route compiled, so a
         failure here can be fixed and retried.
         """
-        for route in self._routes:
-            compose(route)
-        self._compose = compose
+        self._records = {route: compile(route) for route in self._routes}
+        self._answer_options = answer_options
+        self._redirect_status = redirect_status
+        self._compile = compile
         self._swap()
 
     def url_path_for(self, name: str, params: Mapping[str, Any]) -> str:
@@ -458,16 +509,19 @@ class Router:
     def _discard(self, route: Route) -> None:
         self._routes.remove(route)
         self._by_shape[route.shape].remove(route)
+        self._records.pop(route, None)
 
     def _publish(self) -> None:
         """Swap in a new table once serving; before that, ``go_live`` builds the first."""
-        if self._compose is not None:
+        if self._compile is not None:
             self._swap()
 
     def _swap(self) -> None:
         # NOTE: a single attribute assignment is atomic, so a request sees either the
         # old table or the new one, never a table under construction.
-        self.table = RouteTable(self._routes, self._mounts)
+        records = [self._records[route] for route in self._routes]
+        self.table = RouteTable(records, self._mounts, answer_options=self._answer_options,
+                                redirect_status=self._redirect_status)
 
 
 def _unknown_name(name: str, known: Collection[str]) -> str:

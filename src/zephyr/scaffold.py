@@ -11,7 +11,7 @@ import inspect
 import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from zephyr.di import Depends
 from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
@@ -25,10 +25,7 @@ from zephyr.middleware import (
     check_middleware,
 )
 from zephyr.requests import Request
-from zephyr.routing import HTTP_METHODS, SECURITY_OPTIONS, Route
-
-if TYPE_CHECKING:
-    from zephyr.app import Zephyr
+from zephyr.routing import HTTP_METHODS, SECURITY_OPTIONS, Route, Router
 
 __all__ = ["Group", "Scaffold"]
 
@@ -36,14 +33,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Scaffold:
-    """Where routes, middleware, hooks and error handlers are registered."""
+    """Where routes, middleware, hooks and error handlers are registered.
 
-    def __init__(self, owner: Zephyr, *, prefix: str = "", name: str | None = None,
-                 middleware: Sequence[Middleware] = (),
+    The app is the root scaffold (it owns the router); each group hangs below
+    the scaffold it was made from.
+    """
+
+    #: The routes of the whole app (the root scaffold's router, shared by its groups).
+    router: Router[Any]
+
+    def __init__(self, root: Scaffold | None = None, *, prefix: str = "",
+                 name: str | None = None, middleware: Sequence[Middleware] = (),
                  dependencies: Iterable[Depends] = (),
                  options: Mapping[str, Any] | None = None) -> None:
         _check_prefix("group", prefix)
-        self._owner = owner
+        self._root = root or self
+        if root is not None:
+            self.router = root.router
+        #: The scaffold each route was registered through (the root's map, shared).
+        self.registered_by: dict[Route, Scaffold] = (
+            root.registered_by if root is not None else {})
         self.prefix = prefix
         self.name = name
         self.parent: Scaffold | None = None
@@ -59,9 +68,29 @@ class Scaffold:
             self._add_middleware(mw)
 
     @property
-    def app(self) -> Zephyr:
-        """The application this scaffold belongs to."""
-        return self._owner
+    def app(self) -> Scaffold:
+        """The application this scaffold belongs to (the root scaffold)."""
+        return self._root
+
+    @property
+    def registered_middleware(self) -> tuple[Middleware, ...]:
+        """The ``(request, call_next)`` middleware registered here, in order."""
+        return tuple(self._middleware)
+
+    @property
+    def before_hooks(self) -> tuple[BeforeHook, ...]:
+        """The ``before_request`` hooks registered here, adapted, in order."""
+        return tuple(self._before)
+
+    @property
+    def after_hooks(self) -> tuple[AfterHook, ...]:
+        """The ``after_request`` hooks registered here, adapted, in order."""
+        return tuple(self._after)
+
+    @property
+    def counter_name(self) -> str:
+        """The name the rate-limit counters of this scaffold's ``limits=`` are kept under."""
+        return f"group:{self._full_prefix()}"
 
     # -- routes -----------------------------------------------------------------
 
@@ -145,8 +174,12 @@ class Scaffold:
         route.path = self._full_prefix() + route.path
         if self._name_prefix():
             route.name = self._name_prefix() + route.name
-        route.scaffold = self
-        return self.app.router.add(route, replace=replace)
+        self.registered_by[route] = self
+        try:
+            return self.router.add(route, replace=replace)
+        except BaseException:
+            del self.registered_by[route]
+            raise
 
     def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
               name: str | None = None, dependencies: Iterable[Depends] = (),
@@ -159,7 +192,7 @@ class Scaffold:
         ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
         every route of the group unless a route sets its own.
         """
-        group = Group(self.app, prefix=prefix, middleware=middleware, name=name,
+        group = Group(self._root, prefix=prefix, middleware=middleware, name=name,
                       dependencies=dependencies, options=options)
         group.parent = self
         return group
@@ -248,7 +281,7 @@ class Scaffold:
         return "".join(f"{s.name}." for s in self.lineage() if s.name and isinstance(s, Group))
 
     def _refuse_when_live(self, what: str) -> None:
-        if self.app.router.is_live:
+        if self.router.is_live:
             raise SetupError(
                 f"cannot {what} after the app has started serving: chains are composed once "
                 "at startup; register it at import time, before the server starts"
@@ -258,10 +291,10 @@ class Scaffold:
 class Group(Scaffold):
     """Routes under a common prefix: ``api = app.group("/api", middleware=[...])``."""
 
-    def __init__(self, app: Zephyr, *, prefix: str, middleware: Sequence[Middleware] = (),
+    def __init__(self, root: Scaffold, *, prefix: str, middleware: Sequence[Middleware] = (),
                  name: str | None = None, dependencies: Iterable[Depends] = (),
                  options: Mapping[str, Any] | None = None) -> None:
-        super().__init__(app, prefix=prefix, name=name, middleware=middleware,
+        super().__init__(root, prefix=prefix, name=name, middleware=middleware,
                          dependencies=dependencies, options=options)
 
     def __repr__(self) -> str:

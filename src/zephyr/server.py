@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from zephyr._types import Receive, Scope, Send
 from zephyr.errors import SetupError
 
-if TYPE_CHECKING:
-    from zephyr.app import Zephyr
-
-__all__ = ["import_string_for", "serve"]
+__all__ = ["ServableApp", "import_string_for", "serve"]
 
 
-def serve(app: Zephyr, *, host: str, port: int, reload: bool, workers: int, server: str,
+class ServableApp(Protocol):
+    """An ASGI app that knows the module it was made in (``Zephyr(__name__)``)."""
+
+    import_name: str
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
+def serve(app: ServableApp, *, host: str, port: int, reload: bool, workers: int, server: str,
           **options: Any) -> None:
     """Run ``app`` until interrupted. Reload and several workers need an import string."""
     needs_import_string = reload or workers > 1 or server == "granian"
@@ -40,7 +46,7 @@ def serve(app: Zephyr, *, host: str, port: int, reload: bool, workers: int, serv
         raise SetupError(f"unknown server {server!r}; use 'uvicorn' or 'granian'")
 
 
-def import_string_for(app: Zephyr) -> str:
+def import_string_for(app: ServableApp) -> str:
     """``"package.module:attribute"`` under which ``app`` can be imported again."""
     module_name = app.import_name
     module = sys.modules.get(module_name)
@@ -72,7 +78,7 @@ def _module_name_from_file(filename: str | None) -> str | None:
     return ".".join(relative.parts)
 
 
-def _cannot_import(app: Zephyr) -> str:
+def _cannot_import(app: ServableApp) -> str:
     return (
         f"cannot find an import string for {app!r}, which reload and several workers need; "
         "create it as a module-level variable with Zephyr(__name__) and run the module, or "

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from zephyr.error_handlers import instance_of, nonce_attribute
 from zephyr.responses import HTMLResponse, JSONResponse, Response
-from zephyr.security.headers import csp_nonce
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
@@ -66,7 +65,7 @@ def _page(
     where = html.escape(f"{request.scope.get('method')} {request.scope.get('path')}")
     return (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-        f"<style{nonce_attribute(csp_nonce(request))}>{_STYLE}</style>"
+        f"<style{nonce_attribute(request.csp_nonce)}>{_STYLE}</style>"
         f"<header><h1>{title} in {where}</h1><p>{message}</p></header>"
         f"<main><p>Request id {html.escape(request_id)}. This page is shown because DEBUG "
         "is on; turn it off in production.</p><h2>Traceback (most recent call first)</h2>"

@@ -17,13 +17,12 @@ from zephyr.errors import NotFound
 from zephyr.openapi.schema import build_document
 from zephyr.requests import Request  # at runtime: the handlers below are annotated with it
 from zephyr.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from zephyr.security.headers import csp_nonce
 
 if TYPE_CHECKING:
-    from zephyr.app import Zephyr
+    from zephyr.endpoints import RouteEndpoint
     from zephyr.openapi import OpenAPIConfig
-    from zephyr.routing import RouteTable
-    from zephyr.scaffold import Group
+    from zephyr.routing import Router, RouteTable
+    from zephyr.scaffold import Group, Scaffold
 
 __all__ = ["install"]
 
@@ -32,17 +31,18 @@ _REDOC_ASSETS = ("redoc.standalone.js",)
 _CACHE = {"cache-control": "public, max-age=86400"}
 
 
-def install(app: Zephyr, config: OpenAPIConfig) -> None:
-    """Register the document and page routes (hidden from the schema itself)."""
+def install(app: Scaffold, router: Router[RouteEndpoint], config: OpenAPIConfig,
+            session_cookie: str) -> None:
+    """Register the document and page routes on ``app`` (hidden from the schema itself)."""
     group = app.group("", dependencies=config.dependencies)
     hidden: dict[str, Any] = {"include_in_schema": False}
     cached: dict[str, Any] = {"table": None, "document": None}
 
     async def openapi_document(request: Request) -> Response:
         # Routes can change while serving; rebuild when the route table did.
-        table: RouteTable = app.router.table
+        table: RouteTable[RouteEndpoint] = router.table
         if cached["table"] is not table:
-            cached["document"] = build_document(app, config)
+            cached["document"] = build_document(table.records, config, session_cookie)
             cached["table"] = table
         document: dict[str, Any] = cached["document"]
         root: str = request.scope.get("root_path", "")
@@ -97,7 +97,7 @@ def _page(request: Request, config: OpenAPIConfig, base: str,
             status_code=501,
         )
     assets = _url(request, base)
-    page = render(config.title, _url(request, config.openapi_url), assets, csp_nonce(request))
+    page = render(config.title, _url(request, config.openapi_url), assets, request.csp_nonce)
     return HTMLResponse(page)
 
 

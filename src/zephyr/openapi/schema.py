@@ -31,15 +31,17 @@ from zephyr._arguments import (
     RequestArgument,
 )
 from zephyr.converters import Compound, FloatConverter, IntConverter, PathConverter, UUIDConverter
-from zephyr.endpoints import path_params_of, response_model_of
+from zephyr.endpoints import response_model_of
 from zephyr.models import is_pydantic_model, model_of
 from zephyr.openapi.security import SecuritySchemes
 from zephyr.security.protect import ProtectedEndpoint
 
 if TYPE_CHECKING:
-    from zephyr.app import Zephyr
+    from collections.abc import Iterable
+
+    from zephyr._plan import ArgumentPlan
+    from zephyr.endpoints import RouteEndpoint
     from zephyr.openapi import OpenAPIConfig
-    from zephyr.params import ArgumentPlan
     from zephyr.routing import Route
 
 __all__ = ["build_document"]
@@ -92,19 +94,21 @@ _PARAMETER_LOCATIONS: dict[type[Argument], str] = {
 _BINARY = {"type": "string", "format": "binary"}
 
 
-def build_document(app: Zephyr, config: OpenAPIConfig) -> dict[str, Any]:
-    """The whole OpenAPI document for ``app``'s current routes."""
+def build_document(records: Iterable[RouteEndpoint], config: OpenAPIConfig,
+                   session_cookie: str) -> dict[str, Any]:
+    """The whole OpenAPI document for the compiled routes ``records``."""
     schemas = _SchemaCollector()
-    security = SecuritySchemes(app.config["SESSION_COOKIE_NAME"])
+    security = SecuritySchemes(session_cookie)
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
-    for route in app.router.routes:
-        if route.plan is None or not route.options.get("include_in_schema", True):
+    for record in records:
+        route = record.route
+        if record.plan is None or not route.options.get("include_in_schema", True):
             continue
         methods = sorted(route.methods - {"HEAD", "OPTIONS"}) or sorted(route.methods)
-        needs = security.requirements(route.endpoint)
+        needs = security.requirements(record.endpoint)
         for method in methods:
-            operation = _operation(route, route.plan, method, schemas, operation_ids)
+            operation = _operation(record, record.plan, method, schemas, operation_ids)
             if needs is not None:
                 operation["security"] = needs
             paths.setdefault(_path_template(route), {})[method.lower()] = operation
@@ -136,8 +140,9 @@ def _path_template(route: Route) -> str:
     return "/" + "/".join(parts)
 
 
-def _operation(route: Route, plan: ArgumentPlan, method: str, schemas: _SchemaCollector,
-               operation_ids: set[str]) -> dict[str, Any]:
+def _operation(record: RouteEndpoint, plan: ArgumentPlan, method: str,
+               schemas: _SchemaCollector, operation_ids: set[str]) -> dict[str, Any]:
+    route = record.route
     options = route.options
     doc = inspect.getdoc(route.handler) or ""
     first, _, rest = doc.partition("\n\n")
@@ -148,7 +153,7 @@ def _operation(route: Route, plan: ArgumentPlan, method: str, schemas: _SchemaCo
     description = options.get("description") or rest.strip()
     if description:
         operation["description"] = description
-    tags = options.get("tags") or [s.name for s in _groups(route) if s.name]
+    tags = options.get("tags") or [s.name for s in record.lineage[1:] if s.name]
     if tags:
         operation["tags"] = list(tags)
     if options.get("deprecated"):
@@ -160,7 +165,7 @@ def _operation(route: Route, plan: ArgumentPlan, method: str, schemas: _SchemaCo
     body = _request_body(arguments, schemas)
     if body is not None:
         operation["requestBody"] = body
-    operation["responses"] = _responses(route, arguments, body is not None, schemas)
+    operation["responses"] = _responses(record, arguments, body is not None, schemas)
     return operation
 
 
@@ -171,10 +176,6 @@ def _operation_id(route: Route, method: str, taken: set[str]) -> str:
         candidate, n = f"{wanted}_{n}", n + 1
     taken.add(candidate)
     return str(candidate)
-
-
-def _groups(route: Route) -> list[Any]:
-    return route.scaffold.lineage()[1:] if route.scaffold is not None else []
 
 
 def _all_arguments(plan: ArgumentPlan) -> Iterator[Argument]:
@@ -225,7 +226,7 @@ def _parameter(
 
 
 def _path_schema(route: Route, name: str) -> dict[str, Any]:
-    param = path_params_of(route).get(name)  # whole segments and compound ones alike
+    param = route.path_params.get(name)  # whole segments and compound ones alike
     if param is None:
         return {"type": "string"}
     return dict(_PATH_SCHEMAS.get(type(param.converter), _TEXT_SEGMENT))
@@ -267,8 +268,9 @@ def _object(arguments: Sequence[Argument], schemas: _SchemaCollector) -> dict[st
     return schema
 
 
-def _responses(route: Route, arguments: list[Argument], has_body: bool,
+def _responses(record: RouteEndpoint, arguments: list[Argument], has_body: bool,
                schemas: _SchemaCollector) -> dict[str, Any]:
+    route = record.route
     status = str(route.options.get("status_code", 200))
     success: dict[str, Any] = {"description": "Successful response"}
     model = response_model_of(route)
@@ -288,7 +290,7 @@ def _responses(route: Route, arguments: list[Argument], has_body: bool,
             "content": {"application/problem+json": {
                 "schema": {"$ref": REF.format(name="ValidationProblem")}}},
         }
-    responses.update(_security_responses(route, problem))
+    responses.update(_security_responses(record.endpoint, problem))
     if len(responses) > 1:
         schemas.want_problems()
     for code, extra in (route.options.get("responses") or {}).items():
@@ -296,9 +298,8 @@ def _responses(route: Route, arguments: list[Argument], has_body: bool,
     return responses
 
 
-def _security_responses(route: Route, problem: dict[str, Any]) -> dict[str, Any]:
+def _security_responses(endpoint: object, problem: dict[str, Any]) -> dict[str, Any]:
     """The refusals the route's security checks may answer with."""
-    endpoint = route.endpoint
     if not isinstance(endpoint, ProtectedEndpoint):
         return {}
     security, found = endpoint.security, {}

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from zephyr.audit import log_refusal
 from zephyr.context import request_var
+from zephyr.datastructures import CSRF_KEY
 from zephyr.errors import ContextError, Forbidden
-from zephyr.security.audit import log_refusal
-from zephyr.security.sessions import CSRF_KEY
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
@@ -125,7 +125,8 @@ def csrf_token(request: Request | None = None) -> str:
         request = request_var.get(None)
         if request is None:
             raise ContextError("csrf_token() needs a request; call it while handling one")
-    layer = request.app.security if request.app is not None else None
+    layer: Any = getattr(request.app, "security", None)
     if layer is None:
         raise ContextError("csrf_token() needs a request handled by a Zephyr app")
-    return layer.csrf.token(request)
+    token: str = layer.csrf.token(request)
+    return token

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from zephyr.audit import log_refusal
 from zephyr.errors import BadRequest, HTTPException, RequestHeaderFieldsTooLarge
-from zephyr.security.audit import log_refusal
 from zephyr.security.hosts import HostValidator
 from zephyr.security.proxies import ProxyResolver
 

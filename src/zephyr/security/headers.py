@@ -8,15 +8,12 @@ none pay nothing for it.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from zephyr.context import request_var
-from zephyr.errors import ContextError
+from zephyr.context import csp_nonce
 
 if TYPE_CHECKING:
-    from zephyr.requests import Request
     from zephyr.responses import Response
 
 __all__ = ["SecurityHeaders", "csp_nonce"]
@@ -60,7 +57,7 @@ class SecurityHeaders:
 
     def apply(self, response: Response, scope: dict[str, Any], nonce: str | None) -> None:
         """Add the headers to ``response``; headers it already has are left as they are."""
-        raw = response._raw_headers
+        raw = response.raw_headers
         add = self._tls if scope.get("scheme") == "https" else self._plain
         if nonce is not None and self._csp is not None:
             add = [*add[:-1], _nonce_csp(self._csp, nonce)]
@@ -73,18 +70,3 @@ class SecurityHeaders:
 
 def _nonce_csp(template: str, nonce: str) -> tuple[bytes, bytes]:
     return _CSP.encode(), template.replace("{nonce}", f" 'nonce-{nonce}'").encode("latin-1")
-
-
-def csp_nonce(request: Request | None = None) -> str:
-    """This request's CSP nonce (made on first use): ``<script nonce="{{ csp_nonce() }}">``.
-
-    The Content-Security-Policy of the response then allows scripts and
-    styles carrying it.
-    """
-    if request is None:
-        request = request_var.get(None)
-        if request is None:
-            raise ContextError("csp_nonce() needs a request; call it while handling one")
-    if request._csp_nonce is None:
-        request._csp_nonce = secrets.token_urlsafe(16)
-    return request._csp_nonce

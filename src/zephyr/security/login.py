@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import SetupError
-from zephyr.security.auth import ANONYMOUS, AuthBackend
+from zephyr.security.auth import AuthBackend
+from zephyr.users import ANONYMOUS
 
 if TYPE_CHECKING:
     from zephyr.requests import Request

@@ -12,9 +12,10 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from zephyr.audit import log_refusal
 from zephyr.errors import Forbidden, SetupError
-from zephyr.security.audit import log_refusal
-from zephyr.security.auth import AuthenticationFailed, is_authenticated
+from zephyr.security.auth import AuthenticationFailed
+from zephyr.users import is_authenticated
 
 if TYPE_CHECKING:
     from zephyr.requests import Request

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from zephyr.errors import HTTPException, SetupError
 from zephyr.security.auth import AuthBackend, AuthenticationFailed, authenticate, challenge_for
 from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
-from zephyr.security.headers import SecurityHeaders
 from zephyr.security.permissions import check_permissions
 from zephyr.security.ratelimit import (
     LIMITS_ATTRIBUTE,
@@ -27,19 +26,17 @@ from zephyr.security.ratelimit import (
 )
 
 if TYPE_CHECKING:
-    from zephyr.app import Zephyr
+    from zephyr.middleware import Endpoint
     from zephyr.requests import Request
     from zephyr.responses import Response
     from zephyr.routing import Route
-    from zephyr.scaffold import Scaffold
-    from zephyr.security.layer import SecurityLayer
-    from zephyr.security.ratelimit_backends import RateLimitResult
+    from zephyr.security.ratelimit_backends import RateLimitBackend, RateLimitResult
 
-__all__ = ["ProtectedEndpoint", "RouteSecurity", "protect_route", "resolve", "route_headers"]
+__all__ = ["ProtectedEndpoint", "RouteSecurity", "protect_route", "resolve"]
 
-Endpoint = Callable[["Request"], Awaitable["Response"]]
 OnError = Callable[["Request", Exception], Awaitable["Response"]]
-
+#: Security options of one level (a group or the route itself) and its counter name.
+OptionLayer = tuple[Mapping[str, Any], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +51,11 @@ class RouteSecurity:
     headers: dict[str, str | None]
 
 
-def resolve(app: Zephyr, route: Route, lineage: Sequence[Scaffold]) -> RouteSecurity:
-    """Merge the security options of ``lineage`` (app first) and ``route``."""
-    layers = [(s.options, f"group:{s._full_prefix()}") for s in lineage]
-    layers.append((route.options, route.name))
-    csrf = bool(app.config["CSRF"])
-    auth: Sequence[AuthBackend] = app.auth_backends
+def resolve(route: Route, layers: Sequence[OptionLayer], *, csrf: bool,
+            auth: Sequence[AuthBackend],
+            prefix_limits: Sequence[tuple[str, Limit]]) -> RouteSecurity:
+    """Merge the security options of ``layers`` (app first, the route last) over the app's
+    defaults (``csrf``, ``auth``), adding the ``RATE_LIMITS`` prefixes that cover the route."""
     timeout: float | None = None
     headers: dict[str, str | None] = {}
     limits: list[Limit] = []
@@ -73,7 +69,7 @@ def resolve(app: Zephyr, route: Route, lineage: Sequence[Scaffold]) -> RouteSecu
         permissions.extend(options.get("permissions", ()))
         limits.extend(lim.bound(counter) for lim in options.get("limits", ()))
     limits.extend(lim.bound(route.name) for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
-    limits.extend(lim for prefix, lim in app.security.prefix_limits  # type: ignore[union-attr]
+    limits.extend(lim for prefix, lim in prefix_limits
                   if route.path == prefix or route.path.startswith(prefix + "/"))
     if permissions and not auth:
         raise SetupError(
@@ -106,24 +102,18 @@ def _check_shapes(route: Route, options: Mapping[str, Any]) -> None:
                              f"not {value!r}")
 
 
-def route_headers(app: Zephyr, security: RouteSecurity) -> SecurityHeaders | None:
-    """The route's own security headers when it overrides any, else None (the app's apply)."""
-    if not security.headers or not app.config["SECURITY_HEADERS"]:
-        return None
-    return SecurityHeaders(app.config, security.headers)
-
-
-def protect_route(layer: SecurityLayer, route: Route, security: RouteSecurity,
-                  endpoint: Endpoint, on_error: OnError) -> Endpoint:
+def protect_route(route: Route, security: RouteSecurity, endpoint: Endpoint, on_error: OnError,
+                  *, csrf: CSRFProtection, throttle: FailureThrottle | None,
+                  counter: RateLimitBackend) -> Endpoint:
     """``endpoint`` behind the route's checks (or unchanged when it has none)."""
     unsafe = bool(route.methods - SAFE_METHODS)
-    csrf = layer.csrf if security.csrf and unsafe else None
+    checked = csrf if security.csrf and unsafe else None
     # Where failures happen (forms, logins, credentials), clients over the limit get 429.
-    throttle = layer.throttle if (unsafe or security.auth) else None
-    if not (csrf or throttle or security.limits or security.auth or security.permissions
+    throttled = throttle if (unsafe or security.auth) else None
+    if not (checked or throttled or security.limits or security.auth or security.permissions
             or security.timeout):
         return endpoint  # PERF: nothing to check
-    return ProtectedEndpoint(layer, security, csrf, throttle, endpoint, on_error)
+    return ProtectedEndpoint(counter, security, checked, throttled, endpoint, on_error)
 
 
 class ProtectedEndpoint:
@@ -140,10 +130,10 @@ class ProtectedEndpoint:
         "_throttle",
     )
 
-    def __init__(self, layer: SecurityLayer, security: RouteSecurity,
+    def __init__(self, counter: RateLimitBackend, security: RouteSecurity,
                  csrf: CSRFProtection | None, throttle: FailureThrottle | None,
                  endpoint: Endpoint, on_error: OnError) -> None:
-        self._counter = layer.limits
+        self._counter = counter
         self._security = security
         self._csrf = csrf
         self._throttle = throttle

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from zephyr.audit import log_refusal
 from zephyr.errors import SetupError, TooManyRequests
-from zephyr.security.audit import log_refusal
 from zephyr.security.ratelimit_backends import Rate, RateLimitBackend, RateLimitResult
 
 if TYPE_CHECKING:

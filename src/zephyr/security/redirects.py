@@ -10,8 +10,8 @@ import unicodedata
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
+from zephyr.audit import logger
 from zephyr.responses import RedirectResponse
-from zephyr.security.audit import logger
 
 __all__ = ["is_safe_redirect", "redirect"]
 

@@ -9,73 +9,19 @@ Responses of requests that did get ``Cache-Control: no-store`` and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from zephyr.audit import log_refusal
+from zephyr.datastructures import Session
 from zephyr.errors import ContextError
 from zephyr.requests import Request  # at runtime: Depends(load_session) reads its annotation
-from zephyr.security.audit import log_refusal
 from zephyr.security.session_backends import SessionBackend
 
 if TYPE_CHECKING:
     from zephyr.responses import Response
 
 __all__ = ["Session", "SessionManager", "load_session"]
-
-#: Session keys Zephyr itself uses (a leading underscore keeps them apart from yours).
-CSRF_KEY = "_csrf"
-
-
-class Session(MutableMapping[str, Any]):
-    """The session of one request: a mutable mapping that remembers whether it changed.
-
-    ``regenerate()`` gives the session a new identity (call it on login, as
-    ``login_user`` does, to defeat session fixation); ``clear()`` empties it.
-    """
-
-    __slots__ = ("_cookie", "_data", "modified", "refused", "regenerated")
-
-    def __init__(self, data: Mapping[str, Any] | None = None, cookie: str | None = None) -> None:
-        self._data: dict[str, Any] = dict(data or {})
-        self._cookie = cookie
-        #: Why a session cookie the client sent was not accepted: "expired" or "forged".
-        self.refused: str | None = None
-        #: Whether the data changed (then it is saved with the response).
-        self.modified = False
-        #: Whether ``regenerate()`` was called.
-        self.regenerated = False
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._data[key] = value
-        self.modified = True
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        self.modified = True
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def clear(self) -> None:
-        """Remove everything (the cookie is deleted if nothing is added back)."""
-        if self._data:
-            self._data.clear()
-            self.modified = True
-
-    def regenerate(self) -> None:
-        """Keep the data under a new session id, with a new CSRF secret."""
-        self._data.pop(CSRF_KEY, None)
-        self.regenerated = self.modified = True
-
-    def __repr__(self) -> str:
-        return f"<Session keys={sorted(self._data)!r} modified={self.modified}>"
-
 
 async def load_session(request: Request) -> Session:
     """The request's session, loaded: use as ``session: Session = Depends(load_session)``."""
@@ -140,12 +86,12 @@ class SessionManager:
             await self._refused(request, session, response, secure)
         if not session.modified:
             return
-        old = session._cookie
+        old = session.cookie
         if old is not None and (session.regenerated or not session):
             await self.backend.delete(old)
             old = None
         if not session:
-            if session._cookie is not None:
+            if session.cookie is not None:
                 response.delete_cookie(self.cookie_name, secure=secure)
             return
         value = await self.backend.save(old, dict(session), max_age=self.max_age)

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from zephyr.audit import logger
 from zephyr.errors import ZephyrError
-from zephyr.security.audit import logger
 
 __all__ = [
     "OutboundTarget",
