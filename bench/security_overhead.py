@@ -41,11 +41,17 @@ def build(variant: str) -> Any:
     app = build_app()
     app._go_live()
     if variant == "bare":
-        app._guard = None
-        app._headers = None
-        app.body_limits = dataclasses.replace(app.body_limits, timeout=None)
-        for route in app.routes:  # the endpoint inside its per-route checks
-            route.endpoint = getattr(route.endpoint, "_endpoint", route.endpoint)
+        from zephyr.routing import RouteTable
+
+        app.security = None  # no guard, no security headers
+        table = app.router.table
+        records = [  # each endpoint without its per-route checks and body timeout
+            dataclasses.replace(record, endpoint=getattr(record.endpoint, "_endpoint",
+                                                         record.endpoint),
+                                limits=dataclasses.replace(record.limits, timeout=None))
+            for record in table.records
+        ]
+        app.router.table = RouteTable(records, table.mounts)
     return app
 
 
