@@ -375,7 +375,7 @@ class Zephyr(Scaffold):
             if request.watcher is not None:
                 request.watcher.stop()
             try:
-                if self._teardown or request.has_cleanups:
+                if self._teardown or request.cleanups is not None:
                     # Teardown hooks see the unhandled exception, like Flask's.
                     await self._finish(request, error or scope.get("zephyr.exception"))
             finally:

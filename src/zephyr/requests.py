@@ -128,19 +128,19 @@ class Request:
     __slots__ = (
         "_body",
         "_body_done",
-        "_cleanups",
         "_cookies",
-        "_csp_nonce",
         "_form",
         "_headers",
         "_query",
         "_receive",
         "_received",
         "_services",
-        "_session",
         "_state",
         "_user",
+        "cleanups",
+        "issued_csp_nonce",
         "limits",
+        "opened_session",
         "path_params",
         "route",
         "scope",
@@ -167,9 +167,12 @@ class Request:
         self._state: State | None = None
         #: Watches for the client going away while the handler waits (``zephyr._disconnect``).
         self.watcher: DisconnectWatch | None = None
-        self._cleanups: list[Cleanup] | None = None
-        self._session: Session | None = None
-        self._csp_nonce: str | None = None
+        #: What runs after the response is sent (see :meth:`add_cleanup`), if anything.
+        self.cleanups: list[Cleanup] | None = None
+        #: The session if anything opened it, else ``None`` (its cookie was never read).
+        self.opened_session: Session | None = None
+        #: The CSP nonce if one was made for this request (see :attr:`csp_nonce`).
+        self.issued_csp_nonce: str | None = None
         self._user: Any = None
 
     @property
@@ -239,21 +242,16 @@ class Request:
     @property
     def session(self) -> Session:
         """The session (see :mod:`zephyr.security.sessions`); the cookie is read on first use."""
-        if self._session is None:
-            self._session = self._session_opener().open_now(self)
-        return self._session
+        if self.opened_session is None:
+            self.opened_session = self._session_opener().open_now(self)
+        return self.opened_session
 
     async def load_session(self) -> Session:
         """The session, loaded from a server-side backend if needed (``request.session`` then
         works synchronously)."""
-        if self._session is None:
-            self._session = await self._session_opener().open(self)
-        return self._session
-
-    @property
-    def opened_session(self) -> Session | None:
-        """The session if anything opened it, else ``None`` (its cookie was never read)."""
-        return self._session
+        if self.opened_session is None:
+            self.opened_session = await self._session_opener().open(self)
+        return self.opened_session
 
     def _session_opener(self) -> SessionOpener:
         opener = self._services.sessions
@@ -267,14 +265,9 @@ class Request:
 
         The response's Content-Security-Policy then allows scripts and styles carrying it.
         """
-        if self._csp_nonce is None:
-            self._csp_nonce = secrets.token_urlsafe(16)
-        return self._csp_nonce
-
-    @property
-    def issued_csp_nonce(self) -> str | None:
-        """The CSP nonce if one was made for this request, else ``None``."""
-        return self._csp_nonce
+        if self.issued_csp_nonce is None:
+            self.issued_csp_nonce = secrets.token_urlsafe(16)
+        return self.issued_csp_nonce
 
     @property
     def user(self) -> Any:
@@ -485,18 +478,13 @@ class Request:
 
         ``exc`` is the exception the handler raised, or ``None``.
         """
-        if self._cleanups is None:
-            self._cleanups = []
-        self._cleanups.append(fn)
-
-    @property
-    def has_cleanups(self) -> bool:
-        """Whether anything waits to run after the response (see :meth:`add_cleanup`)."""
-        return self._cleanups is not None
+        if self.cleanups is None:
+            self.cleanups = []
+        self.cleanups.append(fn)
 
     async def run_cleanups(self, error: BaseException | None) -> None:
         """Run the cleanups, last added first; one that fails is logged and the rest still run."""
-        for cleanup in reversed(self._cleanups or ()):
+        for cleanup in reversed(self.cleanups or ()):
             try:
                 await cleanup(error)
             except Exception:

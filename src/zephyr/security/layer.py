@@ -104,30 +104,27 @@ class SecurityLayer:
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,
                              throttle=self.throttle, counter=self.limits)
 
-    def finish(self, request: Request, response: Response) -> Awaitable[None] | None:
-        """Save an opened session and add the security headers (the route's own, else the
-        app's) to ``response``.
+    def finish(self, request: Request, response: Response, *,
+               saved: bool = False) -> Awaitable[None] | None:
+        """Save an opened session (unless ``saved``) and add the security headers (the
+        route's own, else the app's) to ``response``.
 
         PERF: returns an awaitable only when there is a session to save, so a request
-        without one makes no coroutine here.
+        without one makes no coroutine and no further call here.
         """
-        session = request.opened_session
-        if session is not None:
-            return self._save_then_apply(request, session, response)
-        self._apply_headers(request, response)
-        return None
-
-    async def _save_then_apply(self, request: Request, session: Session,
-                               response: Response) -> None:
-        await self.sessions.commit(request, session, response)
-        self._apply_headers(request, response)
-
-    def _apply_headers(self, request: Request, response: Response) -> None:
+        if not saved and request.opened_session is not None:
+            return self._save_then_finish(request, request.opened_session, response)
         headers = self.headers
         if self._route_headers:
             headers = self._route_headers.get(request.route, headers)
         if headers is not None:
             headers.apply(response, request.scope, request.issued_csp_nonce)
+        return None
+
+    async def _save_then_finish(self, request: Request, session: Session,
+                                response: Response) -> None:
+        await self.sessions.commit(request, session, response)
+        self.finish(request, response, saved=True)
 
     async def _count_forged_session(self, request: Request) -> None:
         if self.throttle is not None:
