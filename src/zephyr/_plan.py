@@ -25,10 +25,9 @@ import types
 import typing
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -336,8 +335,7 @@ def _argument_for(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Declared:
+class _Declared(NamedTuple):
     """One parameter as its signature declares it: what each location's builder starts from."""
 
     fn: Callable[..., Any]

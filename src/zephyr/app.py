@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from zephyr._disconnect import DisconnectWatcher, watching
@@ -37,6 +36,7 @@ from zephyr.scaffold import Scaffold
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
 
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer

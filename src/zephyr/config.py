@@ -8,16 +8,16 @@ environment strings by the setting's type, and refuses unknown names with a
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib
 import os
-import runpy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["DEFAULT_SETTINGS", "Config", "Setting"]
 
@@ -191,6 +191,8 @@ class Config(Mapping[str, Any]):
     def _known(self, name: str, where: str) -> str:
         if name in self._definitions:
             return name
+        import difflib  # NOTE: only a misspelt setting needs it
+
         close = difflib.get_close_matches(name.upper(), self._definitions, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"unknown setting {name!r} (from {where}){hint}")
@@ -220,7 +222,7 @@ def _read_toml(path: str) -> dict[str, Any]:
     # NOTE: tomllib loads with the first .toml settings file, not with Zephyr.
     import tomllib
 
-    with Path(path).open("rb") as fh:
+    with open(path, "rb") as fh:
         try:
             return tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
@@ -236,6 +238,8 @@ def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[
         if text.endswith(".toml"):
             return f"settings file {text}", {k.upper(): v for k, v in _read_toml(text).items()}
         if text.endswith(".py"):
+            import runpy  # NOTE: only a .py settings file needs it
+
             namespace = runpy.run_path(text)
             label = f"settings file {text}"
         else:

@@ -10,7 +10,6 @@ that ask for HTML get a page and everyone else ``application/problem+json``
 
 from __future__ import annotations
 
-import html
 import inspect
 import logging
 import re
@@ -233,26 +232,33 @@ def error_page(
 
     ``errors`` (validation problems) are listed as ``field: message``.
     """
-    body = f"<p>{html.escape(detail)}</p>" if detail else ""
+    body = f"<p>{_escape(detail)}</p>" if detail else ""
     if errors:
         items = "".join(
-            f"<li><code>{html.escape(str(e.get('field', '')))}</code> "
-            f"({html.escape(str(e.get('location', '')))}): {html.escape(str(e.get('message')))}"
+            f"<li><code>{_escape(str(e.get('field', '')))}</code> "
+            f"({_escape(str(e.get('location', '')))}): {_escape(str(e.get('message')))}"
             "</li>"
             for e in errors
         )
         body += f"<ul>{items}</ul>"
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
-        f"<title>{status} {html.escape(title)}</title>"
+        f"<title>{status} {_escape(title)}</title>"
         f"<style{nonce_attribute(nonce)}>"
         "body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;"
         "padding:0 1rem;color:#222}h1{font-size:1.6rem}small{color:#777}</style>"
-        f"<h1>{status} {html.escape(title)}</h1>{body}<small>Zephyr</small></html>"
+        f"<h1>{status} {_escape(title)}</h1>{body}<small>Zephyr</small></html>"
     )
 
 
 
 def nonce_attribute(nonce: str | None) -> str:
     """`` nonce="..."`` so the Content-Security-Policy lets an inline style or script run."""
-    return f' nonce="{html.escape(nonce)}"' if nonce else ""
+    return f' nonce="{_escape(nonce)}"' if nonce else ""
+
+
+def _escape(text: str) -> str:
+    # NOTE: html (with html.entities) loads with the first error page, not with Zephyr.
+    from html import escape
+
+    return escape(text)

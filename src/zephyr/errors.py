@@ -32,7 +32,6 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, NoReturn
 
 __all__ = [
@@ -119,7 +118,7 @@ class HTTPException(ZephyrError):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         try:
-            self.title = _TITLES.get(status_code) or HTTPStatus(status_code).phrase
+            self.title = _TITLES.get(status_code) or _phrase(status_code)
         except ValueError:
             raise ValueError(f"{status_code!r} is not an HTTP status code") from None
         self.status_code = status_code
@@ -252,3 +251,10 @@ def abort(
 ) -> NoReturn:
     """Stop handling the request and answer with ``status_code`` (Flask's ``abort``)."""
     raise HTTPException(status_code, detail, headers)
+
+
+def _phrase(status_code: int) -> str:
+    # NOTE: http.HTTPStatus (a large enum) loads with the first uncommon status, not with Zephyr.
+    from http import HTTPStatus
+
+    return HTTPStatus(status_code).phrase

@@ -10,12 +10,12 @@ builder) is handed in as :class:`RequestServices`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import logging
-import secrets
+import os
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
@@ -69,16 +69,23 @@ class DisconnectWatch(Protocol):
     def stop(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
 class RequestServices:
-    """What an application hands each of its requests, built once when it starts serving."""
+    """What an application hands each of its requests, built once when it starts serving.
 
-    #: The application that received the request (``request.app``).
-    app: Any = None
-    limits: BodyLimits = _DEFAULT_LIMITS
-    sessions: SessionOpener | None = None
-    #: Builds the path of a named route: ``url_for(name, _query=..., **params)``.
-    url_for: Callable[..., str] | None = None
+    PERF: a plain slotted class (read on every request; a dataclass costs ~0.6 ms at import).
+    """
+
+    __slots__ = ("app", "limits", "sessions", "url_for")
+
+    def __init__(self, *, app: Any = None, limits: BodyLimits = _DEFAULT_LIMITS,
+                 sessions: SessionOpener | None = None,
+                 url_for: Callable[..., str] | None = None) -> None:
+        """``app`` is what ``request.app`` gives; ``url_for(name, _query=..., **params)``
+        builds the path of a named route."""
+        self.app = app
+        self.limits = limits
+        self.sessions = sessions
+        self.url_for = url_for
 
 
 _NO_SERVICES = RequestServices()
@@ -266,7 +273,8 @@ class Request:
         The response's Content-Security-Policy then allows scripts and styles carrying it.
         """
         if self.issued_csp_nonce is None:
-            self.issued_csp_nonce = secrets.token_urlsafe(16)
+            # As secrets.token_urlsafe(16), without loading secrets (hmac, random) with Zephyr.
+            self.issued_csp_nonce = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
         return self.issued_csp_nonce
 
     @property

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 from zephyr.concurrency import run_sync
 from zephyr.datastructures import Headers
@@ -54,6 +53,9 @@ class UploadFile:
         self.filename = sanitize_filename(filename)
         self.content_type = content_type
         self.headers = headers or Headers()
+        # NOTE: tempfile (with shutil, random...) loads with the first upload, not with Zephyr.
+        import tempfile
+
         # The file lives as long as the upload; close() (called after the response) ends it.
         self.file: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=spool_size
