@@ -30,7 +30,6 @@ class Argument:
     """One parameter of a handler or dependency: its name, type, default and source."""
 
     location: ClassVar[str] = ""
-    is_async: ClassVar[bool] = False
     __slots__ = ("alias", "annotation", "convert", "default", "info", "is_list", "name")
 
     def __init__(self, name: str, annotation: Any, *, alias: str | None = None,
@@ -133,7 +132,6 @@ class BodyArgument(Argument):
     """The JSON body, decoded into the annotated type while it is validated."""
 
     location = "body"
-    is_async = True
     __slots__ = ("decode",)
 
     def __init__(self, name: str, annotation: Any, *, decode: Callable[[bytes], Any],
@@ -157,7 +155,6 @@ class EmbeddedBodyArgument(Argument):
     """One member of a JSON object body shared by several ``Body()`` parameters."""
 
     location = "body"
-    is_async = True
     __slots__ = ()
 
     async def aextract(self, request: Request) -> Any:
@@ -176,7 +173,6 @@ class FormArgument(Argument):
     """A form field (url-encoded or multipart), or the whole form as a model."""
 
     location = "form"
-    is_async = True
     __slots__ = ("list_fields", "whole_form")
 
     def __init__(self, name: str, annotation: Any, *, whole_form: bool = False,
@@ -204,7 +200,6 @@ class FileArgument(Argument):
     """An uploaded file (or all files of a repeated field, for ``list[UploadFile]``)."""
 
     location = "form"
-    is_async = True
     __slots__ = ()
 
     async def aextract(self, request: Request) -> Any:
@@ -221,7 +216,6 @@ class DependencyArgument(Argument):
     """The value of a dependency (``Depends(fn)``)."""
 
     location = "dependency"
-    is_async = True
     __slots__ = ("aextract", "dependency")
 
     def __init__(self, name: str, annotation: Any, *, dependency: Dependency) -> None:

@@ -19,6 +19,7 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
+from zephyr.concurrency import resume
 from zephyr.context import request_var
 from zephyr.middleware import Endpoint
 
@@ -68,23 +69,7 @@ def _step_then_watch(
     except StopIteration as done:
         return done.value
     DisconnectWatcher.arm(request)
-    # Delegate the rest exactly as `await` would (send, throw and close).
-    while True:
-        try:
-            sent = yield yielded
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:
-            try:
-                yielded = coro.throw(exc)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                yielded = coro.send(sent)
-            except StopIteration as done:
-                return done.value
+    return (yield from resume(coro, yielded))
 
 
 class DisconnectWatcher:

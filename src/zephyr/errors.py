@@ -1,21 +1,35 @@
 """Every exception Zephyr raises, and ``abort()``.
 
-The hierarchy::
+The hierarchy (the classes of features live in their modules, named on the right)::
 
     ZephyrError                     root of everything Zephyr raises
     ├── ConfigError                 a setting is unknown or has a bad value
+    │   └── InsecureConfigError     refused outside debug mode (security.deploy)
     ├── SetupError                  the app was assembled wrongly (at registration)
     │   └── RouteConflictError      two routes match the same requests
-    ├── URLBuildError               url_for() cannot build the URL asked for
-    ├── ContextError                a context global used outside a request
-    ├── HeaderValueError            a header or cookie that would split the response
-    ├── ResponseError               a handler returned something that is not a response
+    ├── StatusCodeError             (also ValueError) a number that is no HTTP status
+    ├── ApplicationError            (also RuntimeError) a failed lifespan, no response
+    ├── URLBuildError               (also LookupError) url_for() cannot build the URL
+    ├── ContextError                (also RuntimeError) a context global outside a request
+    ├── HeaderValueError            (also ValueError) a header that would split the response
+    ├── ResponseError               (also TypeError) a return value that is no response
     │   └── ResponseValidationError a return value that does not fit the response model
     ├── ClientDisconnect            the client went away while we were reading
+    ├── PasswordError               (also ValueError) an unusable password (security.passwords)
+    ├── InvalidTokenError           a JWT that is malformed, forged or expired (security.jwt)
+    ├── UnsafeURLError              (also ValueError) an outbound URL refused (security.ssrf)
+    ├── SessionTooLargeError        session data too large for a cookie (security.session_backends)
+    ├── SessionBackendError         the session store failed (security.session_backends)
+    ├── RateLimitBackendError       the rate-limit store failed (security.ratelimit_backends)
     └── HTTPException               turned into an HTTP error response
         ├── BadRequest              400
+        ├── AuthenticationFailed    401 (carries ``WWW-Authenticate``; security.auth)
         ├── Forbidden               403 (carries the ``reason`` of a security refusal)
+        │   ├── CSRFError           a failed CSRF check (security.csrf)
+        │   └── PermissionDenied    a permission refused the user (security.permissions)
         ├── NotFound                404
+        │   └── SlashRedirect       the path with the slash added or removed has a route
+        │                           (routing; answered with a redirect, not a 404)
         ├── MethodNotAllowed        405 (carries ``Allow``)
         ├── RequestTimeout          408 (closes the connection)
         ├── PayloadTooLarge         413
@@ -35,6 +49,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 __all__ = [
+    "ApplicationError",
     "BadRequest",
     "ClientDisconnect",
     "ConfigError",
@@ -52,6 +67,7 @@ __all__ = [
     "ResponseValidationError",
     "RouteConflictError",
     "SetupError",
+    "StatusCodeError",
     "TooManyRequests",
     "URLBuildError",
     "UnsupportedMediaType",
@@ -78,6 +94,14 @@ class SetupError(ZephyrError):
 
 class RouteConflictError(SetupError):
     """Two routes would answer the same method and path."""
+
+
+class StatusCodeError(ZephyrError, ValueError):
+    """A number given as an HTTP status that is none (``abort(999)``)."""
+
+
+class ApplicationError(ZephyrError, RuntimeError):
+    """The application failed its side of ASGI: its lifespan failed, or it sent no response."""
 
 
 class URLBuildError(ZephyrError, LookupError):
@@ -120,7 +144,7 @@ class HTTPException(ZephyrError):
         try:
             self.title = _TITLES.get(status_code) or _phrase(status_code)
         except ValueError:
-            raise ValueError(f"{status_code!r} is not an HTTP status code") from None
+            raise StatusCodeError(f"{status_code!r} is not an HTTP status code") from None
         self.status_code = status_code
         self.detail = detail
         self.headers = dict(headers) if headers else {}

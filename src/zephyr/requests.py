@@ -14,14 +14,14 @@ import base64
 import inspect
 import logging
 import os
-import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from zephyr._forms import BodyLimits, FormValue, parse_form
 from zephyr._types import Message, Receive, RouteInfo, Scope
 from zephyr.audit import log_refusal
+from zephyr.concurrency import resume
 from zephyr.datastructures import URL, Headers, MultiDict, QueryParams, Session
 from zephyr.errors import (
     BadRequest,
@@ -401,7 +401,7 @@ class Request:
                 except StopIteration as done:
                     message: Message = done.value
                     return message
-                pending = _resume(pending, waiting_on)
+                pending = resume(pending, waiting_on)
             try:
                 async with asyncio.timeout_at(deadline):
                     return await pending
@@ -524,27 +524,6 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.scope.get('method')} {self.scope.get('path')!r}>"
-
-
-@types.coroutine
-def _resume(coroutine: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
-    """Go on awaiting ``coroutine``, already stepped once and now waiting on ``waiting_on``.
-
-    What the task sends or throws in (cancellation included) goes on to the coroutine.
-    """
-    while True:
-        try:
-            sent = yield waiting_on
-        except BaseException as exc:
-            try:
-                waiting_on = coroutine.throw(exc)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                waiting_on = coroutine.send(sent)
-            except StopIteration as done:
-                return done.value
 
 
 def _check_declared_length(declared: bytes, limit: int | None) -> None:

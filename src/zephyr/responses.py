@@ -56,11 +56,6 @@ def _encode_fallback(value: Any) -> Any:
 _json_encode = msgspec.json.Encoder(enc_hook=_encode_fallback).encode
 
 
-def json_dumps(value: Any) -> bytes:
-    """Encode ``value`` as compact JSON (dataclasses, Structs, datetimes, UUIDs, ...)."""
-    return _json_encode(value)
-
-
 class Response:
     """A complete response: status, headers and a body of bytes or text.
 

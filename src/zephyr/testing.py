@@ -18,6 +18,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from zephyr.errors import ApplicationError
+
 __all__ = ["AsyncTestClient", "TestClient"]
 
 T = TypeVar("T")
@@ -134,7 +136,7 @@ class ASGITransport(httpx.AsyncBaseTransport):
         if exchange.task.done() and exchange.task.exception() is not None:
             await exchange.task  # re-raise the app's own exception
         if not exchange.headers and exchange.status == 500 and exchange.task.done():
-            raise RuntimeError("the app finished without sending a response")
+            raise ApplicationError("the app finished without sending a response")
         return httpx.Response(
             exchange.status, headers=exchange.headers, stream=_AsyncBody(exchange),
             request=request,
@@ -173,7 +175,7 @@ class _Lifespan:
         await self.inbox.put({"type": "lifespan.startup"})
         answer = await self._answer()
         if answer["type"] == "lifespan.startup.failed":
-            raise RuntimeError(f"application startup failed: {answer.get('message', '')}")
+            raise ApplicationError(f"application startup failed: {answer.get('message', '')}")
 
     async def shutdown(self) -> None:
         if self.task is None or self.task.done():
@@ -183,12 +185,12 @@ class _Lifespan:
         if self.task is not None:
             await self.task
         if answer["type"] == "lifespan.shutdown.failed":
-            raise RuntimeError(f"application shutdown failed: {answer.get('message', '')}")
+            raise ApplicationError(f"application shutdown failed: {answer.get('message', '')}")
 
     async def _answer(self) -> dict[str, Any]:
         task = self.task
         if task is None:
-            raise RuntimeError("the lifespan was not started")
+            raise ApplicationError("the lifespan was not started")
         getter = asyncio.ensure_future(self.outbox.get())
         await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
         if getter.done():
