@@ -61,3 +61,17 @@ def test_zephyr_works_without_any_extra_installed() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(zephyr._ELSEWHERE))
+def test_names_outside_all_resolve_from_their_module(name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(zephyr._ELSEWHERE[name])
+    assert getattr(zephyr, name) is getattr(module, name)
+    assert name in module.__all__
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="module 'zephyr' has no attribute 'Zepyhr'"):
+        _ = zephyr.Zepyhr  # type: ignore[attr-defined]

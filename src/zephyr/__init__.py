@@ -1,37 +1,22 @@
 """Zephyr: a fast ASGI web framework with Flask's ergonomics and safe defaults.
 
-The names a web app uses daily. Everything else lives in its module
-(``zephyr.security``, ``zephyr.responses``, ``zephyr.testing``...); see docs/index.md.
+``zephyr`` offers the names a web app uses daily. The rest lives in its module,
+imported from there: the exceptions in ``zephyr.errors``, ``Config`` and
+``Setting`` in ``zephyr.config``, ``Converter`` in ``zephyr.converters``, the
+data structures (``Headers``, ``MultiDict``, ``URL``...) in
+``zephyr.datastructures``, ``Mount`` in ``zephyr.routing``, security in
+``zephyr.security``, the test clients in ``zephyr.testing`` (docs/index.md has
+the full table). Those names still resolve as ``zephyr.NAME`` for code written
+before they moved out of ``__all__``.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from zephyr.app import Zephyr, current_app
-from zephyr.config import Config, Setting
 from zephyr.context import csp_nonce, current_user, g, request
-from zephyr.converters import Converter
-from zephyr.datastructures import URL, Headers, MultiDict, MutableHeaders, QueryParams
 from zephyr.di import Depends
-from zephyr.errors import (
-    BadRequest,
-    ClientDisconnect,
-    ConfigError,
-    ContextError,
-    Forbidden,
-    HTTPException,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    RequestValidationError,
-    ResponseValidationError,
-    RouteConflictError,
-    SetupError,
-    TooManyRequests,
-    UnsupportedMediaType,
-    URLBuildError,
-    ZephyrError,
-    abort,
-)
+from zephyr.errors import HTTPException, NotFound, abort
 from zephyr.params import Body, Cookie, File, Form, Header, Path, Query
 from zephyr.requests import Request, UploadFile
 from zephyr.responses import (
@@ -43,7 +28,7 @@ from zephyr.responses import (
     Response,
     StreamingResponse,
 )
-from zephyr.routing import Mount, Route
+from zephyr.routing import Route
 from zephyr.scaffold import Group
 
 if TYPE_CHECKING:
@@ -52,52 +37,28 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "URL",
-    "BadRequest",
     "Body",
-    "ClientDisconnect",
-    "Config",
-    "ConfigError",
-    "ContextError",
-    "Converter",
     "Cookie",
     "Depends",
     "File",
     "FileResponse",
-    "Forbidden",
     "Form",
     "Group",
     "HTMLResponse",
     "HTTPException",
     "Header",
-    "Headers",
     "JSONResponse",
-    "MethodNotAllowed",
-    "Mount",
-    "MultiDict",
-    "MutableHeaders",
     "NotFound",
     "Path",
-    "PayloadTooLarge",
     "PlainTextResponse",
     "Query",
-    "QueryParams",
     "RedirectResponse",
     "Request",
-    "RequestValidationError",
     "Response",
-    "ResponseValidationError",
     "Route",
-    "RouteConflictError",
-    "Setting",
-    "SetupError",
     "StreamingResponse",
-    "TooManyRequests",
-    "URLBuildError",
-    "UnsupportedMediaType",
     "UploadFile",
     "Zephyr",
-    "ZephyrError",
     "abort",
     "csp_nonce",
     "csrf_token",
@@ -111,14 +72,29 @@ __all__ = [
     "request",
 ]
 
-# NOTE: these come from the security package, which loads when first asked for (or when an
-# app starts serving), so that `import zephyr` stays light.
-_FROM_SECURITY = frozenset({"csrf_token", "limit", "login_user", "logout_user", "redirect"})
+# Where the names that are not imported above live. The security ones load the security
+# package on first use (so that `import zephyr` stays light); the others are names that
+# `zephyr` exported before its __all__ was trimmed to the daily ones.
+_ELSEWHERE = {
+    **dict.fromkeys(("csrf_token", "limit", "login_user", "logout_user", "redirect"),
+                    "zephyr.security"),
+    **dict.fromkeys(("BadRequest", "ClientDisconnect", "ConfigError", "ContextError",
+                     "Forbidden", "MethodNotAllowed", "PayloadTooLarge", "RequestTimeout",
+                     "RequestValidationError", "ResponseValidationError", "RouteConflictError",
+                     "SetupError", "TooManyRequests", "URLBuildError", "UnsupportedMediaType",
+                     "ZephyrError"), "zephyr.errors"),
+    **dict.fromkeys(("URL", "Headers", "MultiDict", "MutableHeaders", "QueryParams"),
+                    "zephyr.datastructures"),
+    "Config": "zephyr.config",
+    "Setting": "zephyr.config",
+    "Converter": "zephyr.converters",
+    "Mount": "zephyr.routing",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_SECURITY:
-        import zephyr.security
-
-        return getattr(zephyr.security, name)
-    raise AttributeError(f"module 'zephyr' has no attribute {name!r}")
+    # NOTE: PEP 562: called only for names not defined above.
+    module = _ELSEWHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zephyr' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
