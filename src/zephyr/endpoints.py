@@ -17,7 +17,14 @@ import msgspec
 
 from zephyr._arguments import DependencyArgument
 from zephyr._disconnect import can_suspend, watching
-from zephyr._plan import ArgumentPlan, DependencyOverrides, build_plan, make_caller
+from zephyr._plan import (
+    ArgumentPlan,
+    DependencyOverrides,
+    PlanKind,
+    build_plan,
+    is_async_callable,
+    make_caller,
+)
 from zephyr.error_handlers import DebugRenderer, handle_exception
 from zephyr.errors import ResponseValidationError, SetupError
 from zephyr.middleware import Endpoint, compose, with_hooks
@@ -102,10 +109,18 @@ class EndpointCompiler:
             endpoint = with_hooks(compose(middleware, run_handler), before, after, on_error)
         else:
             # PERF: no hooks and no middleware: one coroutine guards and runs the handler,
-            # and a dict (the most common return value) skips the coercion table.
+            # and a dict (the most common return value) skips the coercion table. An async
+            # handler taking nothing, or only its path parameters, is called right here
+            # (a call frame less than through the caller: ~150 instructions).
+            direct = is_async_callable(handler)
+            bare = direct and plan.kind is PlanKind.NONE
+            by_path = direct and plan.kind is PlanKind.PATH
+
             async def endpoint(request: Request) -> Response:
                 try:
-                    result = await call(request)
+                    result = await (handler() if bare else
+                                    handler(**request.path_params) if by_path else
+                                    call(request))
                     if plain and result.__class__ is dict:
                         return JSONResponse(result, status)
                     return respond(result)

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from zephyr._types import Message, Receive, Scope, Send
 from zephyr.concurrency import run_sync
 from zephyr.cookies import format_set_cookie
 from zephyr.datastructures import MutableHeaders, http_date
@@ -41,7 +42,6 @@ _NO_BODY_STATUSES = frozenset({100, 101, 102, 103, 204, 304})
 _JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 
 HeadersInit = Mapping[str, str] | Iterable[tuple[str, str]] | None
-Message = dict[str, Any]
 
 
 def _encode_fallback(value: Any) -> Any:
@@ -155,12 +155,12 @@ class Response:
             self.tasks = []
         self.tasks.append((fn, args, kwargs))
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start, body = self.messages(scope)
         await send(start)
         await send(body)
 
-    def messages(self, scope: dict[str, Any]) -> tuple[Message, Message]:
+    def messages(self, scope: Scope) -> tuple[Message, Message]:
         """The two ASGI messages that send this (complete) response."""
         body = self.body
         status = self.status_code
@@ -282,7 +282,7 @@ class StreamingResponse(Response):
         super().__init__(None, status_code, headers, media_type)
         self.content = content
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code,
              "headers": self.raw_headers}
@@ -355,7 +355,7 @@ class FileResponse(Response):
             name = filename or os.path.basename(self.path)
             self.headers["content-disposition"] = content_disposition(kind, name)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code,
              "headers": self.raw_headers}

@@ -11,19 +11,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import typing
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
 
+from zephyr._types import ASGIApp
 from zephyr.errors import ApplicationError
 
 __all__ = ["AsyncTestClient", "TestClient"]
 
 T = TypeVar("T")
-ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 DEFAULT_BASE_URL = "http://localhost"
 
 
