@@ -21,38 +21,34 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-import types
 import typing
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
 from zephyr._arguments import (
     MISSING,
     Argument,
-    BodyArgument,
-    CookieArgument,
     DependencyArgument,
-    EmbeddedBodyArgument,
-    FileArgument,
-    FormArgument,
-    HeaderArgument,
     LookupArgument,
     PathArgument,
-    QueryArgument,
     RequestArgument,
 )
+from zephyr._locations import (
+    LOCATIONS,
+    Declared,
+    default_location,
+    embed_bodies,
+    name_of,
+    split_annotated,
+)
 from zephyr.concurrency import run_sync
-from zephyr.converters import Param, PathConverter, StringConverter
+from zephyr.converters import Param
 from zephyr.di import Dependency, Depends, Overrides
 from zephyr.errors import RequestValidationError, SetupError
-from zephyr.models import json_decoder, model_fields, model_of, python_converter
-from zephyr.params import Body, ParamInfo
-from zephyr.requests import Request, UploadFile
+from zephyr.params import ParamInfo
+from zephyr.requests import Request
 
 __all__ = [
     "ArgumentPlan",
@@ -62,14 +58,6 @@ __all__ = [
     "compile_dependency",
     "make_caller",
 ]
-
-_SCALARS: tuple[type, ...] = (
-    str, int, float, bool, uuid.UUID, Decimal, datetime, date, time, timedelta,
-)
-# Text converters hand over str; the others already produce their own type.
-_TEXT_CONVERTERS = (StringConverter, PathConverter)
-_SEQUENCES = (list, tuple, set, frozenset)
-
 
 class PlanKind(enum.Enum):
     """How a handler is called; the first three need no per-request analysis at all."""
@@ -217,7 +205,7 @@ def build_plan(
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError) as exc:
         raise SetupError(
-            f"cannot read the signature of {label} {_name(fn)}: {exc}; use a function or "
+            f"cannot read the signature of {label} {name_of(fn)}: {exc}; use a function or "
             "class written in Python (wrap a builtin such as int in a function)"
         ) from None
     for parameter in parameters:
@@ -225,7 +213,7 @@ def build_plan(
                               parameter.POSITIONAL_ONLY):
             only = " (positional-only)" if parameter.kind is parameter.POSITIONAL_ONLY else ""
             raise SetupError(
-                f"{label} {_name(fn)} takes {parameter}{only}; name every parameter (no *args, "
+                f"{label} {name_of(fn)} takes {parameter}{only}; name every parameter (no *args, "
                 "**kwargs or positional-only ones) so Zephyr knows where its value comes from"
             )
         arguments.append(_argument_for(fn, parameter, hints, path_params, stack, overrides))
@@ -233,11 +221,11 @@ def build_plan(
         for name in path_params:
             if not any(isinstance(a, PathArgument) and a.alias == name for a in arguments):
                 raise SetupError(
-                    f"handler {_name(fn)} does not take the path parameter {name!r}; "
+                    f"handler {name_of(fn)} does not take the path parameter {name!r}; "
                     f"add a parameter named {name!r}"
                 )
     extra = [compile_dependency(d, path_params, stack, overrides=overrides) for d in dependencies]
-    return ArgumentPlan(_embed_bodies(arguments), extra)
+    return ArgumentPlan(embed_bodies(arguments), extra)
 
 
 def compile_dependency(
@@ -259,7 +247,7 @@ def compile_dependency(
     if not callable(fn):
         raise SetupError(f"Depends() needs a callable, got {fn!r}")
     if fn in stack:
-        chain = " -> ".join(_name(f) for f in (*stack, fn))
+        chain = " -> ".join(name_of(f) for f in (*stack, fn))
         raise SetupError(f"dependency cycle: {chain}; break it by removing one of these Depends")
     plan = build_plan(fn, path_params, stack=(*stack, fn), overrides=overrides)
     return Dependency(fn, plan, use_cache=marker.use_cache, overrides=overrides)
@@ -292,7 +280,7 @@ def _hints(fn: Callable[..., Any], label: str) -> dict[str, Any]:
         )
     except Exception as exc:
         raise SetupError(
-            f"cannot read the type hints of {label} {_name(fn)}: {exc}; annotations are "
+            f"cannot read the type hints of {label} {name_of(fn)}: {exc}; annotations are "
             "evaluated in the module's namespace, so a type or alias defined inside a "
             "function must move to module level"
         ) from exc
@@ -308,14 +296,14 @@ def _argument_for(
 ) -> Argument:
     name = parameter.name
     annotation = hints.get(name, MISSING)
-    bare, metadata = _split_annotated(annotation)
+    bare, metadata = split_annotated(annotation)
     markers = [m for m in metadata if isinstance(m, ParamInfo | Depends)]
     default = MISSING if parameter.default is parameter.empty else parameter.default
     if isinstance(default, ParamInfo | Depends):
         markers.append(default)
         default = MISSING
     if len(markers) > 1:
-        raise SetupError(f"{_name(fn)}: parameter {name!r} has several markers {markers}")
+        raise SetupError(f"{name_of(fn)}: parameter {name!r} has several markers {markers}")
     marker = markers[0] if markers else None
     if isinstance(marker, Depends):
         dependency = compile_dependency(marker, path_params, stack or (fn,), bare,
@@ -327,196 +315,11 @@ def _argument_for(
         return RequestArgument(name, Request)
     if bare is MISSING:
         annotation = bare = str
-    location = marker.location if marker else _default_location(name, bare, path_params)
+    location = marker.location if marker else default_location(name, bare, path_params)
     if marker is not None and marker.constraints:
         annotation = typing.Annotated[annotation, msgspec.Meta(**marker.constraints)]
-    return _LOCATIONS[location](
-        _Declared(fn, name, annotation, bare, default, marker, path_params)
+    return LOCATIONS[location](
+        Declared(fn, name, annotation, bare, default, marker, path_params)
     )
 
 
-class _Declared(NamedTuple):
-    """One parameter as its signature declares it: what each location's builder starts from."""
-
-    fn: Callable[..., Any]
-    name: str
-    annotation: Any  # with the marker's constraints folded in
-    bare: Any  # without Annotated[...]
-    default: Any
-    info: ParamInfo | None
-    path_params: Mapping[str, Param]
-
-    @property
-    def alias(self) -> str:
-        """The name on the wire: the marker's alias, else the parameter's name."""
-        return self.info.alias if self.info and self.info.alias else self.name
-
-
-def _default_location(name: str, bare: Any, path_params: Mapping[str, Param]) -> str:
-    if name in path_params:
-        return "path"
-    if _is_upload(bare):
-        return "file"
-    body = _non_optional(bare)  # ``item: Item | None = None`` is an optional body
-    if model_of(body) is not None or body is dict or typing.get_origin(body) is dict:
-        return "body"
-    return "query"
-
-
-def _path(p: _Declared) -> Argument:
-    alias = p.alias
-    if alias not in p.path_params:
-        raise SetupError(
-            f"{_name(p.fn)}: parameter {p.name!r} is a Path() parameter but the route has no "
-            f"{{{alias}}}; path parameters: {', '.join(p.path_params) or 'none'}"
-        )
-    text = type(p.path_params[alias].converter) in _TEXT_CONVERTERS
-    needs = (text and p.bare not in (Any, str)) or _has_constraints(p.annotation)
-    if needs:
-        _check_scalar(p.fn, p.name, p.bare)
-    convert = python_converter(p.annotation, location="path", root=alias) if needs else None
-    return PathArgument(p.name, p.annotation, alias=alias, convert=convert, info=p.info)
-
-
-def _lookup(cls: type[LookupArgument], location: str) -> Any:
-    def build(p: _Declared) -> Argument:
-        item = _sequence_item(p.bare)
-        is_list = item is not MISSING
-        _check_scalar(p.fn, p.name, item if is_list else p.bare)
-        alias = p.info.alias if p.info and p.info.alias else (
-            p.name.replace("_", "-") if location == "header" else p.name
-        )
-        needs = p.bare is not str or _has_constraints(p.annotation)
-        convert = python_converter(p.annotation, location=location, root=alias) if needs else None
-        return cls(p.name, p.annotation, alias=alias, default=p.default, convert=convert,
-                   is_list=is_list, info=p.info)
-
-    return build
-
-
-def _body(p: _Declared) -> Argument:
-    alias = p.alias
-    if isinstance(p.info, Body) and p.info.embed:
-        convert = python_converter(p.annotation, location="body", root=f"body.{alias}")
-        return EmbeddedBodyArgument(p.name, p.annotation, alias=alias, default=p.default,
-                                    convert=convert, info=p.info)
-    return BodyArgument(p.name, p.annotation, alias=alias, default=p.default, info=p.info,
-                        decode=json_decoder(p.annotation))
-
-
-def _form(p: _Declared) -> Argument:
-    alias = p.alias
-    model = model_of(p.bare)
-    if model is not None and model is p.bare:
-        lists = frozenset(
-            field for field, kind in model_fields(model).items()
-            if typing.get_origin(_split_annotated(kind)[0]) in _SEQUENCES
-        )
-        return FormArgument(p.name, p.annotation, alias=alias, default=p.default, info=p.info,
-                            whole_form=True, list_fields=lists,
-                            convert=python_converter(p.annotation, location="form", root="form"))
-    item = _sequence_item(p.bare)
-    is_list = item is not MISSING
-    _check_scalar(p.fn, p.name, item if is_list else p.bare)
-    needs = p.bare is not str or _has_constraints(p.annotation)
-    convert = python_converter(p.annotation, location="form", root=alias) if needs else None
-    return FormArgument(p.name, p.annotation, alias=alias, default=p.default, convert=convert,
-                        is_list=is_list, info=p.info)
-
-
-def _file(p: _Declared) -> Argument:
-    if not _is_upload(p.bare):
-        raise SetupError(
-            f"{_name(p.fn)}: file parameter {p.name!r} must be annotated UploadFile or "
-            f"list[UploadFile], not {p.bare!r}"
-        )
-    alias = p.alias
-    is_list = typing.get_origin(_non_optional(p.bare)) in _SEQUENCES
-    return FileArgument(p.name, p.annotation, alias=alias, default=p.default, is_list=is_list,
-                        info=p.info)
-
-
-_LOCATIONS: dict[str, Callable[[_Declared], Argument]] = {
-    "path": _path,
-    "query": _lookup(QueryArgument, "query"),
-    "header": _lookup(HeaderArgument, "header"),
-    "cookie": _lookup(CookieArgument, "cookie"),
-    "body": _body,
-    "form": _form,
-    "file": _file,
-}
-
-
-def _embed_bodies(arguments: list[Argument]) -> list[Argument]:
-    """Several body parameters share one JSON object, each under its own name."""
-    bodies = [a for a in arguments if isinstance(a, BodyArgument)]
-    if len(bodies) + sum(isinstance(a, EmbeddedBodyArgument) for a in arguments) < 2:
-        return arguments
-    return [
-        EmbeddedBodyArgument(
-            a.name, a.annotation, alias=a.alias, default=a.default, info=a.info,
-            convert=python_converter(a.annotation, location="body", root=f"body.{a.alias}"),
-        ) if isinstance(a, BodyArgument) else a
-        for a in arguments
-    ]
-
-
-def _split_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
-    if typing.get_origin(annotation) is typing.Annotated:
-        bare, *metadata = typing.get_args(annotation)
-        return bare, tuple(metadata)
-    return annotation, ()
-
-
-def _has_constraints(annotation: Any) -> bool:
-    """Whether ``annotation`` carries ``msgspec.Meta`` constraints (from a marker or the user)."""
-    return any(isinstance(m, msgspec.Meta) for m in _split_annotated(annotation)[1])
-
-
-def _non_optional(annotation: Any) -> Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(options) == 1:
-            return options[0]
-    return annotation
-
-
-def _sequence_item(annotation: Any) -> Any:
-    """The item type of ``list[T]`` (or ``list[T] | None``), else ``MISSING``."""
-    bare = _non_optional(annotation)
-    if typing.get_origin(bare) in _SEQUENCES and typing.get_args(bare):
-        return typing.get_args(bare)[0]
-    return MISSING
-
-
-def _is_upload(annotation: Any) -> bool:
-    bare = _non_optional(annotation)
-    if typing.get_origin(bare) in _SEQUENCES:
-        bare = typing.get_args(bare)[0]
-    return bare is UploadFile
-
-
-def _check_scalar(fn: Callable[..., Any], name: str, annotation: Any) -> None:
-    """Only types that can be written as text come from the path, query, headers or forms."""
-    options = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        for option in options:
-            _check_scalar(fn, name, option)
-        return
-    annotation = _split_annotated(annotation)[0]
-    if typing.get_origin(annotation) is typing.Literal or annotation is Any:
-        return
-    if isinstance(annotation, type) and (
-        issubclass(annotation, _SCALARS) or issubclass(annotation, enum.Enum)
-    ):
-        return
-    raise SetupError(
-        f"{_name(fn)}: parameter {name!r} is annotated {annotation!r}, which cannot come from "
-        "the path, query string, headers or a form field; use str, int, float, bool, UUID, "
-        "Decimal, a date/time type, an Enum, a Literal or a list of those, or annotate it "
-        "with a model to read the JSON body"
-    )
-
-
-def _name(fn: Callable[..., Any]) -> str:
-    return repr(getattr(fn, "__qualname__", fn))
