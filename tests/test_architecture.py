@@ -325,9 +325,7 @@ print(json.dumps({"new": new, "importers": {name: importers.get(name, []) for na
 FORBIDDEN = [
     # Deferred features of Zephyr itself.
     "zephyr.security",
-    # (zephyr.openapi itself only holds OpenAPIConfig, which every app has.)
-    "zephyr.openapi.schema",
-    "zephyr.openapi.pages",
+    "zephyr.openapi",
     "zephyr.dev",
     "zephyr.server",
     "zephyr.testing",

@@ -28,7 +28,6 @@ from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
 from zephyr.error_handlers import DebugRenderer, handle_exception
 from zephyr.errors import ClientDisconnect, ContextError, HTTPException, SetupError
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
-from zephyr.openapi import OpenAPIConfig
 from zephyr.requests import BodyLimits, Request, RequestServices, State
 from zephyr.responses import RedirectResponse, Response
 from zephyr.routing import Mount, Route, Router, RouteTable, SlashRedirect, build_url, route_path
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
+    from zephyr.openapi import OpenAPIConfig
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer
     from zephyr.security.sessions import SessionManager
@@ -98,8 +98,7 @@ class Zephyr(Scaffold):
         self.auth_backends: list[AuthBackend] = []
         #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
         self.dependency_overrides = DependencyOverrides()
-        #: What the OpenAPI document says and where it is served (see zephyr.openapi).
-        self.openapi_config = OpenAPIConfig()
+        self._openapi_config: OpenAPIConfig | None = None
         for route in routes:
             self.add_route(route)
 
@@ -107,6 +106,20 @@ class Zephyr(Scaffold):
     def debug(self) -> bool:
         """Whether debug mode is on (``DEBUG`` setting)."""
         return bool(self.config["DEBUG"])
+
+    @property
+    def openapi_config(self) -> OpenAPIConfig:
+        """What the OpenAPI document says and where it is served (see zephyr.openapi)."""
+        if self._openapi_config is None:
+            # NOTE: zephyr.openapi loads when an app first asks for its OpenAPI settings.
+            from zephyr.openapi import OpenAPIConfig
+
+            self._openapi_config = OpenAPIConfig()
+        return self._openapi_config
+
+    @openapi_config.setter
+    def openapi_config(self, config: OpenAPIConfig) -> None:
+        self._openapi_config = config
 
     @property
     def sessions(self) -> SessionManager | None:
