@@ -430,7 +430,9 @@ class Zephyr(Scaffold):
                 # SECURITY: a mounted app is behind the same Host, header and framing checks.
                 request = Request(scope, receive, self._services)
                 response = await self._answer_error(request, exc)
-                self.security.finish(request, response)
+                saving = self.security.finish(request, response)
+                if saving is not None:
+                    await saving
                 await response(scope, receive, send)
                 return True
         child = dict(scope)

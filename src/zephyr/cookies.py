@@ -1,4 +1,5 @@
-"""Cookies as data: building ``Set-Cookie`` values that cannot break the response."""
+"""Cookies as data: reading a ``Cookie`` header leniently, and building ``Set-Cookie`` values
+that cannot break the response."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Literal
 from zephyr.datastructures import http_date
 from zephyr.errors import HeaderValueError
 
-__all__ = ["format_set_cookie"]
+__all__ = ["format_set_cookie", "parse_cookie_header"]
 
 # RFC 6265 §4.1.1: a cookie name is an HTTP token; a value is cookie-octets.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -82,3 +83,22 @@ def _check_samesite(key: str, samesite: str, secure: bool) -> None:
             f"cookie {key!r} has SameSite=None without Secure, which browsers reject; "
             "pass secure=True"
         )
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header leniently, the way browsers send it.
+
+    Pairs without ``=`` are skipped; the first value of a repeated name wins;
+    double quotes around a value are removed.
+    """
+    cookies: dict[str, str] = {}
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies.setdefault(name, value)
+    return cookies

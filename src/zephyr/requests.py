@@ -22,6 +22,7 @@ from zephyr._forms import BodyLimits, FormValue, parse_form
 from zephyr._types import Message, Receive, RouteInfo, Scope
 from zephyr.audit import log_refusal
 from zephyr.concurrency import resume
+from zephyr.cookies import parse_cookie_header
 from zephyr.datastructures import URL, Headers, MultiDict, QueryParams, Session
 from zephyr.errors import (
     BadRequest,
@@ -549,22 +550,3 @@ def require_json(request: Request) -> None:
             "expected a JSON body with Content-Type: application/json, "
             f"got {kind or 'no content type'!r}"
         )
-
-
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Parse a ``Cookie`` header leniently, the way browsers send it.
-
-    Pairs without ``=`` are skipped; the first value of a repeated name wins;
-    double quotes around a value are removed.
-    """
-    cookies: dict[str, str] = {}
-    for chunk in header.split(";"):
-        name, sep, value = chunk.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        cookies.setdefault(name, value)
-    return cookies

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from zephyr._route import HTTP_METHODS, SECURITY_OPTIONS, Route
 from zephyr.di import Depends
 from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
 from zephyr.errors import SetupError
@@ -25,7 +26,7 @@ from zephyr.middleware import (
     check_middleware,
 )
 from zephyr.requests import Request
-from zephyr.routing import HTTP_METHODS, SECURITY_OPTIONS, Route, Router
+from zephyr.routing import Router
 
 __all__ = ["Group", "Scaffold"]
 
