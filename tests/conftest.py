@@ -22,7 +22,10 @@ os.environ["ZEPHYR_SECRET_KEY"] = TEST_SECRET_KEY
 # ResourceWarnings the collector raises); test_app.py checks the default on its own.
 os.environ["ZEPHYR_GC_FREEZE"] = "0"
 
-REDIS_HOST, REDIS_PORT, REDIS_TEST_DB = "127.0.0.1", 6379, 15
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# Emptied before and after each test that uses it; ZEPHYR_TEST_REDIS_DB lets two checkouts
+# run their suites side by side without emptying each other's database.
+REDIS_TEST_DB = int(os.environ.get("ZEPHYR_TEST_REDIS_DB", "15"))
 
 
 def _redis_listening() -> bool:
@@ -35,7 +38,7 @@ def _redis_listening() -> bool:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """The URL of an emptied Redis database (db 15) on the standard loopback port."""
+    """The URL of an emptied Redis database (db 15 by default) on the standard loopback port."""
     if not _redis_listening():
         if os.environ.get("ZEPHYR_REQUIRE_SERVICES") == "1":
             pytest.fail(f"Redis is required (ZEPHYR_REQUIRE_SERVICES=1) but "
