@@ -23,9 +23,9 @@ os.environ["ZEPHYR_SECRET_KEY"] = TEST_SECRET_KEY
 os.environ["ZEPHYR_GC_FREEZE"] = "0"
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-# Emptied before and after each test that uses it; ZEPHYR_TEST_REDIS_DB lets two checkouts
+# Emptied before and after each test that uses it; TEST_REDIS_DB lets two checkouts
 # run their suites side by side without emptying each other's database.
-REDIS_TEST_DB = int(os.environ.get("ZEPHYR_TEST_REDIS_DB", "15"))
+REDIS_TEST_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 
 
 def _redis_listening() -> bool:
