@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -193,9 +194,63 @@ def test_bad_error_handler_keys_are_refused(key: Any, message: str) -> None:
         Zephyr().errorhandler(key)(lambda exc: "x")
 
 
-def test_error_handlers_with_the_wrong_arity_are_refused() -> None:
-    with pytest.raises(SetupError, match=r"must take \(exc\) or \(request, exc\)"):
-        Zephyr().errorhandler(404)(lambda: "x")
+@pytest.mark.parametrize(("fn", "signature"), [
+    (lambda: "x", "()"),
+    (lambda request, exc, extra: "x", "(request, exc, extra)"),
+    (lambda exc, *, required: "x", "(exc, *, required)"),
+])
+def test_error_handlers_with_the_wrong_arity_are_refused(fn: Any, signature: str) -> None:
+    with pytest.raises(SetupError) as info:
+        Zephyr().errorhandler(404)(fn)
+    assert str(info.value) == (
+        f"error handler '<lambda>' must take (exc) or (request, exc), but its signature is "
+        f"{signature}"
+    )
+
+
+class _Handlers:
+    """Error handlers as a bound method and as a callable object."""
+
+    def method(self, request: Request, exc: HTTPException) -> str:
+        return _shape(request, exc)
+
+    def __call__(self, exc: HTTPException) -> str:
+        return _shape(exc)
+
+
+def _shape(*args: Any) -> str:
+    return ",".join(type(arg).__name__ for arg in args)
+
+
+def _tagged(tag: str, request: Request, exc: HTTPException) -> str:
+    return f"{tag}:{_shape(request, exc)}"
+
+
+def _forgetful_decorator(fn: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:  # no functools.wraps
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# The richest shape a handler can take wins; parameters with defaults keep them.
+@pytest.mark.parametrize(("handler", "expected"), [
+    (lambda *args: _shape(*args), "Request,NotFound"),
+    (lambda exc, *rest: _shape(exc, *rest), "Request,NotFound"),
+    (lambda exc, tag="kept": f"{tag}:{_shape(exc)}", "kept:NotFound"),
+    (functools.partial(_tagged, "partial"), "partial:Request,NotFound"),
+    (_forgetful_decorator(lambda request, exc: _shape(request, exc)), "Request,NotFound"),
+    (_Handlers().method, "Request,NotFound"),
+    (_Handlers(), "NotFound"),
+])
+def test_error_handlers_accept_any_callable_that_can_take_their_arguments(
+    handler: Any, expected: str
+) -> None:
+    app = Zephyr()
+    app.errorhandler(404)(handler)
+    with TestClient(app) as client:
+        r = client.get("/nowhere")
+    assert (r.status_code, r.text) == (404, expected)
 
 
 # -- default bodies ----------------------------------------------------------------------

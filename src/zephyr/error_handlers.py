@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zephyr.errors import ClientDisconnect, HTTPException, SetupError
-from zephyr.middleware import positional_arity
+from zephyr.middleware import accepted_shape
 from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class ErrorHandlerMap:
 def _takes_request(handler: ErrorHandler) -> bool:
     """Handlers are ``fn(exc)`` (Flask) or ``fn(request, exc)`` (Starlette)."""
     shapes = {1: "(exc)", 2: "(request, exc)"}
-    return positional_arity(handler, "error handler", shapes, unknown=1) == 2
+    return accepted_shape(handler, "error handler", shapes, unknown=1) == 2
 
 
 async def handle_exception(
