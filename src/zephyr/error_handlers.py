@@ -117,7 +117,14 @@ async def handle_exception(
             result = handler(request, exc) if takes_request else handler(exc)
             if inspect.isawaitable(result):
                 result = await result
-            return to_response(result, _status_of(exc), handler)
+            response = to_response(result, _status_of(exc), handler)
+            if isinstance(exc, HTTPException) and exc.headers:
+                # WWW-Authenticate, Allow, Retry-After... belong to the error, whatever body
+                # the handler chose; a header the handler set itself wins.
+                headers = response.headers
+                for name, value in exc.headers.items():
+                    headers.setdefault(name, value)
+            return response
         except Exception as handler_exc:
             if isinstance(handler_exc, HTTPException) and handler_exc is not exc:
                 return default_response(request, handler_exc, debug=debug)
