@@ -14,6 +14,7 @@ from zephyr.security.auth import (
     BasicAuth,
     BearerAuth,
     JWTAuth,
+    authorization_credentials,
     static_passwords,
     static_tokens,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "SessionAuth",
     "SessionBackend",
     "UnsafeURLError",
+    "authorization_credentials",
     "check_deploy",
     "check_password",
     "client_address",
