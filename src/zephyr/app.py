@@ -217,7 +217,8 @@ class Zephyr(Scaffold):
         # Zephyr. First: an unsafe configuration refuses to start before anything is created.
         from zephyr.security.layer import SecurityLayer
 
-        self.security = security = SecurityLayer(config, auth_backends=self.auth_backends)
+        self.security = security = SecurityLayer(config, auth_backends=self.auth_backends,
+                                                 url_for=self.url_for)
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(

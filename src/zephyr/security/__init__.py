@@ -41,6 +41,7 @@ from zephyr.security.permissions import (
     HasRole,
     HasScope,
     IsAuthenticated,
+    LoginRequired,
     Permission,
     PermissionDenied,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "JWTAuth",
     "JWTCodec",
     "Limit",
+    "LoginRequired",
     "MemoryRateLimitBackend",
     "MemorySessionBackend",
     "OutboundTarget",
