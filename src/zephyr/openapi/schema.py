@@ -18,6 +18,7 @@ import msgspec
 from zephyr._arguments import (
     MISSING,
     Argument,
+    BackgroundTasksArgument,
     BodyArgument,
     CookieArgument,
     DependencyArgument,
@@ -285,8 +286,8 @@ def _security_refusals(endpoint: object) -> dict[str, str]:
 
 def _can_be_refused(argument: Argument) -> bool:
     """Whether validating this argument may end in a 422."""
-    if isinstance(argument, RequestArgument):
-        return False
+    if isinstance(argument, RequestArgument | BackgroundTasksArgument):
+        return False  # provided by Zephyr, never by the client
     if isinstance(argument, PathArgument):
         return argument.convert is not None  # else the router's converter already matched
     if isinstance(argument, LookupArgument):
