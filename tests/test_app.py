@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
 import threading
 import time
@@ -123,6 +124,40 @@ def test_lifespans_compose_enter_in_order_exit_in_reverse() -> None:
     with TestClient(app):
         assert events == ["enter database", "enter cache", "startup"]
     assert events[3:] == ["shutdown", "exit cache", "exit database"]
+
+
+@asynccontextmanager
+async def _tagged_lifespan(tag: str, *args: Any) -> AsyncIterator[None]:
+    _lifespan_calls.append((tag, *(type(arg).__name__ for arg in args)))
+    yield
+
+
+_lifespan_calls: list[tuple[str, ...]] = []
+
+
+# A lifespan factory is called with the app when it can take it (the richest shape).
+@pytest.mark.parametrize(("factory", "expected"), [
+    (lambda *args: _tagged_lifespan("star", *args), ("star", "Zephyr")),
+    (functools.partial(_tagged_lifespan, "partial"), ("partial", "Zephyr")),
+    (lambda tag="default": _tagged_lifespan(tag), ("default",)),
+])
+def test_lifespan_factories_accept_any_callable_that_can_take_their_arguments(
+    factory: Any, expected: tuple[str, ...]
+) -> None:
+    _lifespan_calls.clear()
+    app = Zephyr()
+    app.lifespan(factory)
+    with TestClient(app):
+        pass
+    assert _lifespan_calls == [expected]
+
+
+def test_a_lifespan_factory_that_takes_neither_shape_is_refused() -> None:
+    with pytest.raises(SetupError) as info:
+        Zephyr().lifespan(lambda app, extra: None)
+    assert str(info.value).endswith(
+        ".<lambda>' must take () or (app), but its signature is (app, extra)"
+    )
 
 
 def test_a_yielded_mapping_lands_in_request_state_and_app_state_is_shared() -> None:

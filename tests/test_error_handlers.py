@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -10,13 +11,17 @@ import pytest
 
 from zephyr import (
     HTTPException,
+    JSONResponse,
     NotFound,
     Request,
     RequestValidationError,
+    Response,
     SetupError,
     Zephyr,
     abort,
+    limit,
 )
+from zephyr.security import BearerAuth, IsAuthenticated, static_tokens
 from zephyr.testing import TestClient
 
 HTML = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
@@ -193,9 +198,120 @@ def test_bad_error_handler_keys_are_refused(key: Any, message: str) -> None:
         Zephyr().errorhandler(key)(lambda exc: "x")
 
 
-def test_error_handlers_with_the_wrong_arity_are_refused() -> None:
-    with pytest.raises(SetupError, match=r"must take \(exc\) or \(request, exc\)"):
-        Zephyr().errorhandler(404)(lambda: "x")
+@pytest.mark.parametrize(("fn", "signature"), [
+    (lambda: "x", "()"),
+    (lambda request, exc, extra: "x", "(request, exc, extra)"),
+    (lambda exc, *, required: "x", "(exc, *, required)"),
+])
+def test_error_handlers_with_the_wrong_arity_are_refused(fn: Any, signature: str) -> None:
+    with pytest.raises(SetupError) as info:
+        Zephyr().errorhandler(404)(fn)
+    assert str(info.value) == (
+        f"error handler '<lambda>' must take (exc) or (request, exc), but its signature is "
+        f"{signature}"
+    )
+
+
+class _Handlers:
+    """Error handlers as a bound method and as a callable object."""
+
+    def method(self, request: Request, exc: HTTPException) -> str:
+        return _shape(request, exc)
+
+    def __call__(self, exc: HTTPException) -> str:
+        return _shape(exc)
+
+
+def _shape(*args: Any) -> str:
+    return ",".join(type(arg).__name__ for arg in args)
+
+
+def _tagged(tag: str, request: Request, exc: HTTPException) -> str:
+    return f"{tag}:{_shape(request, exc)}"
+
+
+def _forgetful_decorator(fn: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:  # no functools.wraps
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+# The richest shape a handler can take wins; parameters with defaults keep them.
+@pytest.mark.parametrize(("handler", "expected"), [
+    (lambda *args: _shape(*args), "Request,NotFound"),
+    (lambda exc, *rest: _shape(exc, *rest), "Request,NotFound"),
+    (lambda exc, tag="kept": f"{tag}:{_shape(exc)}", "kept:NotFound"),
+    (functools.partial(_tagged, "partial"), "partial:Request,NotFound"),
+    (_forgetful_decorator(lambda request, exc: _shape(request, exc)), "Request,NotFound"),
+    (_Handlers().method, "Request,NotFound"),
+    (_Handlers(), "NotFound"),
+])
+def test_error_handlers_accept_any_callable_that_can_take_their_arguments(
+    handler: Any, expected: str
+) -> None:
+    app = Zephyr()
+    app.errorhandler(404)(handler)
+    with TestClient(app) as client:
+        r = client.get("/nowhere")
+    assert (r.status_code, r.text) == (404, expected)
+
+
+def _reshaping_app(handler: Any) -> Zephyr:
+    """An app whose HTTPException handler answers with its own body: one route per header.
+
+    ``/private`` refuses anonymous users (401, WWW-Authenticate), ``/only-get`` answers
+    POST with 405 (Allow), ``/limited`` allows one request a minute (429, Retry-After).
+    """
+    app = Zephyr()
+    app.errorhandler(HTTPException)(handler)
+
+    @app.get("/private", auth=[BearerAuth(static_tokens({"token-0123456789": "ada"}))],
+             permissions=[IsAuthenticated()])
+    async def private() -> str:
+        return "secret"
+
+    @app.get("/only-get")
+    async def only_get() -> str:
+        return "got"
+
+    @app.get("/limited", limits=[limit("1/minute")])
+    async def limited() -> str:
+        return "once"
+
+    return app
+
+
+def _error_body(exc: HTTPException) -> dict[str, Any]:
+    return {"error": exc.title}
+
+
+@pytest.mark.parametrize(("method", "path", "status", "header", "value"), [
+    ("GET", "/private", 401, "www-authenticate", 'Bearer realm="api"'),
+    ("POST", "/only-get", 405, "allow", "GET, HEAD, OPTIONS"),
+    ("GET", "/limited", 429, "retry-after", "60"),
+])
+def test_a_handler_that_reshapes_the_body_keeps_the_exception_headers(
+    method: str, path: str, status: int, header: str, value: str
+) -> None:
+    with TestClient(_reshaping_app(_error_body)) as client:
+        client.get("/limited")  # the minute's one request
+        r = client.request(method, path)
+    assert r.status_code == status
+    assert r.json() == {"error": HTTPException(status).title}
+    assert r.headers[header] == value
+
+
+def test_a_header_the_handler_sets_itself_wins_over_the_exception_header() -> None:
+    def own_challenge(exc: HTTPException) -> Response:
+        response = JSONResponse({"error": exc.title}, exc.status_code)
+        response.headers["WWW-Authenticate"] = 'Token realm="conduit"'
+        return response
+
+    with TestClient(_reshaping_app(own_challenge)) as client:
+        r = client.get("/private")
+    assert r.status_code == 401
+    assert r.headers.get_list("www-authenticate") == ['Token realm="conduit"']
 
 
 # -- default bodies ----------------------------------------------------------------------

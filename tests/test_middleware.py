@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import pytest
@@ -511,11 +512,18 @@ def test_route_middleware_must_be_async_too() -> None:
 @pytest.mark.parametrize(
     ("kind", "fn", "expected"),
     [
-        ("before_request", lambda a, b: None, "must take () or (request), not 2 parameters"),
-        ("after_request", lambda: None, "must take (response) or (request, response), not 0"),
-        ("after_request", lambda a, b, c: None, "or (request, response), not 3 parameters"),
-        ("teardown_request", lambda: None, "must take (exc) or (request, exc), not 0"),
-        ("teardown_request", lambda a, b, c: None, "must take (exc) or (request, exc), not 3"),
+        ("before_request", lambda a, b: None, "must take () or (request), but its signature "
+         "is (a, b)"),
+        ("after_request", lambda: None, "must take (response) or (request, response), but its "
+         "signature is ()"),
+        ("after_request", lambda a, b, c: None, "or (request, response), but its signature is "
+         "(a, b, c)"),
+        ("teardown_request", lambda: None, "must take (exc) or (request, exc), but its "
+         "signature is ()"),
+        ("teardown_request", lambda a, b, c: None, "must take (exc) or (request, exc), but its "
+         "signature is (a, b, c)"),
+        ("after_request", lambda response, *, flag: None, "must take (response) or (request, "
+         "response), but its signature is (response, *, flag)"),
     ],
 )
 def test_hooks_with_the_wrong_arity_are_refused(kind: str, fn: Any, expected: str) -> None:
@@ -524,6 +532,74 @@ def test_hooks_with_the_wrong_arity_are_refused(kind: str, fn: Any, expected: st
         getattr(app, kind)(fn)
     assert str(info.value).startswith(f"{kind} hook ")
     assert expected in str(info.value)
+
+
+def _decorated(fn: Any) -> Any:
+    """A decorator that forgets functools.wraps: the hook is seen as (*args, **kwargs)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class _Hooks:
+    """Hooks as methods and as callable objects."""
+
+    def __init__(self, seen: list[tuple[str, ...]]) -> None:
+        self.seen = seen
+
+    def method(self, request: Request, response: Response) -> None:
+        self.seen.append(_types(request, response))
+
+    def __call__(self, response: Response) -> None:
+        self.seen.append(_types(response))
+
+
+def _types(*args: Any) -> tuple[str, ...]:
+    return tuple(type(arg).__name__ for arg in args)
+
+
+def _after(seen: list[tuple[str, ...]], tag: str, response: Response) -> None:
+    seen.append((tag, *_types(response)))
+
+
+# Each hook style is handed the richest shape it can take; defaults keep their values.
+@pytest.mark.parametrize(
+    ("kind", "make", "expected"),
+    [
+        ("before_request", lambda seen: lambda *args: seen.append(_types(*args)), ("Request",)),
+        ("before_request", lambda seen: lambda tag="kept": seen.append((tag,)), ("kept",)),
+        ("before_request", lambda seen: _decorated(lambda request: seen.append(_types(request))),
+         ("Request",)),
+        ("after_request", lambda seen: lambda *args: seen.append(_types(*args)),
+         ("Request", "JSONResponse")),
+        ("after_request", lambda seen: functools.partial(_after, seen, "partial"),
+         ("partial", "JSONResponse")),
+        ("after_request", lambda seen: _Hooks(seen).method, ("Request", "JSONResponse")),
+        ("after_request", lambda seen: _Hooks(seen), ("JSONResponse",)),
+        ("after_request", lambda seen: _decorated(lambda *args: seen.append(_types(*args))),
+         ("Request", "JSONResponse")),
+        ("teardown_request", lambda seen: lambda *args: seen.append(_types(*args)),
+         ("Request", "NoneType")),
+        ("teardown_request", lambda seen: lambda exc, *rest: seen.append(_types(exc, *rest)),
+         ("Request", "NoneType")),
+    ],
+)
+def test_hooks_accept_any_callable_that_can_take_their_arguments(
+    kind: str, make: Any, expected: tuple[str, ...]
+) -> None:
+    app = Zephyr()
+    seen: list[tuple[str, ...]] = []
+    getattr(app, kind)(make(seen))
+
+    @app.get("/")
+    async def home() -> dict[str, bool]:
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"ok": True}
+    assert seen == [expected]
 
 
 def test_hook_parameters_with_defaults_do_not_count() -> None:

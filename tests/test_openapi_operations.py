@@ -7,8 +7,10 @@ import pydantic
 import pytest
 from openapi_spec_validator import validate
 
-from zephyr import Request, Zephyr
-from zephyr.openapi import pages
+from zephyr import Request, Zephyr, limit
+from zephyr.errors import SetupError
+from zephyr.openapi import OpenAPIConfig, pages
+from zephyr.security import BearerAuth, IsAuthenticated, static_tokens
 from zephyr.testing import TestClient
 
 REF = "#/components/schemas/"
@@ -143,6 +145,77 @@ def test_problem_components_are_present_only_when_referenced(
     def home(request: Request) -> Item: ...
 
     assert list(document_of(app)["components"]["schemas"]) == ["Item"]
+
+
+class APIError(msgspec.Struct):
+    """The error body of an app that reshapes its errors."""
+
+    errors: dict[str, list[str]]
+
+
+class AdminError(pydantic.BaseModel):
+    message: str
+
+
+def _error_contents(operation: dict[str, Any]) -> dict[str, Any]:
+    return {code: response.get("content") for code, response in operation["responses"].items()
+            if int(code) >= 400}
+
+
+def error_model_app(**group_options: Any) -> Zephyr:
+    """Routes that document every kind of error response, in the app and in a group."""
+    app = Zephyr(openapi=True)
+    app.openapi_config = OpenAPIConfig(error_model=APIError)
+    tokens = static_tokens({"token-0123456789": "ada"})
+
+    @app.put("/items/<int:id>", auth=[BearerAuth(tokens)], permissions=[IsAuthenticated()],
+             limits=[limit("5/minute")], timeout=5)
+    def put_item(id: int, item: Item, dry_run: bool = False) -> None: ...
+
+    group = app.group("/admin", **group_options)
+
+    @group.get("/items/<int:id>")
+    def admin_item(id: int, verbose: bool = False) -> None: ...
+
+    return app
+
+
+def test_an_app_wide_error_model_documents_every_error_response() -> None:
+    document = document_of(error_model_app())
+    validate(document)
+    model = {"application/json": {"schema": {"$ref": REF + "APIError"}}}
+    errors = _error_contents(document["paths"]["/items/{id}"]["put"])
+    assert sorted(errors) == ["400", "401", "403", "404", "413", "415", "422", "429", "503"]
+    assert all(content == model for content in errors.values())
+    schemas = document["components"]["schemas"]
+    assert sorted(schemas) == ["APIError", "Item"]   # no Problem nobody refers to
+    assert schemas["APIError"]["required"] == ["errors"]
+
+
+@pytest.mark.parametrize(("group_options", "expected"), [
+    ({}, {"application/json": {"schema": {"$ref": REF + "APIError"}}}),
+    ({"error_model": AdminError}, {"application/json": {"schema": {"$ref": REF + "AdminError"}}}),
+    ({"error_model": None}, PROBLEM),
+])
+def test_a_group_error_model_wins_over_the_app_one(
+    group_options: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    document = document_of(error_model_app(**group_options))
+    validate(document)
+    errors = _error_contents(document["paths"]["/admin/items/{id}"]["get"])
+    problem = expected is PROBLEM
+    assert errors == {"404": expected, "422": INVALID["content"] if problem else expected}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: OpenAPIConfig(error_model=int),
+    lambda: Zephyr().group("/api", error_model="APIError"),
+])
+def test_an_error_model_must_be_a_model(make: Any) -> None:
+    with pytest.raises(SetupError) as info:
+        make()
+    assert "error_model must be a model (a msgspec Struct, dataclass, TypedDict or pydantic " \
+           "model), not " in str(info.value)
 
 
 # -- operations ---------------------------------------------------------------------------

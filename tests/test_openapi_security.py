@@ -57,6 +57,21 @@ def document(app: Zephyr) -> dict[str, Any]:
     (SessionAuth(lambda user_id: None), "session",
      {"type": "apiKey", "in": "cookie", "name": "sid"}),
     (HeaderTicket(), "ticket", {"type": "apiKey", "in": "header", "name": "X-Ticket"}),
+    (BearerAuth(TOKENS, scheme="bearer"), "bearer", {"type": "http", "scheme": "bearer"}),
+    # Swagger UI sends http schemes other than basic and bearer nowhere: another scheme word
+    # is an API key in the Authorization header, its value typed with the word.
+    (BearerAuth(TOKENS, scheme="Token"), "token",
+     {"type": "apiKey", "in": "header", "name": "Authorization",
+      "description": "Send `Authorization: Token <token>`: type `Token`, a space, "
+                     "then the token."}),
+    (JWTAuth(JWTCodec(key="k" * 32), scheme="Token"), "tokenJWT",
+     {"type": "apiKey", "in": "header", "name": "Authorization",
+      "description": "Send `Authorization: Token <JWT>`: type `Token`, a space, "
+                     "then the JWT."}),
+    (BearerAuth(TOKENS, scheme="X-Ticket+1"), "x-ticket_1",
+     {"type": "apiKey", "in": "header", "name": "Authorization",
+      "description": "Send `Authorization: X-Ticket+1 <token>`: type `X-Ticket+1`, a space, "
+                     "then the token."}),
 ])
 def test_each_backend_is_a_security_scheme(backend: AuthBackend, name: str,
                                            scheme: dict[str, Any]) -> None:

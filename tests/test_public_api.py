@@ -23,6 +23,11 @@ def test_all_is_sorted_and_importable(package: ModuleType) -> None:
         assert getattr(package, name) is not None, name
 
 
+@pytest.mark.parametrize("name", ["BackgroundTasks", "Depends", "Request", "UploadFile"])
+def test_the_names_handlers_take_are_daily_names(name: str) -> None:
+    assert name in zephyr.__all__
+
+
 def test_importing_zephyr_imports_no_extra() -> None:
     code = (
         "import sys, zephyr; "

@@ -24,6 +24,8 @@ import pydantic
 import pytest
 
 from zephyr import (
+    BackgroundTasks,
+    Depends,
     FileResponse,
     HTMLResponse,
     JSONResponse,
@@ -32,7 +34,9 @@ from zephyr import (
     RedirectResponse,
     Response,
     StreamingResponse,
+    UploadFile,
     Zephyr,
+    abort,
 )
 from zephyr.errors import HeaderValueError, ResponseError
 from zephyr.testing import TestClient
@@ -485,6 +489,37 @@ def test_file_response_through_the_client_get_and_head(report: Path) -> None:
 # -- background tasks ----------------------------------------------------------------------
 
 
+def serve_once(app: Zephyr, path: str = "/", sent: list[Message] | None = None) -> list[Message]:
+    """One GET through the app's ASGI entry, without a test client: the messages it sent."""
+    sent = [] if sent is None else sent
+
+    async def main() -> None:
+        async def receive() -> Message:
+            await asyncio.Event().wait()
+            return {}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+                 "query_string": b"", "root_path": "", "headers": [(b"host", b"localhost")]}
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    return sent
+
+
+class AsyncNotifier:
+    """A task that is an object with an async ``__call__``."""
+
+    def __init__(self, events: list[Any], sent: list[Message]) -> None:
+        self.events = events
+        self.sent = sent
+
+    async def __call__(self, label: str) -> None:
+        self.events.append((label, len(self.sent)))
+
+
 def test_tasks_run_in_order_after_the_body_is_sent() -> None:
     app = Zephyr()
     events: list[Any] = []
@@ -501,25 +536,14 @@ def test_tasks_run_in_order_after_the_body_is_sent() -> None:
         response = PlainTextResponse("done")
         response.add_task(sync_task, "sync", suffix="!")
         response.add_task(async_task, "async")
+        response.add_task(AsyncNotifier(events, sent), "callable object")
         return response
 
-    async def main() -> None:
-        async def receive() -> Message:
-            await asyncio.Event().wait()
-            return {}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/",
-                 "query_string": b"", "root_path": "", "headers": [(b"host", b"localhost")]}
-        await app(scope, receive, send)
-
-    asyncio.run(main())
+    serve_once(app, sent=sent)
     assert body_of(sent) == b"done"
     assert events[0][:2] == ("sync!", 2)
     assert events[0][2].startswith("zephyr-sync")
-    assert events[1] == ("async", 2)
+    assert events[1:] == [("async", 2), ("callable object", 2)]
 
 
 def test_a_failing_task_is_logged_and_the_client_still_gets_its_response(
@@ -564,3 +588,136 @@ def test_tasks_run_after_a_streamed_response_too() -> None:
     with TestClient(app) as client:
         assert client.get("/").content == b"ab"
     assert ran == ["task"]
+
+
+# -- the BackgroundTasks parameter ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_background_tasks_parameter_runs_its_tasks_after_the_body_is_sent(kind: str) -> None:
+    app = Zephyr()
+    events: list[Any] = []
+    sent: list[Message] = []
+
+    def sync_task(label: str, *, suffix: str) -> None:
+        events.append((label + suffix, len(sent)))
+
+    async def async_task(label: str) -> None:
+        events.append((label, len(sent)))
+
+    def add(tasks: BackgroundTasks) -> dict[str, bool]:
+        tasks.add_task(sync_task, "sync", suffix="!")
+        tasks.add_task(async_task, "async")
+        tasks.add_task(AsyncNotifier(events, sent), "callable object")
+        return {"queued": True}  # a plain dict: coerced after the handler returned
+
+    async def add_async(tasks: BackgroundTasks) -> dict[str, bool]:
+        return add(tasks)
+
+    app.add_route("/", add_async if kind == "async" else add)
+    serve_once(app, sent=sent)
+    assert body_of(sent) == b'{"queued":true}'
+    # Each task saw both messages of the response already sent.
+    assert events == [("sync!", 2), ("async", 2), ("callable object", 2)]
+
+
+def test_dependencies_and_the_handler_share_one_background_tasks() -> None:
+    app = Zephyr()
+    ran: list[str] = []
+
+    def audit(tasks: BackgroundTasks) -> None:
+        tasks.add_task(ran.append, "audit (route dependency)")
+
+    def current_user(tasks: BackgroundTasks) -> str:
+        tasks.add_task(ran.append, "seen (dependency)")
+        return "ada"
+
+    @app.get("/", dependencies=[Depends(audit)])
+    async def home(tasks: BackgroundTasks, user: str = Depends(current_user)) -> str:
+        tasks.add_task(ran.append, f"greeted {user} (handler)")
+        return "hi"
+
+    with TestClient(app) as client:
+        assert client.get("/").text == "hi"
+    assert ran == ["audit (route dependency)", "seen (dependency)", "greeted ada (handler)"]
+
+
+@pytest.mark.parametrize("handled", [True, False])
+def test_tasks_do_not_run_when_the_handler_raises(
+    handled: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Zephyr()
+    ran: list[str] = []
+    if handled:
+        app.errorhandler(409)(lambda exc: ({"conflict": True}, 409))
+
+    def note(tasks: BackgroundTasks) -> None:
+        tasks.add_task(ran.append, "from the dependency")
+
+    @app.get("/", dependencies=[Depends(note)])
+    async def home(tasks: BackgroundTasks) -> None:
+        tasks.add_task(ran.append, "from the handler")
+        if handled:
+            abort(409)
+        raise RuntimeError("the handler broke")
+
+    with caplog.at_level(logging.CRITICAL, logger="zephyr.error"), TestClient(app) as client:
+        assert client.get("/").status_code == (409 if handled else 500)
+    assert ran == []
+
+
+def test_tasks_run_before_dependencies_exit_and_uploads_close() -> None:
+    app = Zephyr()
+    events: list[str] = []
+
+    async def session() -> AsyncIterator[str]:
+        yield "session"
+        events.append("session closed")
+
+    async def thumbnail(upload: UploadFile, db: str) -> None:
+        events.append(f"thumbnail of {await upload.read()!r} with the {db}")
+
+    @app.post("/avatar")
+    async def avatar(picture: UploadFile, tasks: BackgroundTasks,
+                     db: str = Depends(session)) -> dict[str, str]:
+        tasks.add_task(thumbnail, picture, db)
+        return {"name": picture.filename or ""}
+
+    with TestClient(app) as client:
+        r = client.post("/avatar", files={"picture": ("me.png", b"PNG")})
+    assert r.json() == {"name": "me.png"}
+    assert events == ["thumbnail of b'PNG' with the session", "session closed"]
+
+
+def test_an_override_that_takes_background_tasks_after_startup_still_runs_them() -> None:
+    app = Zephyr()
+    ran: list[str] = []
+
+    def sender() -> str:
+        return "real"
+
+    def fake_sender(tasks: BackgroundTasks) -> str:
+        tasks.add_task(ran.append, "fake mail")
+        return "fake"
+
+    @app.get("/")
+    async def home(mailer: str = Depends(sender)) -> str:
+        return mailer
+
+    with TestClient(app) as client:
+        app.dependency_overrides[sender] = fake_sender  # the route was planned without it
+        assert client.get("/").text == "fake"
+    assert ran == ["fake mail"]
+
+
+def test_background_tasks_is_no_request_value() -> None:
+    app = Zephyr(openapi=True)
+
+    @app.get("/", name="home")
+    async def home(tasks: BackgroundTasks) -> None: ...
+
+    with TestClient(app) as client:
+        operation = client.get("/openapi.json").json()["paths"]["/"]["get"]
+    assert "parameters" not in operation
+    assert sorted(operation["responses"]) == ["200"]  # nothing to refuse with a 422
+

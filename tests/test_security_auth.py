@@ -31,6 +31,7 @@ from zephyr.security.auth import (
     BearerAuth,
     JWTAuth,
     authenticate,
+    authorization_credentials,
     challenge_for,
     is_authenticated,
     static_passwords,
@@ -149,6 +150,75 @@ def test_bearer_error_message_says_what_is_wrong_without_the_token() -> None:
 
 def test_bearer_realm_is_in_the_challenge() -> None:
     assert BearerAuth(sync_token_verify, realm="notes").challenge() == 'Bearer realm="notes"'
+
+
+# -- the scheme word ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("make", "token"), [
+    (lambda: BearerAuth(sync_token_verify, scheme="Token"), lambda: TOKEN),
+    (lambda: JWTAuth(CODEC, scheme="Token"), lambda: CODEC.encode({"sub": "alice"}, ttl=600)),
+], ids=["bearer", "jwt"])
+def test_the_scheme_word_is_configurable(make: Any, token: Any) -> None:
+    # RealWorld ("Conduit") clients send "Authorization: Token <jwt>".
+    backend, credentials = make(), token()
+    assert run_backend(backend, authorization(f"Token {credentials}")).id == "alice"
+    assert run_backend(backend, authorization(f"token {credentials}")).id == "alice"
+    assert run_backend(backend, authorization(f"Bearer {credentials}")) is None
+    assert backend.challenge() == 'Token realm="api"'
+    assert backend.scheme == "Token"
+    error = failure(backend, authorization("Token abc.def.ghi"))
+    assert error.headers == {"WWW-Authenticate": 'Token realm="api", error="invalid_token"'}
+    error = failure(backend, authorization("Token"))
+    assert (error.reason, error.challenge) == ("malformed", 'Token realm="api"')
+
+
+@pytest.mark.parametrize("scheme", ["Bearer Token", "", " Token", "Tok,en", "Tök", 'T"k'])
+@pytest.mark.parametrize("make", [
+    lambda scheme: BearerAuth(sync_token_verify, scheme=scheme),
+    lambda scheme: JWTAuth(CODEC, scheme=scheme),
+], ids=["bearer", "jwt"])
+def test_a_scheme_word_that_is_not_a_token_is_a_setup_error(make: Any, scheme: str) -> None:
+    with pytest.raises(SetupError) as info:
+        make(scheme)
+    assert str(info.value) == (
+        f"scheme={scheme!r} is not an authentication scheme name; use one word of letters, "
+        "digits and '-', like 'Bearer' or 'Token' (RFC 9110 section 11.1)"
+    )
+
+
+class TicketAuth(AuthBackend):
+    """A backend of an app's own, on the public parsing helper."""
+
+    def challenge(self) -> str:
+        return 'Ticket realm="office"'
+
+    async def authenticate(self, request: Request) -> Any:
+        ticket = authorization_credentials(request, "Ticket", backend=self)
+        return None if ticket is None else {"ticket": ticket}
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ([], None),
+    (authorization("Ticket 42"), {"ticket": "42"}),
+    (authorization("ticket    42 and more "), {"ticket": "42 and more"}),
+    (authorization("Bearer 42"), None),
+], ids=["missing", "good", "case-and-spaces", "other-scheme"])
+def test_authorization_credentials_reads_one_scheme(headers: Headers, expected: Any) -> None:
+    assert run_backend(TicketAuth(), headers) == expected
+
+
+@pytest.mark.parametrize(("headers", "detail"), [
+    (authorization("Ticket"),
+     "the Authorization header names the Ticket scheme but carries no credentials after it"),
+    (authorization("Ticket 1") + authorization("Ticket 2"),
+     "the request has more than one Authorization header; send one"),
+], ids=["no-credentials", "two-headers"])
+def test_authorization_credentials_raises_the_backends_401(headers: Headers,
+                                                           detail: str) -> None:
+    error = failure(TicketAuth(), headers)
+    assert (error.status_code, error.reason, error.detail) == (401, "malformed", detail)
+    assert error.headers == {"WWW-Authenticate": 'Ticket realm="office"'}
 
 
 # -- API key -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from zephyr.security import (
     logout_user,
     record_failure,
 )
-from zephyr.security.login import USER_KEY
+from zephyr.security.login import USER_KEY, login_redirect
 from zephyr.testing import TestClient
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -243,3 +243,118 @@ def test_password_guessing_is_throttled_after_the_failure_limit(
               for record in caplog.records]
     assert events == [("security-failure", "bad-password")] * 3 + [
         ("failure-throttled", "too many security failures")]
+
+
+# -- browsers sent to LOGIN_URL ---------------------------------------------------------------
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+API_CLIENT = {"Accept": "application/json"}
+
+
+def browser_app(login_url: str | None = "sign_in", **settings: Any) -> Zephyr:
+    """:func:`login_app` with a login page, ``LOGIN_URL`` and a form POST that needs a user."""
+    app = login_app(login_url=login_url, **settings)
+
+    @app.get("/sign-in", name="sign_in")
+    async def login_page(next: str = "/") -> str:
+        return f"<form>log in, then go to {next}</form>"
+
+    @app.post("/notes", permissions=[IsAuthenticated()])
+    async def add_note() -> str:
+        return "added"
+
+    return app
+
+
+@pytest.mark.parametrize(("method", "path", "location"), [
+    ("GET", "/private", "/sign-in?next=%2Fprivate"),
+    ("GET", "/private?tab=2&q=a%20b", "/sign-in?next=%2Fprivate%3Ftab%3D2%26q%3Da%2520b"),
+    ("GET", "/admin", "/sign-in?next=%2Fadmin"),    # any permission refusing nobody
+    ("POST", "/notes", "/sign-in?next=%2Fnotes"),   # 303: the login page is fetched with GET
+])
+def test_an_anonymous_browser_is_sent_to_the_login_page_with_next(
+    method: str, path: str, location: str
+) -> None:
+    with TestClient(browser_app()) as client:
+        r = client.request(method, path, headers=BROWSER, follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (303, location)
+        assert "www-authenticate" not in r.headers
+        page = client.request(method, path, headers=BROWSER, follow_redirects=True)
+    assert page.text == f"<form>log in, then go to {path}</form>"
+
+
+@pytest.mark.parametrize("headers", [API_CLIENT, {}, {"Accept": "*/*"}],
+                         ids=["json", "no-accept", "anything"])
+def test_api_clients_keep_the_401_with_its_challenge(headers: dict[str, str]) -> None:
+    with TestClient(browser_app()) as client:
+        r = client.get("/private", headers=headers, follow_redirects=False)
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Session realm="login"'
+
+
+def test_a_logged_in_user_without_the_permission_gets_403_never_a_login_loop() -> None:
+    with TestClient(browser_app()) as client:
+        client.post("/login/alice")
+        r = client.get("/admin", headers=BROWSER, follow_redirects=False)
+        assert r.status_code == 403
+        assert client.get("/private", headers=BROWSER).text == "private"
+
+
+@pytest.mark.parametrize(("login_url", "root_path", "location"), [
+    ("/sign-in", "", "/sign-in?next=%2Fprivate"),              # a path
+    ("/sign-in?via=wall", "", "/sign-in?via=wall&next=%2Fprivate"),
+    ("sign_in", "/app", "/app/sign-in?next=%2Fapp%2Fprivate"),  # under a mount point
+    ("/sign-in", "/app", "/app/sign-in?next=%2Fapp%2Fprivate"),
+])
+def test_login_url_is_a_path_or_a_route_name_of_this_app(
+    login_url: str, root_path: str, location: str
+) -> None:
+    with TestClient(browser_app(login_url), root_path=root_path) as client:
+        r = client.get("/private", headers=BROWSER, follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, location)
+
+
+def test_without_login_url_browsers_get_the_401_page() -> None:
+    with TestClient(browser_app(None)) as client:
+        r = client.get("/private", headers=BROWSER, follow_redirects=False)
+    assert (r.status_code, r.headers["content-type"]) == (401, "text/html; charset=utf-8")
+
+
+@pytest.mark.parametrize(("login_url", "message"), [
+    ("signin", "LOGIN_URL='signin' is neither a path of this app (starting with '/') nor "
+     "the name of a route: no route named 'signin'. Did you mean 'sign_in'?"),
+    ("//evil.example/login", "LOGIN_URL='//evil.example/login' is not a path of this app; "
+     "write it as '/login' (or name its route)"),
+    ("https://auth.example/login", "LOGIN_URL='https://auth.example/login' is not a path of "
+     "this app"),
+])
+def test_a_login_url_that_is_no_page_of_this_app_stops_startup(
+    login_url: str, message: str
+) -> None:
+    with pytest.raises(RuntimeError) as caught, TestClient(browser_app(login_url)):
+        pass
+    assert f"ConfigError: {message}" in str(caught.value)
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+@pytest.mark.parametrize(("raw_path", "query", "location"), [
+    (b"/notes/7", b"", "/sign-in?next=%2Fnotes%2F7"),
+    (b"/notes/%2F%2Fevil.example", b"", "/sign-in?next=%2Fnotes%2F%252F%252Fevil.example"),
+    (b"/go", b"to=//evil.example", "/sign-in?next=%2Fgo%3Fto%3D%2F%2Fevil.example"),
+    # Never a target off this site: no next at all.
+    (b"//evil.example/x", b"", "/sign-in"),
+    (b"///evil.example", b"", "/sign-in"),
+    (b"/\\evil.example", b"", "/sign-in"),
+    (b"/\t/evil.example", b"", "/sign-in"),
+    (b"https://evil.example/x", b"", "/sign-in"),
+    (b"evil.example", b"", "/sign-in"),
+])
+def test_next_is_only_ever_a_path_on_this_site(raw_path: bytes, query: bytes,
+                                               location: str) -> None:
+    scope = {"type": "http", "method": "GET", "path": raw_path.decode("latin-1"),
+             "raw_path": raw_path, "query_string": query, "root_path": "", "headers": []}
+    response = login_redirect(Request(scope, _no_body), "/sign-in")
+    assert (response.status_code, response.headers["location"]) == (303, location)

@@ -18,6 +18,7 @@ from zephyr.security.permissions import (
     HasRole,
     HasScope,
     IsAuthenticated,
+    LoginRequired,
     Permission,
     PermissionDenied,
     PermissionFn,
@@ -223,7 +224,7 @@ def test_a_refusal_is_401_without_a_user_and_403_with_one(
     assert isinstance(error, AuthenticationFailed | PermissionDenied)
     assert (error.status_code, error.reason) == (status, reason)
     if status == 401:
-        assert type(error) is AuthenticationFailed
+        assert type(error) is LoginRequired  # an AuthenticationFailed that LOGIN_URL redirects
         assert error.headers == {"WWW-Authenticate": 'Bearer realm="api"'}
         assert error.detail == "this resource needs authentication; send credentials"
     else:

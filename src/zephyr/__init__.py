@@ -14,6 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from zephyr.app import Zephyr, current_app
+from zephyr.background import BackgroundTasks
 from zephyr.context import csp_nonce, current_user, g, request
 from zephyr.di import Depends
 from zephyr.errors import HTTPException, NotFound, abort
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "BackgroundTasks",
     "Body",
     "Cookie",
     "Depends",

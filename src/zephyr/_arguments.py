@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from zephyr.background import BackgroundTasks
 from zephyr.errors import RequestValidationError
 from zephyr.requests import UploadFile, require_json
 from zephyr.validation import problem
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 MISSING: Any = object()
 Convert = Callable[[Any], Any]
+#: Where a request keeps the BackgroundTasks its handler and dependencies share.
+BACKGROUND_TASKS = "zephyr.background_tasks"
 
 
 class Argument:
@@ -126,6 +129,27 @@ class RequestArgument(LookupArgument):
 
     def raw(self, request: Request) -> Any:
         return request
+
+
+class BackgroundTasksArgument(LookupArgument):
+    """The request's :class:`~zephyr.background.BackgroundTasks`, shared by the handler and
+    its dependencies."""
+
+    location = "background"
+    __slots__ = ()
+
+    def extract(self, request: Request) -> Any:
+        scope = request.scope
+        tasks = scope.get(BACKGROUND_TASKS)
+        if tasks is None:
+            # Only a plan made without it gets here (a dependency override registered after
+            # the app started): the tasks then run as a cleanup, unless the request failed.
+            tasks = scope[BACKGROUND_TASKS] = BackgroundTasks()
+            request.add_cleanup(tasks.after_response)
+        return tasks
+
+    def raw(self, request: Request) -> Any:
+        return self.extract(request)
 
 
 class BodyArgument(Argument):

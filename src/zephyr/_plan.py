@@ -5,6 +5,7 @@ none, one that takes only path parameters gets the router's converted
 values. Otherwise each parameter knows where its value comes from:
 
 * ``request: Request`` -> the request;
+* ``tasks: BackgroundTasks`` -> the request's background tasks;
 * a name in the route path -> that path parameter;
 * ``Annotated[T, Query()/Header()/Cookie()/Body()/Form()/File()]`` -> there;
 * ``Annotated[T, Depends(fn)]`` (or ``= Depends(fn)``) -> a dependency;
@@ -28,8 +29,10 @@ from typing import Any
 import msgspec
 
 from zephyr._arguments import (
+    BACKGROUND_TASKS,
     MISSING,
     Argument,
+    BackgroundTasksArgument,
     DependencyArgument,
     LookupArgument,
     PathArgument,
@@ -43,6 +46,7 @@ from zephyr._locations import (
     name_of,
     split_annotated,
 )
+from zephyr.background import BackgroundTasks
 from zephyr.concurrency import run_sync
 from zephyr.converters import Param
 from zephyr.di import Dependency, Depends, Overrides
@@ -154,6 +158,12 @@ Caller = Callable[[Request], Awaitable[Any]]
 
 def make_caller(handler: Callable[..., Any], plan: ArgumentPlan) -> Caller:
     """``caller(request)`` calls ``handler`` as ``plan`` says; plain ``def`` runs in the pool."""
+    caller = _caller(handler, plan)
+    # PERF: decided here, once: only a plan that takes BackgroundTasks pays for them.
+    return _collecting_tasks(caller) if _takes_tasks(plan) else caller
+
+
+def _caller(handler: Callable[..., Any], plan: ArgumentPlan) -> Caller:
     kind = plan.kind
     invoke = handler if is_async_callable(handler) else _in_thread(handler)
     if kind is PlanKind.NONE:
@@ -168,6 +178,47 @@ def make_caller(handler: Callable[..., Any], plan: ArgumentPlan) -> Caller:
         return lambda request: invoke(**sync_values(request))
     # PERF: the plan fills the arguments and calls the handler in one coroutine.
     return functools.partial(plan.call, invoke)
+
+
+def _collecting_tasks(caller: Caller) -> Caller:
+    """``caller`` with one BackgroundTasks for the request, run after the response if it
+    returned.
+
+    The tasks become a cleanup once the handler has returned: the last cleanup added runs
+    first, so they run before the dependencies' exit code and the uploads' closing, and
+    may use both.
+    """
+
+    async def call(request: Request) -> Any:
+        tasks = request.scope[BACKGROUND_TASKS] = BackgroundTasks()
+        result = await caller(request)
+        if tasks.tasks:
+            request.add_cleanup(tasks.after_response)
+        return result
+
+    return call
+
+
+def _takes_tasks(plan: ArgumentPlan, seen: set[int] | None = None) -> bool:
+    """Whether ``plan``, or that of a dependency it runs (or its override), takes
+    BackgroundTasks."""
+    seen = set() if seen is None else seen
+    if id(plan) in seen:  # an override that runs the dependency it replaces
+        return False
+    seen.add(id(plan))
+    dependencies = list(plan.dependencies)
+    for argument in plan.arguments:
+        if isinstance(argument, BackgroundTasksArgument):
+            return True
+        if isinstance(argument, DependencyArgument):
+            dependencies.append(argument.dependency)
+    for dependency in dependencies:
+        overrides = dependency.overrides
+        if overrides and dependency.fn in overrides:
+            dependency = overrides.stand_in(dependency.fn)
+        if _takes_tasks(dependency.plan, seen):  # type: ignore[arg-type]
+            return True
+    return False
 
 
 def _in_thread(handler: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -313,6 +364,8 @@ def _argument_for(
         annotation is MISSING and name == "request"
     ):
         return RequestArgument(name, Request)
+    if bare is BackgroundTasks:
+        return BackgroundTasksArgument(name, BackgroundTasks)
     if bare is MISSING:
         annotation = bare = str
     location = marker.location if marker else default_location(name, bare, path_params)

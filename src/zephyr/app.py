@@ -27,7 +27,7 @@ from zephyr.di import Depends
 from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
 from zephyr.error_handlers import DebugRenderer, handle_exception
 from zephyr.errors import ClientDisconnect, ContextError, HTTPException, SetupError
-from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
+from zephyr.middleware import CallNext, accepted_shape, adapt_teardown, compose, wrap_asgi
 from zephyr.requests import BodyLimits, Request, RequestServices, State
 from zephyr.responses import RedirectResponse, Response
 from zephyr.routing import Mount, Route, Router, RouteTable, SlashRedirect, build_url, route_path
@@ -84,7 +84,7 @@ class Zephyr(Scaffold):
         self._asgi_layers: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
-        self._lifespans: list[LifespanFactory] = []
+        self._lifespans: list[tuple[LifespanFactory, bool]] = []
         self._teardown: list[Callable[[Request, BaseException | None], Any]] = []
         self._exit_stack: AsyncExitStack | None = None
         self._handle: CallNext | None = None
@@ -180,7 +180,8 @@ class Zephyr(Scaffold):
         yielded by one is added to the lifespan state (``request.state``).
         """
         self._refuse_when_live("add a lifespan")
-        self._lifespans.append(factory)
+        takes_app = accepted_shape(factory, "lifespan factory", {0: "()", 1: "(app)"}) == 1
+        self._lifespans.append((factory, takes_app))
         return factory
 
     def teardown_request(self, fn: F) -> F:
@@ -216,7 +217,8 @@ class Zephyr(Scaffold):
         # Zephyr. First: an unsafe configuration refuses to start before anything is created.
         from zephyr.security.layer import SecurityLayer
 
-        self.security = security = SecurityLayer(config, auth_backends=self.auth_backends)
+        self.security = security = SecurityLayer(config, auth_backends=self.auth_backends,
+                                                 url_for=self.url_for)
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
@@ -261,8 +263,8 @@ class Zephyr(Scaffold):
         stack = AsyncExitStack()
         token = app_var.set(self)
         try:
-            for factory in self._lifespans:
-                context = factory(self) if _arity(factory) else factory()
+            for factory, takes_app in self._lifespans:
+                context = factory(self) if takes_app else factory()
                 provided = await stack.enter_async_context(context)
                 if isinstance(provided, Mapping) and state is not None:
                     state.update(provided)
@@ -468,13 +470,6 @@ class Zephyr(Scaffold):
 
     def __repr__(self) -> str:
         return f"<Zephyr {self.import_name!r} routes={len(self.router.routes)}>"
-
-
-def _arity(fn: Callable[..., Any]) -> int:
-    try:
-        return len(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return 1
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -104,6 +104,9 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("FAILURE_LIMIT", str, "20/minute", "Security failures (bad CSRF, logins, "
             "signatures) one client may cause before getting 429s; None turns it off.",
             optional=True),
+    Setting("LOGIN_URL", str, None, "Where a browser refused for not being logged in is sent "
+            "(303, with ?next= the page it asked for): a path of this app or a route name; "
+            "None answers 401.", optional=True),
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zephyr.errors import ClientDisconnect, HTTPException, SetupError
-from zephyr.middleware import positional_arity
+from zephyr.middleware import accepted_shape
 from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class ErrorHandlerMap:
 def _takes_request(handler: ErrorHandler) -> bool:
     """Handlers are ``fn(exc)`` (Flask) or ``fn(request, exc)`` (Starlette)."""
     shapes = {1: "(exc)", 2: "(request, exc)"}
-    return positional_arity(handler, "error handler", shapes, unknown=1) == 2
+    return accepted_shape(handler, "error handler", shapes, unknown=1) == 2
 
 
 async def handle_exception(
@@ -117,7 +117,14 @@ async def handle_exception(
             result = handler(request, exc) if takes_request else handler(exc)
             if inspect.isawaitable(result):
                 result = await result
-            return to_response(result, _status_of(exc), handler)
+            response = to_response(result, _status_of(exc), handler)
+            if isinstance(exc, HTTPException) and exc.headers:
+                # WWW-Authenticate, Allow, Retry-After... belong to the error, whatever body
+                # the handler chose; a header the handler set itself wins.
+                headers = response.headers
+                for name, value in exc.headers.items():
+                    headers.setdefault(name, value)
+            return response
         except Exception as handler_exc:
             if isinstance(handler_exc, HTTPException) and handler_exc is not exc:
                 return default_response(request, handler_exc, debug=debug)

@@ -24,6 +24,8 @@ The hierarchy (the classes of features live in their modules, named on the right
     └── HTTPException               turned into an HTTP error response
         ├── BadRequest              400
         ├── AuthenticationFailed    401 (carries ``WWW-Authenticate``; security.auth)
+        │   └── LoginRequired       a permission refused an anonymous request
+        │                           (security.permissions; browsers go to LOGIN_URL)
         ├── Forbidden               403 (carries the ``reason`` of a security refusal)
         │   ├── CSRFError           a failed CSRF check (security.csrf)
         │   └── PermissionDenied    a permission refused the user (security.permissions)

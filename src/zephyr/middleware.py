@@ -25,7 +25,7 @@ from zephyr.responses import Response, to_response
 if TYPE_CHECKING:
     from zephyr.requests import Request
 
-__all__ = ["CallNext", "Endpoint", "Middleware", "compose", "positional_arity", "with_hooks"]
+__all__ = ["CallNext", "Endpoint", "Middleware", "accepted_shape", "compose", "with_hooks"]
 
 #: What every layer of the request path is: an async function from request to response.
 Endpoint = Callable[["Request"], Awaitable[Response]]
@@ -91,7 +91,7 @@ def with_hooks(
 
 def adapt_before(fn: Callable[..., Any]) -> BeforeHook:
     """Accept ``fn()`` or ``fn(request)``, sync or async; its non-None result answers."""
-    takes = positional_arity(fn, "before_request hook", {0: "()", 1: "(request)"})
+    takes = accepted_shape(fn, "before_request hook", {0: "()", 1: "(request)"})
 
     async def hook(request: Request) -> Any:
         result = fn(request) if takes else fn()
@@ -102,7 +102,7 @@ def adapt_before(fn: Callable[..., Any]) -> BeforeHook:
 
 def adapt_after(fn: Callable[..., Any]) -> AfterHook:
     """Accept ``fn(response)`` or ``fn(request, response)``; ``None`` keeps the response."""
-    takes = positional_arity(fn, "after_request hook", {1: "(response)", 2: "(request, response)"})
+    takes = accepted_shape(fn, "after_request hook", {1: "(response)", 2: "(request, response)"})
 
     async def hook(request: Request, response: Response) -> Response:
         result = fn(request, response) if takes == 2 else fn(response)
@@ -115,7 +115,7 @@ def adapt_after(fn: Callable[..., Any]) -> AfterHook:
 
 def adapt_teardown(fn: Callable[..., Any]) -> Callable[[Request, BaseException | None], Any]:
     """Accept ``fn(exc)`` or ``fn(request, exc)``; runs after the response is sent."""
-    takes = positional_arity(fn, "teardown_request hook", {1: "(exc)", 2: "(request, exc)"})
+    takes = accepted_shape(fn, "teardown_request hook", {1: "(exc)", 2: "(request, exc)"})
 
     async def hook(request: Request, exc: BaseException | None) -> None:
         result = fn(request, exc) if takes == 2 else fn(exc)
@@ -125,25 +125,35 @@ def adapt_teardown(fn: Callable[..., Any]) -> Callable[[Request, BaseException |
     return hook
 
 
-def positional_arity(fn: Callable[..., Any], kind: str, shapes: dict[int, str], *,
-                     unknown: int | None = None) -> int:
-    """How many required positional parameters ``fn`` has: one of ``shapes``, else SetupError.
+def accepted_shape(fn: Callable[..., Any], kind: str, shapes: dict[int, str], *,
+                   unknown: int | None = None) -> int:
+    """How many positional arguments to call ``fn`` with: the richest of ``shapes`` it accepts.
 
-    ``unknown`` (default: the largest shape) is the answer when ``fn`` has no signature.
+    ``shapes`` maps an argument count to how it reads (``{1: "(exc)", 2: "(request, exc)"}``).
+    A shape fits when ``inspect.Signature.bind`` accepts that many positional arguments
+    and none of them lands on a parameter with a default (so ``lambda name=name: ...``
+    keeps its default); ``*args``, ``functools.partial``, callable objects and bound
+    methods fit by what they can take. ``unknown`` (default: the richest shape) is the
+    answer when ``fn`` has no signature. A callable that fits no shape is a SetupError.
     """
     try:
-        params = [
-            p for p in inspect.signature(fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        ]
+        signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return max(shapes) if unknown is None else unknown
-    if len(params) not in shapes:
-        raise SetupError(
-            f"{kind} {getattr(fn, '__qualname__', fn)!r} must take "
-            f"{' or '.join(shapes.values())}, not {len(params)} parameters"
-        )
-    return len(params)
+    parameters = signature.parameters
+    for count in sorted(shapes, reverse=True):
+        try:
+            bound = signature.bind(*range(count))
+        except TypeError:
+            continue
+        if all(parameters[name].kind is inspect.Parameter.VAR_POSITIONAL
+               or parameters[name].default is inspect.Parameter.empty
+               for name in bound.arguments):
+            return count
+    raise SetupError(
+        f"{kind} {getattr(fn, '__qualname__', fn)!r} must take "
+        f"{' or '.join(shapes.values())}, but its signature is {signature}"
+    )
 
 
 def wrap_asgi(app: ASGIApp, layers: Sequence[tuple[Callable[..., Any], dict[str, Any]]]) -> ASGIApp:

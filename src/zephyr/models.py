@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from zephyr.errors import BadRequest, RequestValidationError
+from zephyr.errors import BadRequest, RequestValidationError, SetupError
 from zephyr.validation import msgspec_errors, pydantic_errors
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "model_fields",
     "model_of",
     "python_converter",
+    "require_model",
 ]
 
 
@@ -58,6 +59,14 @@ def model_of(annotation: Any) -> Any:
         if len(args) == 1 and is_model(args[0]):
             return args[0]
     return None
+
+
+def require_model(value: Any, option: str) -> Any:
+    """``value`` if it is a model or a list of models (see :func:`model_of`), else SetupError."""
+    if model_of(value) is None:
+        raise SetupError(f"{option} must be a model (a msgspec Struct, dataclass, TypedDict or "
+                         f"pydantic model), not {value!r}")
+    return value
 
 
 def model_fields(model: Any) -> dict[str, Any]:

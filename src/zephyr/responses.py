@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import logging
 import os
 import stat
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
@@ -18,6 +17,7 @@ from urllib.parse import quote
 import msgspec
 
 from zephyr._types import Message, Receive, Scope, Send
+from zephyr.background import Task, run_tasks
 from zephyr.concurrency import run_sync
 from zephyr.cookies import format_set_cookie
 from zephyr.datastructures import MutableHeaders, http_date
@@ -33,8 +33,6 @@ __all__ = [
     "StreamingResponse",
     "to_response",
 ]
-
-logger = logging.getLogger("zephyr.tasks")
 
 # NOTE: RFC 9110 §8.6: no Content-Length (and no body) on 1xx, 204 and 304.
 _NO_BODY_STATUSES = frozenset({100, 101, 102, 103, 204, 304})
@@ -78,7 +76,7 @@ class Response:
     ) -> None:
         self.status_code = status_code
         self.body = self.render(content)
-        self.tasks: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] | None = None
+        self.tasks: list[Task] | None = None
         kind = media_type or self.media_type
         raw: list[tuple[bytes, bytes]] = []
         if kind is not None:
@@ -180,14 +178,7 @@ class Response:
 
     async def run_tasks(self) -> None:
         """Run the background tasks in order, logging (not raising) their failures."""
-        for fn, args, kwargs in self.tasks or ():
-            try:
-                if inspect.iscoroutinefunction(fn):
-                    await fn(*args, **kwargs)
-                else:
-                    await run_sync(fn, *args, **kwargs)
-            except Exception:
-                logger.exception("background task %r failed", getattr(fn, "__name__", fn))
+        await run_tasks(self.tasks or ())
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"

@@ -25,6 +25,7 @@ from zephyr.middleware import (
     adapt_before,
     check_middleware,
 )
+from zephyr.models import require_model
 from zephyr.requests import Request
 from zephyr.routing import Router
 
@@ -63,7 +64,8 @@ class Scaffold:
         self.error_handlers = ErrorHandlerMap()
         #: Dependencies run before every handler registered here (values discarded).
         self.dependencies: list[Depends] = [_check_depends(d) for d in dependencies]
-        #: Security options for every route registered here (``csrf``, ``limits``, ``auth``...).
+        #: Options for every route registered here: security (``csrf``, ``limits``, ``auth``...)
+        #: and ``error_model`` (the error body the OpenAPI document shows).
         self.options: dict[str, Any] = _check_group_options(prefix, options or {})
         for mw in middleware:
             self._add_middleware(mw)
@@ -191,7 +193,9 @@ class Scaffold:
         tags the group's operations in the OpenAPI schema. Security options
         (``csrf=False``, ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
         ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
-        every route of the group unless a route sets its own.
+        every route of the group unless a route sets its own. ``error_model=``
+        is the body the OpenAPI document shows for the group's error responses
+        (``None``: problem+json), over the app's ``OpenAPIConfig.error_model``.
         """
         group = Group(self._root, prefix=prefix, middleware=middleware, name=name,
                       dependencies=dependencies, options=options)
@@ -303,6 +307,8 @@ class Group(Scaffold):
 
 
 _SEGMENT_CONVERTERS = {int: "int", float: "float", uuid.UUID: "uuid", str: "str"}
+# The security options, and the body the OpenAPI document shows for the group's errors.
+_GROUP_OPTIONS = SECURITY_OPTIONS | {"error_model"}
 
 
 def _check_depends(marker: Any) -> Depends:
@@ -312,12 +318,14 @@ def _check_depends(marker: Any) -> Depends:
 
 
 def _check_group_options(prefix: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(options) - SECURITY_OPTIONS)
+    unknown = sorted(set(options) - _GROUP_OPTIONS)
     if unknown:
         raise SetupError(
             f"group {prefix!r} got unknown option {unknown[0]!r} "
-            f"(options: {', '.join(sorted(SECURITY_OPTIONS))})"
+            f"(options: {', '.join(sorted(_GROUP_OPTIONS))})"
         )
+    if options.get("error_model") is not None:
+        require_model(options["error_model"], f"group {prefix!r}: error_model")
     return dict(options)
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from zephyr.models import require_model
+
 if TYPE_CHECKING:
     from zephyr.di import Depends
 
@@ -24,7 +26,10 @@ class OpenAPIConfig:
     """What the OpenAPI document says about the API, and where it and its pages are served.
 
     ``app.openapi_config = OpenAPIConfig(title="Notes", version="1.2.0")``
-    before the app starts. A path set to ``None`` is not served.
+    before the app starts. A path set to ``None`` is not served. ``error_model``
+    (a model) is the JSON body every documented error response shows, for an app
+    whose error handlers reshape errors; ``None`` documents problem+json (RFC 9457).
+    A group's ``error_model=`` option overrides it for the group's routes.
     """
 
     title: str = "Zephyr API"
@@ -35,3 +40,8 @@ class OpenAPIConfig:
     redoc_url: str | None = "/redoc"
     dependencies: Sequence[Depends] = ()
     servers: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    error_model: Any = None
+
+    def __post_init__(self) -> None:
+        if self.error_model is not None:
+            require_model(self.error_model, "OpenAPIConfig: error_model")

@@ -18,6 +18,7 @@ import msgspec
 from zephyr._arguments import (
     MISSING,
     Argument,
+    BackgroundTasksArgument,
     BodyArgument,
     CookieArgument,
     DependencyArgument,
@@ -33,6 +34,7 @@ from zephyr._arguments import (
 from zephyr.converters import Compound, FloatConverter, IntConverter, PathConverter, UUIDConverter
 from zephyr.endpoints import response_model_of
 from zephyr.models import is_pydantic_model, model_of
+from zephyr.openapi.errors import PROBLEM, REF, VALIDATION_PROBLEM, ErrorBodies
 from zephyr.openapi.security import SecuritySchemes
 from zephyr.security.protect import ProtectedEndpoint
 
@@ -46,40 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_document"]
 
-REF = "#/components/schemas/{name}"
-_PROBLEM = {
-    "type": "object",
-    "description": "An error, as RFC 9457 problem details.",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-    },
-    "required": ["type", "title", "status"],
-}
-_VALIDATION_PROBLEM = {
-    "type": "object",
-    "description": "Invalid request values, each listed in `errors`.",
-    "allOf": [{"$ref": REF.format(name="Problem")}],
-    "properties": {
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "location": {"enum": ["path", "query", "header", "cookie", "body", "form"]},
-                    "field": {"type": "string"},
-                    "message": {"type": "string"},
-                    "value": {},
-                },
-                "required": ["location", "field", "message"],
-            },
-        },
-    },
-    "required": ["errors"],
-}
 _PATH_SCHEMAS: dict[type, dict[str, Any]] = {
     IntConverter: {"type": "integer", "minimum": 0},
     FloatConverter: {"type": "number", "minimum": 0},
@@ -98,6 +66,7 @@ def build_document(records: Iterable[RouteEndpoint], config: OpenAPIConfig,
                    session_cookie: str) -> dict[str, Any]:
     """The whole OpenAPI document for the compiled routes ``records``."""
     schemas = _SchemaCollector()
+    errors = ErrorBodies(schemas, config.error_model)
     security = SecuritySchemes(session_cookie)
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
@@ -108,7 +77,7 @@ def build_document(records: Iterable[RouteEndpoint], config: OpenAPIConfig,
         methods = sorted(route.methods - {"HEAD", "OPTIONS"}) or sorted(route.methods)
         needs = security.requirements(record.endpoint)
         for method in methods:
-            operation = _operation(record, record.plan, method, schemas, operation_ids)
+            operation = _operation(record, record.plan, method, schemas, errors, operation_ids)
             if needs is not None:
                 operation["security"] = needs
             paths.setdefault(_path_template(route), {})[method.lower()] = operation
@@ -141,7 +110,8 @@ def _path_template(route: Route) -> str:
 
 
 def _operation(record: RouteEndpoint, plan: ArgumentPlan, method: str,
-               schemas: _SchemaCollector, operation_ids: set[str]) -> dict[str, Any]:
+               schemas: _SchemaCollector, errors: ErrorBodies,
+               operation_ids: set[str]) -> dict[str, Any]:
     route = record.route
     options = route.options
     doc = inspect.getdoc(route.handler) or ""
@@ -165,7 +135,7 @@ def _operation(record: RouteEndpoint, plan: ArgumentPlan, method: str,
     body = _request_body(arguments, schemas)
     if body is not None:
         operation["requestBody"] = body
-    operation["responses"] = _responses(record, arguments, body is not None, schemas)
+    operation["responses"] = _responses(record, arguments, body is not None, schemas, errors)
     return operation
 
 
@@ -269,7 +239,7 @@ def _object(arguments: Sequence[Argument], schemas: _SchemaCollector) -> dict[st
 
 
 def _responses(record: RouteEndpoint, arguments: list[Argument], has_body: bool,
-               schemas: _SchemaCollector) -> dict[str, Any]:
+               schemas: _SchemaCollector, errors: ErrorBodies) -> dict[str, Any]:
     route = record.route
     status = str(route.options.get("status_code", 200))
     success: dict[str, Any] = {"description": "Successful response"}
@@ -277,29 +247,27 @@ def _responses(record: RouteEndpoint, arguments: list[Argument], has_body: bool,
     if model is not None and status not in ("204", "304"):
         success["content"] = {"application/json": {"schema": schemas.ref(model)}}
     responses: dict[str, Any] = {status: success}
-    problem = {"application/problem+json": {"schema": {"$ref": REF.format(name="Problem")}}}
+    refusals: dict[str, str] = {}
     if any(isinstance(a, PathArgument) for a in arguments):
-        responses["404"] = {"description": "Not found", "content": problem}
+        refusals["404"] = "Not found"
     if has_body:
-        responses["400"] = {"description": "Malformed body", "content": problem}
-        responses["413"] = {"description": "Body too large", "content": problem}
-        responses["415"] = {"description": "Unsupported content type", "content": problem}
+        refusals.update({"400": "Malformed body", "413": "Body too large",
+                         "415": "Unsupported content type"})
     if any(_can_be_refused(a) for a in arguments):
-        responses["422"] = {
-            "description": "Invalid request values",
-            "content": {"application/problem+json": {
-                "schema": {"$ref": REF.format(name="ValidationProblem")}}},
-        }
-    responses.update(_security_responses(record.endpoint, problem))
-    if len(responses) > 1:
-        schemas.want_problems()
+        refusals["422"] = "Invalid request values"
+    refusals.update(_security_refusals(record.endpoint))
+    if refusals:
+        content, invalid = errors.of(record)
+        for code, text in refusals.items():
+            responses[code] = {"description": text,
+                               "content": invalid if code == "422" else content}
     for code, extra in (route.options.get("responses") or {}).items():
         responses[str(code)] = extra
     return responses
 
 
-def _security_responses(endpoint: object, problem: dict[str, Any]) -> dict[str, Any]:
-    """The refusals the route's security checks may answer with."""
+def _security_refusals(endpoint: object) -> dict[str, str]:
+    """The refusals the route's security checks may answer with, and their descriptions."""
     if not isinstance(endpoint, ProtectedEndpoint):
         return {}
     security, found = endpoint.security, {}
@@ -313,13 +281,13 @@ def _security_responses(endpoint: object, problem: dict[str, Any]) -> dict[str, 
         found["429"] = "Too many requests"
     if security.timeout is not None:
         found["503"] = "The handler took too long"
-    return {code: {"description": text, "content": problem} for code, text in found.items()}
+    return found
 
 
 def _can_be_refused(argument: Argument) -> bool:
     """Whether validating this argument may end in a 422."""
-    if isinstance(argument, RequestArgument):
-        return False
+    if isinstance(argument, RequestArgument | BackgroundTasksArgument):
+        return False  # provided by Zephyr, never by the client
     if isinstance(argument, PathArgument):
         return argument.convert is not None  # else the router's converter already matched
     if isinstance(argument, LookupArgument):
@@ -370,8 +338,8 @@ class _SchemaCollector:
                     schema["description"] = inspect.cleandoc(schema["description"])
             components.update(defined)
         if self._problems:
-            components["Problem"] = _PROBLEM
-            components["ValidationProblem"] = _VALIDATION_PROBLEM
+            components["Problem"] = PROBLEM
+            components["ValidationProblem"] = VALIDATION_PROBLEM
         return components
 
 

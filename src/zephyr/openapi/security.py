@@ -6,6 +6,7 @@ A backend may describe itself with an ``openapi_scheme`` attribute:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from zephyr.security.auth import APIKeyAuth, AuthBackend, BasicAuth, BearerAuth, JWTAuth
@@ -43,10 +44,8 @@ class SecuritySchemes:
         described: Scheme | None = getattr(backend, "openapi_scheme", None)
         if described is not None:
             return described
-        if isinstance(backend, JWTAuth):
-            return "bearerJWT", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-        if isinstance(backend, BearerAuth):
-            return "bearer", {"type": "http", "scheme": "bearer"}
+        if isinstance(backend, JWTAuth | BearerAuth):
+            return _token_scheme(backend.scheme, jwt=isinstance(backend, JWTAuth))
         if isinstance(backend, BasicAuth):
             return "basic", {"type": "http", "scheme": "basic"}
         if isinstance(backend, APIKeyAuth):
@@ -56,3 +55,20 @@ class SecuritySchemes:
             return "session", {"type": "apiKey", "in": "cookie", "name": self.session_cookie}
         return None
 
+
+def _token_scheme(word: str, *, jwt: bool) -> Scheme:
+    """A bearer-token backend's scheme: http bearer, or an API key typed with its word."""
+    if word.lower() == "bearer":
+        if jwt:
+            return "bearerJWT", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        return "bearer", {"type": "http", "scheme": "bearer"}
+    # NOTE: Swagger UI sends an http scheme other than basic or bearer nowhere, and OpenAPI
+    # has no other way to say "this word, then the token": as an API key in the
+    # Authorization header, the value typed with the word is sent as it is.
+    what = "JWT" if jwt else "token"
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", word.lower()) + ("JWT" if jwt else "")
+    return name, {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": f"Send `Authorization: {word} <{what}>`: type `{word}`, a space, "
+                       f"then the {what}.",
+    }

@@ -14,6 +14,7 @@ from zephyr.security.auth import (
     BasicAuth,
     BearerAuth,
     JWTAuth,
+    authorization_credentials,
     static_passwords,
     static_tokens,
 )
@@ -40,6 +41,7 @@ from zephyr.security.permissions import (
     HasRole,
     HasScope,
     IsAuthenticated,
+    LoginRequired,
     Permission,
     PermissionDenied,
 )
@@ -87,6 +89,7 @@ __all__ = [
     "JWTAuth",
     "JWTCodec",
     "Limit",
+    "LoginRequired",
     "MemoryRateLimitBackend",
     "MemorySessionBackend",
     "OutboundTarget",
@@ -103,6 +106,7 @@ __all__ = [
     "SessionAuth",
     "SessionBackend",
     "UnsafeURLError",
+    "authorization_credentials",
     "check_deploy",
     "check_password",
     "client_address",

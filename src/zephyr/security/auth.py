@@ -36,6 +36,7 @@ __all__ = [
     "BearerAuth",
     "JWTAuth",
     "authenticate",
+    "authorization_credentials",
     "challenge_for",
     "is_authenticated",
     "static_passwords",
@@ -44,8 +45,8 @@ __all__ = [
 
 # NOTE: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# NOTE: RFC 9110 §5.6.2: a header name is a token.
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# NOTE: RFC 9110 §5.6.2: a header name, like an auth-scheme (§11.1), is a token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Printable ASCII but '"' and '\': safe inside a quoted-string (RFC 9110 §5.6.4) unescaped.
 _QUOTABLE = re.compile(r"[ !#-\[\]-~]*")
 
@@ -107,8 +108,20 @@ async def _verified(verify: Callable[..., Any], *credentials: Any) -> Any | None
     return None if user is False else user
 
 
-def _authorization(backend: AuthBackend, request: Request, scheme: str) -> str | None:
-    """The credentials of an ``Authorization: <scheme> ...`` header, or ``None``."""
+def authorization_credentials(request: Request, scheme: str, *,
+                              backend: AuthBackend) -> str | None:
+    """The credentials of an ``Authorization: <scheme> <credentials>`` header, or ``None``.
+
+    ``None`` when the request has no ``Authorization`` header or one of another
+    scheme (compared case-insensitively); leading and trailing spaces are
+    dropped. Two ``Authorization`` headers, or the scheme without credentials,
+    raise ``backend``'s 401 (:meth:`AuthBackend.reject`, reason ``"malformed"``).
+    For custom backends::
+
+        async def authenticate(self, request):
+            ticket = authorization_credentials(request, "Ticket", backend=self)
+            ...
+    """
     values = request.headers.getlist("authorization")
     if not values:
         return None
@@ -129,8 +142,8 @@ def _authorization(backend: AuthBackend, request: Request, scheme: str) -> str |
     return credentials
 
 
-def _bearer_token(backend: AuthBackend, request: Request) -> str | None:
-    token = _authorization(backend, request, "Bearer")
+def _bearer_token(backend: _BearerScheme, request: Request) -> str | None:
+    token = authorization_credentials(request, backend.scheme, backend=backend)
     if token is not None and not _B64TOKEN.fullmatch(token):
         # SECURITY: refuse what no token can be before any verify function sees it.
         raise backend.reject(request, "malformed",
@@ -147,26 +160,42 @@ def _quotable(option: str, value: str) -> str:
 
 
 class _BearerScheme(AuthBackend):
-    """What the bearer-token backends share: their challenge, plain and for a bad token."""
+    """What the bearer-token backends share: the scheme word, and their challenge, plain and
+    for a bad token."""
 
-    __slots__ = ("_challenge", "_invalid")
+    __slots__ = ("_challenge", "_invalid", "_scheme")
 
-    def __init__(self, realm: str) -> None:
-        self._challenge = f'Bearer realm="{_quotable("realm", realm)}"'
+    def __init__(self, realm: str, scheme: str) -> None:
+        if not (isinstance(scheme, str) and _TOKEN.fullmatch(scheme)):
+            raise SetupError(f"scheme={scheme!r} is not an authentication scheme name; use one "
+                             "word of letters, digits and '-', like 'Bearer' or 'Token' "
+                             "(RFC 9110 section 11.1)")
+        self._scheme = scheme
+        self._challenge = f'{scheme} realm="{_quotable("realm", realm)}"'
         # NOTE: RFC 6750 §3.1: a token that is not valid is answered with invalid_token.
         self._invalid = f'{self._challenge}, error="invalid_token"'
+
+    @property
+    def scheme(self) -> str:
+        """The word before the token in ``Authorization`` (``Bearer`` unless told otherwise)."""
+        return self._scheme
 
     def challenge(self) -> str:
         return self._challenge
 
 
 class BearerAuth(_BearerScheme):
-    """``Authorization: Bearer <token>`` (RFC 6750), checked by ``verify(token) -> user | None``."""
+    """``Authorization: Bearer <token>`` (RFC 6750), checked by ``verify(token) -> user | None``.
+
+    ``scheme`` is the word before the token, for APIs that use another one
+    (``scheme="Token"`` reads ``Authorization: Token <token>``).
+    """
 
     __slots__ = ("_verify",)
 
-    def __init__(self, verify: Callable[[str], Any], *, realm: str = "api") -> None:
-        super().__init__(realm)
+    def __init__(self, verify: Callable[[str], Any], *, realm: str = "api",
+                 scheme: str = "Bearer") -> None:
+        super().__init__(realm, scheme)
         self._verify = verify
 
     async def authenticate(self, request: Request) -> Any | None:
@@ -187,7 +216,7 @@ class APIKeyAuth(AuthBackend):
 
     def __init__(self, verify: Callable[[str], Any], *, header: str = "X-API-Key",
                  realm: str = "api") -> None:
-        if not _HEADER_NAME.fullmatch(header):
+        if not _TOKEN.fullmatch(header):
             raise SetupError(f"header={header!r} is not a valid header name; use letters, "
                              "digits and '-'")
         self._verify = verify
@@ -232,7 +261,7 @@ class BasicAuth(AuthBackend):
         return self._challenge
 
     async def authenticate(self, request: Request) -> Any | None:
-        encoded = _authorization(self, request, "Basic")
+        encoded = authorization_credentials(request, "Basic", backend=self)
         if encoded is None:
             return None
         try:
@@ -256,15 +285,16 @@ class JWTAuth(_BearerScheme):
     """A JWT as a bearer token, decoded and checked by a :class:`~zephyr.security.jwt.JWTCodec`.
 
     ``user_from_claims(claims)`` (sync or async) turns the claims into a user;
-    the default is :meth:`AuthUser.from_claims`.
+    the default is :meth:`AuthUser.from_claims`. ``scheme`` is the word before
+    the token (``scheme="Token"`` reads ``Authorization: Token <jwt>``).
     """
 
     __slots__ = ("_codec", "_user_from_claims")
 
     def __init__(self, codec: JWTCodec, *,
                  user_from_claims: Callable[[dict[str, Any]], Any] | None = None,
-                 realm: str = "api") -> None:
-        super().__init__(realm)
+                 realm: str = "api", scheme: str = "Bearer") -> None:
+        super().__init__(realm, scheme)
         self._codec = codec
         self._user_from_claims = user_from_claims or AuthUser.from_claims
 

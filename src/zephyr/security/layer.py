@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from zephyr.errors import ConfigError, URLBuildError
 from zephyr.security.csrf import CSRFProtection
 from zephyr.security.deploy import InsecureConfigError, require_secret_key, secret_key_problem
 from zephyr.security.guard import RequestGuard
@@ -29,6 +31,7 @@ from zephyr.security.ratelimit_backends import (
     RateLimitBackend,
     RedisRateLimitBackend,
 )
+from zephyr.security.redirects import is_safe_redirect
 from zephyr.security.session_backends import (
     CookieSessionBackend,
     MemorySessionBackend,
@@ -54,9 +57,13 @@ class SecurityLayer:
     """Everything security-related an app decided at startup."""
 
     def __init__(self, config: Mapping[str, Any], *,
-                 auth_backends: Sequence[AuthBackend] = ()) -> None:
-        """Build from ``config`` (refusing an unsafe one); ``auth_backends`` apply app-wide."""
+                 auth_backends: Sequence[AuthBackend] = (),
+                 url_for: Callable[[str], str] | None = None) -> None:
+        """Build from ``config`` (refusing an unsafe one); ``auth_backends`` apply app-wide;
+        ``url_for(name)`` finds the path of a route named by a setting (``LOGIN_URL``)."""
         self._config = config
+        #: Where browsers refused for not being logged in are sent (``LOGIN_URL``), or None.
+        self.login_path = _login_path(config["LOGIN_URL"], url_for)
         #: Tried on every route that does not set its own ``auth=`` (the app's list, live).
         self.auth_backends = auth_backends
         keys = _secret_keys(config)
@@ -102,7 +109,8 @@ class SecurityLayer:
         if security.headers and self.headers is not None:
             self._route_headers[route] = SecurityHeaders(self._config, security.headers)
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,
-                             throttle=self.throttle, counter=self.limits)
+                             throttle=self.throttle, counter=self.limits,
+                             login_path=self.login_path)
 
     def finish(self, request: Request, response: Response, *,
                saved: bool = False) -> Awaitable[None] | None:
@@ -160,6 +168,26 @@ def _secret_keys(config: Mapping[str, Any]) -> list[str]:
                 "what the app accepts, so remove it or replace it"
             )
     return [key, *fallbacks]
+
+
+def _login_path(login_url: str | None, url_for: Callable[[str], str] | None) -> str | None:
+    """``LOGIN_URL`` as a path of this app: a path as it is, a route name as its route's path."""
+    if login_url is None:
+        return None
+    if login_url.startswith("/") or "://" in login_url:
+        # SECURITY: the login page is on this site: '//host' or a URL would send visitors
+        # (and, with ?next=, where they were going) elsewhere.
+        if not (login_url.startswith("/") and is_safe_redirect(login_url)):
+            raise ConfigError(f"LOGIN_URL={login_url!r} is not a path of this app; write it "
+                              f"as {urlsplit(login_url).path or '/'!r} (or name its route)")
+        return login_url
+    try:
+        if url_for is None:
+            raise URLBuildError("this security layer was given no routes to look it up in")
+        return url_for(login_url)
+    except URLBuildError as exc:
+        raise ConfigError(f"LOGIN_URL={login_url!r} is neither a path of this app (starting "
+                          f"with '/') nor the name of a route: {exc}") from None
 
 
 def _session_backend(kind: str, keys: list[str], redis_url: str) -> SessionBackend:

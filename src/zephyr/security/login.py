@@ -1,8 +1,10 @@
-"""Logging users in and out through the session, and the backend that reads them back.
+"""Logging users in and out through the session, the backend that reads them back, and
+sending browsers to the login page.
 
 ``login_user`` and ``logout_user`` give the session a new identity each time
-(so a session id planted before login is worth nothing after it), and
-:class:`SessionAuth` turns the stored user id back into a user.
+(so a session id planted before login is worth nothing after it),
+:class:`SessionAuth` turns the stored user id back into a user, and
+:func:`login_redirect` sends a browser to ``LOGIN_URL`` with a safe ``?next=``.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from zephyr.errors import SetupError
+from zephyr.responses import RedirectResponse
 from zephyr.security.auth import AuthBackend
+from zephyr.security.redirects import is_safe_redirect
 from zephyr.users import ANONYMOUS
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
 
-__all__ = ["SessionAuth", "login_user", "logout_user"]
+__all__ = ["SessionAuth", "login_redirect", "login_user", "logout_user"]
 
 #: Where the logged-in user's id is kept in the session.
 USER_KEY = "_user_id"
@@ -78,3 +83,26 @@ class SessionAuth(AuthBackend):
         if inspect.isawaitable(user):
             user = await user
         return user
+
+
+def login_redirect(request: Request, login_path: str) -> RedirectResponse:
+    """303 to ``login_path`` (a path of this app) with ``?next=`` the page the request asked for.
+
+    ``next`` is the path and query as the client sent them, and is left out
+    unless it is a safe redirect target on this site.
+    """
+    scope = request.scope
+    root: str = scope.get("root_path", "")
+    location = root.rstrip("/") + login_path
+    target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope.get("query_string")
+    if query:
+        target += "?" + query.decode("latin-1")
+    # SECURITY: only a path on this site ('//host', '/\\host', 'https://host' never), or the
+    # login form's redirect after login would become an open redirect.
+    if target.startswith("/") and is_safe_redirect(target):
+        separator = "&" if "?" in location else "?"
+        location += f"{separator}next={quote(target, safe='')}"
+    # NOTE: RFC 9110 §15.4.4: 303 makes the browser GET the login page, whatever the method.
+    return RedirectResponse(location, 303)
+

@@ -25,6 +25,7 @@ __all__ = [
     "HasRole",
     "HasScope",
     "IsAuthenticated",
+    "LoginRequired",
     "Permission",
     "PermissionDenied",
     "PermissionFn",
@@ -33,6 +34,13 @@ __all__ = [
 
 #: What a permission is: a sync or async callable of ``(request, user)``.
 PermissionFn = Callable[["Request", Any], "bool | Awaitable[bool]"]
+
+
+class LoginRequired(AuthenticationFailed):
+    """401: a permission refused a request nobody authenticated; logging in may help.
+
+    Browsers get a redirect to ``LOGIN_URL`` instead, when it is set.
+    """
 
 
 class PermissionDenied(Forbidden):
@@ -227,7 +235,7 @@ async def check_permissions(request: Request, user: Any, permissions: Sequence[P
                             *, challenge: str | None = None) -> None:
     """Raise unless every permission holds for ``user``.
 
-    A refusal is :class:`AuthenticationFailed` (401, with ``challenge`` as
+    A refusal is :class:`LoginRequired` (401, with ``challenge`` as
     ``WWW-Authenticate``) when the user is not authenticated, so a client
     knows to log in, and :class:`PermissionDenied` (403) when they are.
     """
@@ -240,7 +248,7 @@ async def check_permissions(request: Request, user: Any, permissions: Sequence[P
         reason = f"{_describe(permission)} was not met"
         if not is_authenticated(user):
             log_refusal("permission-denied", request.scope, reason, status=401)
-            raise AuthenticationFailed(reason="missing", challenge=challenge)
+            raise LoginRequired(reason="missing", challenge=challenge)
         log_refusal("permission-denied", request.scope, reason, status=403,
                     user_id=getattr(user, "id", None))
         raise PermissionDenied(reason)

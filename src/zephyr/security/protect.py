@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from zephyr.error_handlers import wants_html
 from zephyr.errors import HTTPException, SetupError
 from zephyr.security.auth import AuthBackend, AuthenticationFailed, authenticate, challenge_for
 from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
-from zephyr.security.permissions import check_permissions
+from zephyr.security.login import login_redirect
+from zephyr.security.permissions import LoginRequired, check_permissions
 from zephyr.security.ratelimit import (
     LIMITS_ATTRIBUTE,
     FailureThrottle,
@@ -104,8 +106,12 @@ def _check_shapes(route: Route, options: Mapping[str, Any]) -> None:
 
 def protect_route(route: Route, security: RouteSecurity, endpoint: Endpoint, on_error: OnError,
                   *, csrf: CSRFProtection, throttle: FailureThrottle | None,
-                  counter: RateLimitBackend) -> Endpoint:
-    """``endpoint`` behind the route's checks (or unchanged when it has none)."""
+                  counter: RateLimitBackend, login_path: str | None = None) -> Endpoint:
+    """``endpoint`` behind the route's checks (or unchanged when it has none).
+
+    With ``login_path``, a browser that a permission refuses for not being logged in
+    is redirected there instead of getting the 401.
+    """
     unsafe = bool(route.methods - SAFE_METHODS)
     checked = csrf if security.csrf and unsafe else None
     # Where failures happen (forms, logins, credentials), clients over the limit get 429.
@@ -113,7 +119,8 @@ def protect_route(route: Route, security: RouteSecurity, endpoint: Endpoint, on_
     if not (checked or throttled or security.limits or security.auth or security.permissions
             or security.timeout):
         return endpoint  # PERF: nothing to check
-    return ProtectedEndpoint(counter, security, checked, throttled, endpoint, on_error)
+    return ProtectedEndpoint(counter, security, checked, throttled, endpoint, on_error,
+                             login_path=login_path if security.permissions else None)
 
 
 class ProtectedEndpoint:
@@ -124,6 +131,7 @@ class ProtectedEndpoint:
         "_counter",
         "_csrf",
         "_endpoint",
+        "_login_path",
         "_on_error",
         "_only_throttled",
         "_security",
@@ -132,8 +140,10 @@ class ProtectedEndpoint:
 
     def __init__(self, counter: RateLimitBackend, security: RouteSecurity,
                  csrf: CSRFProtection | None, throttle: FailureThrottle | None,
-                 endpoint: Endpoint, on_error: OnError) -> None:
+                 endpoint: Endpoint, on_error: OnError, *,
+                 login_path: str | None = None) -> None:
         self._counter = counter
+        self._login_path = login_path
         self._security = security
         self._csrf = csrf
         self._throttle = throttle
@@ -166,6 +176,9 @@ class ProtectedEndpoint:
         try:
             tightest = await self._check(request)
         except Exception as exc:
+            if (self._login_path is not None and isinstance(exc, LoginRequired)
+                    and wants_html(request)):
+                return login_redirect(request, self._login_path)
             return await self._on_error(request, exc)
         timeout = self._security.timeout
         if timeout is None:
