@@ -38,6 +38,7 @@ __all__ = [
     "authenticate",
     "challenge_for",
     "is_authenticated",
+    "presents_credentials",
     "static_passwords",
     "static_tokens",
 ]
@@ -82,6 +83,16 @@ class AuthBackend(abc.ABC):
     @abc.abstractmethod
     def challenge(self) -> str:
         """The ``WWW-Authenticate`` value that asks for this kind of credential."""
+
+    def has_credentials(self, request: Request) -> bool:
+        """Whether the request presents this kind of credential, right or wrong (unchecked).
+
+        A client blocked by the failure throttle is refused on the requests that do,
+        and served on safe ones that do not. The default, ``True``, throttles every
+        request such a client sends to the backend's routes; override it with a cheap
+        look at the request (a header, a cookie) so blocked clients still read public pages.
+        """
+        return True
 
     def reject(self, request: Request, reason: str, detail: str, *,
                challenge: str | None = None) -> AuthenticationFailed:
@@ -129,6 +140,12 @@ def _authorization(backend: AuthBackend, request: Request, scheme: str) -> str |
     return credentials
 
 
+def _has_authorization(request: Request) -> bool:
+    # NOTE: RFC 9110 §11.6.2: the Authorization header carries the client's credentials,
+    # whatever their scheme.
+    return "authorization" in request.headers
+
+
 def _bearer_token(backend: AuthBackend, request: Request) -> str | None:
     token = _authorization(backend, request, "Bearer")
     if token is not None and not _B64TOKEN.fullmatch(token):
@@ -158,6 +175,9 @@ class _BearerScheme(AuthBackend):
 
     def challenge(self) -> str:
         return self._challenge
+
+    def has_credentials(self, request: Request) -> bool:
+        return _has_authorization(request)
 
 
 class BearerAuth(_BearerScheme):
@@ -202,6 +222,9 @@ class APIKeyAuth(AuthBackend):
     def challenge(self) -> str:
         return self._challenge
 
+    def has_credentials(self, request: Request) -> bool:
+        return self._header in request.headers
+
     async def authenticate(self, request: Request) -> Any | None:
         values = request.headers.getlist(self._header)
         if not values:
@@ -230,6 +253,9 @@ class BasicAuth(AuthBackend):
 
     def challenge(self) -> str:
         return self._challenge
+
+    def has_credentials(self, request: Request) -> bool:
+        return _has_authorization(request)
 
     async def authenticate(self, request: Request) -> Any | None:
         encoded = _authorization(self, request, "Basic")
@@ -353,6 +379,11 @@ async def authenticate(request: Request, backends: Sequence[AuthBackend]) -> Any
         if user is not None:
             return user
     return ANONYMOUS
+
+
+def presents_credentials(request: Request, backends: Sequence[AuthBackend]) -> bool:
+    """Whether ``request`` presents a credential any of ``backends`` reads (none is checked)."""
+    return any(backend.has_credentials(request) for backend in backends)
 
 
 def challenge_for(backends: Sequence[AuthBackend]) -> str | None:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import HTTPException, SetupError
-from zephyr.security.auth import AuthBackend, AuthenticationFailed, authenticate, challenge_for
+from zephyr.security.auth import (
+    AuthBackend,
+    AuthenticationFailed,
+    authenticate,
+    challenge_for,
+    presents_credentials,
+)
 from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
 from zephyr.security.permissions import check_permissions
 from zephyr.security.ratelimit import (
@@ -35,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["ProtectedEndpoint", "RouteSecurity", "protect_route", "resolve"]
 
 OnError = Callable[["Request", Exception], Awaitable["Response"]]
+# The CSRF refusals where the browser itself says another site sent the request.
+_CROSS_SITE = frozenset({"csrf-sec-fetch-site", "csrf-origin"})
 #: Security options of one level (a group or the route itself) and its counter name.
 OptionLayer = tuple[Mapping[str, Any], str]
 
@@ -184,7 +192,12 @@ class ProtectedEndpoint:
     async def _check(self, request: Request) -> RateLimitResult | None:
         """Run the checks in order; the rate limit closest to running out, if any."""
         security, throttle = self._security, self._throttle
-        if throttle is not None and throttle.is_suspect(request):
+        # SECURITY: a blocked client is refused where it could be guessing: unsafe requests
+        # (logins, forms) and requests presenting a credential the route checks. A safe
+        # request without one is a public read, served even to a shared, blocked address.
+        if throttle is not None and throttle.is_suspect(request) and (
+                request.scope["method"] not in SAFE_METHODS
+                or presents_credentials(request, security.auth)):
             await throttle.check(request)
         tightest = None
         for lim in security.limits:
@@ -197,9 +210,12 @@ class ProtectedEndpoint:
             if security.auth:
                 request.user = await authenticate(request, security.auth)
         except (CSRFError, AuthenticationFailed) as exc:
-            # Forged requests and wrong credentials count; a visitor who is simply not
+            # Bad CSRF tokens and wrong credentials count; a visitor who is simply not
             # logged in (refused by a permission below) does not.
-            if throttle is not None:
+            # SECURITY: nor does a request the browser says another site sent: that is an
+            # attack *on* this visitor, and counting it would let any page lock them out.
+            if throttle is not None and not (isinstance(exc, CSRFError)
+                                             and exc.reason in _CROSS_SITE):
                 await throttle.record(request, type(exc).__name__)
             raise
         if security.permissions:
