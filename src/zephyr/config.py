@@ -104,6 +104,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("FAILURE_LIMIT", str, "20/minute", "Security failures (bad CSRF, logins, "
             "signatures) one client may cause before getting 429s; None turns it off.",
             optional=True),
+    Setting("RATE_LIMIT_IPV6_PREFIX", int, 64, "Rate limits and the failure throttle count "
+            "an IPv6 client by its network of this prefix length (1-128); IPv4 by address."),
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -26,6 +26,7 @@ from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
 from zephyr.security.permissions import check_permissions
 from zephyr.security.ratelimit import (
     LIMITS_ATTRIBUTE,
+    ClientKey,
     FailureThrottle,
     Limit,
     add_rate_limit_headers,
@@ -60,10 +61,11 @@ class RouteSecurity:
 
 
 def resolve(route: Route, layers: Sequence[OptionLayer], *, csrf: bool,
-            auth: Sequence[AuthBackend],
-            prefix_limits: Sequence[tuple[str, Limit]]) -> RouteSecurity:
+            auth: Sequence[AuthBackend], prefix_limits: Sequence[tuple[str, Limit]],
+            client: ClientKey) -> RouteSecurity:
     """Merge the security options of ``layers`` (app first, the route last) over the app's
-    defaults (``csrf``, ``auth``), adding the ``RATE_LIMITS`` prefixes that cover the route."""
+    defaults (``csrf``, ``auth``), adding the ``RATE_LIMITS`` prefixes that cover the route;
+    limits without a ``key`` count per ``client``."""
     timeout: float | None = None
     headers: dict[str, str | None] = {}
     limits: list[Limit] = []
@@ -75,8 +77,9 @@ def resolve(route: Route, layers: Sequence[OptionLayer], *, csrf: bool,
         timeout = options.get("timeout", timeout)
         headers.update(options.get("security_headers") or {})
         permissions.extend(options.get("permissions", ()))
-        limits.extend(lim.bound(counter) for lim in options.get("limits", ()))
-    limits.extend(lim.bound(route.name) for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
+        limits.extend(lim.bound(counter, client) for lim in options.get("limits", ()))
+    limits.extend(lim.bound(route.name, client)
+                  for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
     limits.extend(lim for prefix, lim in prefix_limits
                   if route.path == prefix or route.path.startswith(prefix + "/"))
     if permissions and not auth:
