@@ -20,7 +20,8 @@ import pytest
 from zephyr import Request, Zephyr
 from zephyr.errors import SetupError
 from zephyr.security import limit, record_failure
-from zephyr.security.ratelimit import per_client
+from zephyr.security.ratelimit import FailureThrottle, per_client
+from zephyr.security.ratelimit_backends import MemoryRateLimitBackend, Rate
 from zephyr.testing import ASGITransport, TestClient
 
 MINUTE_RATE = "3/minute"
@@ -344,6 +345,69 @@ def test_behind_a_trusted_proxy_a_forwarded_header_of_the_client_does_not_evade_
     answers = send_from(ping_app(trusted_proxies=["127.0.0.1"], **backend), sent)
 
     assert [status for status, _ in answers] == [200, 200, 429]
+
+
+# -- the failure throttle's table of suspects ------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def suspects_after(records: list[tuple[float, str]], *, max_suspects: int = 100,
+                   ) -> tuple[list[int], dict[str, bool]]:
+    """Record each (seconds from the start, client) failure in a throttle with a 10 s window:
+    the table's size after each, and which clients are still suspects at the end."""
+    clock = Clock()
+    throttle = FailureThrottle(MemoryRateLimitBackend(clock=clock), Rate(5, 10),
+                               clock=clock, max_suspects=max_suspects)
+    hosts = sorted({host for _, host in records})
+
+    async def scenario() -> list[int]:
+        sizes = []
+        for at, host in records:
+            clock.now = 1000.0 + at
+            await throttle.record(suspect_request(host), "test")
+            sizes.append(throttle.suspect_count)
+        return sizes
+
+    sizes = asyncio.run(scenario())
+    return sizes, {host: throttle.is_suspect(suspect_request(host)) for host in hosts}
+
+
+def suspect_request(host: str) -> Request:
+    return Request({"type": "http", "client": (host, 1234)}, _no_body)
+
+
+def test_the_suspect_table_never_holds_more_than_its_cap_and_forgets_the_oldest() -> None:
+    hosts = [f"10.0.0.{n}" for n in range(1, 8)]
+
+    sizes, suspects = suspects_after([(0.1 * n, host) for n, host in enumerate(hosts)],
+                                     max_suspects=3)
+
+    assert sizes == [1, 2, 3, 3, 3, 3, 3]
+    assert suspects == {host: host in hosts[-3:] for host in hosts}
+
+
+def test_the_suspect_table_drops_ended_entries_in_the_order_they_end() -> None:
+    # Each entry lives 10 s from its client's latest failure; a new failure moves it last.
+    records = [(0, "a"), (3, "b"), (6, "c"), (7, "a"), (13.5, "d"), (16.5, "e"), (17.5, "f")]
+
+    sizes, suspects = suspects_after(records)
+
+    # At 13.5 b (ended at 13) goes; at 16.5 c (16); at 17.5 a (refreshed at 7: 17).
+    assert sizes == [1, 2, 3, 3, 3, 3, 3]
+    assert suspects == {"a": False, "b": False, "c": False, "d": True, "e": True, "f": True}
+
+
+@pytest.mark.parametrize("value", [0, -5, True])
+def test_the_suspect_table_refuses_a_cap_below_one(value: Any) -> None:
+    with pytest.raises(SetupError) as caught:
+        FailureThrottle(MemoryRateLimitBackend(), Rate(5, 10), max_suspects=value)
+    assert str(caught.value) == f"FailureThrottle(max_suspects={value!r}): use an int >= 1"
 
 
 def test_two_routes_with_the_same_limit_count_apart(backend: dict[str, Any]) -> None:

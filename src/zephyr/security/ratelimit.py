@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,7 +40,6 @@ KeyFunction = Callable[["Request"], str | Awaitable[str]]
 #: The key of a request's client, computed at once (the failure throttle cannot wait).
 ClientKey = Callable[["Request"], str]
 LIMITS_ATTRIBUTE = "__zephyr_limits__"
-_MAX_SUSPECTS = 100_000  # past this, forget the clients whose window has ended
 
 
 def client_address(request: Request) -> str:
@@ -160,23 +160,36 @@ class FailureThrottle:
     them, so a client with a clean record costs one dict lookup. With the Redis backend
     a process that has not yet seen a client fail lets one more request of that client
     through before it asks too. ``client`` keys a request's client (the app's
-    :func:`per_client`).
+    :func:`per_client`); at most ``max_suspects`` clients are remembered.
     """
 
-    __slots__ = ("_suspects", "backend", "client", "rate")
+    __slots__ = ("_clock", "_max_suspects", "_suspects", "backend", "client", "rate")
 
     def __init__(self, backend: RateLimitBackend, rate: Rate, *,
-                 client: ClientKey = _PER_CLIENT) -> None:
+                 client: ClientKey = _PER_CLIENT, clock: Callable[[], float] = time.monotonic,
+                 max_suspects: int = 100_000) -> None:
+        if (isinstance(max_suspects, bool) or not isinstance(max_suspects, int)
+                or max_suspects < 1):
+            raise SetupError(f"FailureThrottle(max_suspects={max_suspects!r}): use an int >= 1")
         self.backend = backend
         self.rate = rate
         self.client = client
-        # client -> until when (monotonic) its failures may still count
-        self._suspects: dict[str, float] = {}
+        self._clock = clock
+        self._max_suspects = max_suspects
+        # client -> until when (clock) its failures may still count. Every entry lives one
+        # period from its latest failure and is moved last then, so the order is the order
+        # the entries end in.
+        self._suspects: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def suspect_count(self) -> int:
+        """How many clients are remembered as suspects (ended ones until the next failure)."""
+        return len(self._suspects)
 
     def is_suspect(self, request: Request) -> bool:
         """Whether the client failed a check here within the last window."""
         until = self._suspects.get(self.client(request))
-        return until is not None and until > time.monotonic()
+        return until is not None and until > self._clock()
 
     async def check(self, request: Request) -> None:
         """Raise 429 if the client has used up its failures."""
@@ -190,10 +203,21 @@ class FailureThrottle:
 
     async def record(self, request: Request, reason: str) -> None:
         """Count one security failure of the client (``reason`` goes to the log)."""
-        client, now = self.client(request), time.monotonic()
-        if len(self._suspects) >= _MAX_SUSPECTS:
-            self._suspects = {k: v for k, v in self._suspects.items() if v > now}
-        self._suspects[client] = now + self.rate.period
+        client, now = self.client(request), self._clock()
+        suspects = self._suspects
+        suspects[client] = now + self.rate.period
+        suspects.move_to_end(client)
+        # PERF: the front holds the entries that end first: dropping the ended ones from
+        # there costs O(1) per entry over its life, however many suspects there are.
+        ended = 0
+        for until in suspects.values():
+            if until > now:
+                break
+            ended += 1
+        # SECURITY: past the cap the soonest-ending suspects are forgotten: their count stays
+        # in the backend, and their next failure makes them suspects again.
+        for _ in range(max(ended, len(suspects) - self._max_suspects)):
+            suspects.popitem(last=False)
         await self.backend.hit(_failures_of(client), self.rate)
 
 
