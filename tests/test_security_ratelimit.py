@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from zephyr import Request, Zephyr
-from zephyr.errors import SetupError
+from zephyr.errors import SetupError, TooManyRequests
 from zephyr.security import limit, record_failure
 from zephyr.security.ratelimit import FailureThrottle, per_client
 from zephyr.security.ratelimit_backends import MemoryRateLimitBackend, Rate
@@ -268,6 +268,19 @@ def test_rotating_inside_one_ipv6_network_does_not_evade_the_failure_throttle(
     answers = send_from(app, [(host, {}) for host in ROTATING[:6]], "POST", "/unlock")
 
     assert [status for status, _ in answers] == [400, 400, 400, 429, 429, 429]
+
+
+def test_a_limit_used_outside_a_route_counts_ipv6_clients_by_network_too() -> None:
+    unbound = limit("1/minute")
+    backend = MemoryRateLimitBackend()
+
+    async def scenario() -> int:
+        await unbound.hit(backend, suspect_request("2001:db8:0:1::1"))
+        with pytest.raises(TooManyRequests) as caught:
+            await unbound.hit(backend, suspect_request("2001:db8:0:1::2"))
+        return caught.value.status_code
+
+    assert asyncio.run(scenario()) == 429
 
 
 @pytest.mark.parametrize(("prefix", "host", "key"), [
