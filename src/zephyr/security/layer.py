@@ -86,8 +86,8 @@ class SecurityLayer:
         #: The key of a request's client in every per-client counter (IPv6 by network).
         self.client = per_client(config["RATE_LIMIT_IPV6_PREFIX"])
         failures = config["FAILURE_LIMIT"]
-        self.throttle = FailureThrottle(self.limits, Rate.parse(failures), client=self.client
-                                        ) if failures else None
+        self.throttle = (FailureThrottle(self.limits, Rate.parse(failures), client=self.client)
+                         if failures else None)
         self.prefix_limits: tuple[tuple[str, Limit], ...] = tuple(
             (prefix.rstrip("/"), limit(rate).bound(f"prefix:{prefix}", self.client))
             for prefix, rate in config["RATE_LIMITS"].items()

@@ -203,6 +203,7 @@ class MemoryRateLimitBackend(RateLimitBackend):
 
     async def peek(self, key: str, rate: Rate) -> RateLimitResult:
         now = self._clock()
+        self._drop_ended(rate, now)  # as hit does, so both see the same keys
         window = self._live_window(key, rate, now)
         if window is not None:
             return _verdict(rate, window.count, window.ends_at - now, counted=False)
