@@ -34,6 +34,7 @@ from zephyr.security.auth import (
     authorization_credentials,
     challenge_for,
     is_authenticated,
+    presents_credentials,
     static_passwords,
     static_tokens,
 )
@@ -573,6 +574,59 @@ def test_authenticate_with_no_backends_is_anonymous() -> None:
 def test_challenge_for_offers_every_backend() -> None:
     assert challenge_for(BACKENDS) == 'APIKey realm="api", header="X-API-Key", Bearer realm="api"'
     assert challenge_for([]) is None
+
+
+# -- has_credentials() -------------------------------------------------------------------
+
+
+class _CookieAuth(AuthBackend):
+    """A backend of the app's own making: only it knows what it reads."""
+
+    async def authenticate(self, request: Request) -> Any | None:
+        return None
+
+    def challenge(self) -> str:
+        return 'Cookie realm="app"'
+
+
+BEARER = BearerAuth(sync_token_verify)
+JWT = JWTAuth(CODEC)
+BASIC = BasicAuth(sync_password_verify)
+API = APIKeyAuth(static_tokens({API_KEY: BOB}))
+API_HEADER = [(b"x-api-key", API_KEY.encode())]
+
+
+@pytest.mark.parametrize(("backend", "headers", "expected"), [
+    (BEARER, authorization(f"Bearer {TOKEN}"), True),
+    (BEARER, authorization("Bearer"), True),
+    (BEARER, authorization("Basic YWxpY2U6czNjcmV0"), True),
+    (BEARER, API_HEADER, False),
+    (BEARER, [], False),
+    (JWT, authorization("Bearer not-even-a-jwt"), True),
+    (JWT, [], False),
+    (BASIC, basic(b"alice:s3cret"), True),
+    (BASIC, [(b"cookie", b"session=x")], False),
+    (API, API_HEADER, True),
+    (API, [(b"x-api-key", b"")], True),
+    (API, authorization(f"Bearer {TOKEN}"), False),
+    (API, [], False),
+    (_CookieAuth(), [], True),
+], ids=["bearer", "bearer-empty", "bearer-other-scheme", "bearer-api-key", "bearer-none",
+        "jwt", "jwt-none", "basic", "basic-cookie", "api-key", "api-key-empty",
+        "api-key-bearer", "api-key-none", "custom"])
+def test_has_credentials_says_whether_a_credential_is_presented_without_checking_it(
+    backend: AuthBackend, headers: Headers, expected: bool
+) -> None:
+    assert backend.has_credentials(make_request(headers)) is expected
+
+
+@pytest.mark.parametrize(("headers", "expected"), [
+    ([], False), (API_HEADER, True), (authorization("Bearer x"), True),
+    ([(b"x-other", b"1")], False),
+], ids=["none", "first", "second", "other-header"])
+def test_presents_credentials_asks_every_backend(headers: Headers, expected: bool) -> None:
+    assert presents_credentials(make_request(headers), BACKENDS) is expected
+    assert presents_credentials(make_request(headers), []) is False
 
 
 # -- setup errors and logs ---------------------------------------------------------------

@@ -358,3 +358,23 @@ def test_next_is_only_ever_a_path_on_this_site(raw_path: bytes, query: bytes,
              "raw_path": raw_path, "query_string": query, "root_path": "", "headers": []}
     response = login_redirect(Request(scope, _no_body), "/sign-in")
     assert (response.status_code, response.headers["location"]) == (303, location)
+def test_a_client_blocked_for_guessing_passwords_still_reads_pages_as_itself() -> None:
+    # A session cookie is no credential to guess (it is signed, or a random id), so the
+    # throttle leaves the session's reads alone: a user sharing the guesser's address reads on.
+    with TestClient(login_app(failure_limit="2/minute")) as client:
+        client.post("/login/alice")
+        guesses = [client.post("/api/login", data={"username": "alice", "password": "x"})
+                   for _ in range(3)]
+        me = client.get("/me")
+    assert [guess.status_code for guess in guesses] == [401, 401, 429]
+    assert (me.status_code, me.json().get("id")) == (200, "alice")
+
+
+def test_session_auth_presents_no_credential_the_throttle_guards() -> None:
+    request = Request({"type": "http", "headers": [(b"cookie", b"session=abc")]},
+                      _no_receive)
+    assert SessionAuth(load_user).has_credentials(request) is False
+
+
+async def _no_receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}

@@ -26,7 +26,10 @@ from zephyr.security import (
     JWTAuth,
     JWTCodec,
     PasswordHasher,
+    SessionAuth,
     limit,
+    login_user,
+    record_failure,
     static_passwords,
     static_tokens,
 )
@@ -429,6 +432,71 @@ def test_missing_credentials_and_permission_refusals_do_not_count_as_failures() 
         answers.append(client.get("/write", headers=bearer("tok-writer-0123456789")).status_code)
 
     assert answers == [401, 401, 401, 403, 403, 200]
+
+
+def victim_app(**settings: Any) -> Zephyr:
+    """App-wide session and Bearer auth, a password login form, a transfer form and a page."""
+    password = "correct horse battery staple"
+    users = {"alice": AuthUser(id="alice")}
+    app = Zephyr(__name__, **settings)
+    app.auth_backends = [SessionAuth(users.get), BearerAuth(static_tokens(TOKENS))]
+
+    @app.post("/login")
+    async def login(request: Request) -> tuple[str, int]:
+        form = await request.form()
+        if form.get("password") != password:
+            await record_failure(request, "bad-password")
+            return "wrong password", 401
+        await login_user(request, users["alice"])
+        return "welcome", 200
+
+    @app.get("/me")
+    async def me(request: Request) -> dict[str, Any]:
+        return who(request)
+
+    @app.post("/transfer")
+    async def transfer() -> str:
+        return "sent"
+
+    return app
+
+
+@pytest.mark.parametrize("forged", [
+    {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+    {"Origin": "https://evil.example"},  # a browser that sends no Sec-Fetch-Site
+], ids=["sec-fetch-site", "origin"])
+def test_cross_site_forms_on_another_page_do_not_lock_the_visitor_out(
+    forged: dict[str, str],
+) -> None:
+    # 25 hidden forms on a page the visitor opens post from the visitor's own address.
+    with TestClient(victim_app()) as client:
+        attack = [client.post("/transfer", headers=forged) for _ in range(25)]
+        logged_in = client.post("/login", data={"password": "correct horse battery staple"})
+        page = client.get("/me")
+        transfer = client.post("/transfer")
+
+    assert {r.status_code for r in attack} == {403}
+    assert (logged_in.status_code, logged_in.text) == (200, "welcome")
+    assert (page.status_code, page.json()) == (200, {"user": "alice", "authenticated": True})
+    assert (transfer.status_code, transfer.text) == (200, "sent")
+
+
+def test_a_blocked_client_is_refused_where_credentials_are_checked_but_reads_public_pages(
+) -> None:
+    with TestClient(victim_app(failure_limit="3/minute")) as client:
+        guesses = [client.get("/me", headers=bearer(f"tok-guess-{n:012}")).status_code
+                   for n in range(4)]
+        good_token = client.get("/me", headers=bearer("tok-reader-0123456789"))
+        login = client.post("/login", data={"password": "correct horse battery staple"})
+        public = client.get("/me")
+
+    # The brute-forcer presenting Bearer tokens on a GET route is throttled...
+    assert guesses == [401, 401, 401, 429]
+    # ...on every request that presents credentials, and on unsafe routes (logins, forms)...
+    assert good_token.status_code == 429
+    assert login.status_code == 429
+    # ...but a public read that presents none is served, anonymously.
+    assert (public.status_code, public.json()) == (200, {"user": None, "authenticated": False})
 
 
 # -- the handler timeout -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ chosen peer address where the test needs one.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -17,8 +18,10 @@ import httpx
 import pytest
 
 from zephyr import Request, Zephyr
-from zephyr.errors import SetupError
+from zephyr.errors import SetupError, TooManyRequests
 from zephyr.security import limit, record_failure
+from zephyr.security.ratelimit import FailureThrottle, per_client
+from zephyr.security.ratelimit_backends import MemoryRateLimitBackend, Rate
 from zephyr.testing import ASGITransport, TestClient
 
 MINUTE_RATE = "3/minute"
@@ -172,8 +175,10 @@ def ping_app(**settings: Any) -> Zephyr:
     return app
 
 
-def send_from(app: Zephyr, requests: list[Sent]) -> list[tuple[int, str | None]]:
-    """``GET /ping`` from each peer address with its headers: (status, client seen) each."""
+def send_from(app: Zephyr, requests: list[Sent], method: str = "GET",
+              path: str = "/ping") -> list[tuple[int, str | None]]:
+    """``GET /ping`` (or ``method path``) from each peer address with its headers:
+    (status, the body of a success) each."""
 
     async def scenario() -> list[tuple[int, str | None]]:
         answers: list[tuple[int, str | None]] = []
@@ -183,7 +188,7 @@ def send_from(app: Zephyr, requests: list[Sent]) -> list[tuple[int, str | None]]
                 transport = ASGITransport(app, client=(host, 1234))
                 async with httpx.AsyncClient(transport=transport,
                                              base_url="http://localhost") as client:
-                    response = await client.get("/ping", headers=headers)
+                    response = await client.request(method, path, headers=headers)
                     answers.append((response.status_code,
                                     response.text if response.is_success else None))
         finally:
@@ -201,6 +206,122 @@ def test_each_client_address_is_counted_apart(backend: dict[str, Any]) -> None:
 
     assert answers == [(200, "10.0.0.1"), (200, "10.0.0.1"), (200, "10.0.0.2"), (429, None),
                        (200, "10.0.0.2"), (429, None)]
+
+
+# A host given an IPv6 /64 may use any of its 2^64 addresses: each bit of the interface id.
+ROTATING = [str(ipaddress.IPv6Address(0x20010DB8_00000001 << 64 | 1 << bit)) for bit in range(64)]
+
+
+def test_addresses_inside_one_ipv6_network_share_one_counter(backend: dict[str, Any]) -> None:
+    answers = send_from(ping_app(**backend), [(host, {}) for host in ROTATING])
+
+    assert [status for status, _ in answers] == [200, 200] + [429] * (len(ROTATING) - 2)
+
+
+def test_each_ipv6_network_is_counted_apart(backend: dict[str, Any]) -> None:
+    hosts = ["2001:db8:0:1::1", "2001:db8:0:2::1", "2001:db8:0:1::2", "2001:db8:0:2::2",
+             "2001:db8:0:1::3", "2001:db8:0:2::3", "2001:db8:0:3::1"]
+
+    answers = send_from(ping_app(**backend), [(host, {}) for host in hosts])
+
+    assert [status for status, _ in answers] == [200, 200, 200, 200, 429, 429, 200]
+
+
+def test_the_ipv6_prefix_setting_widens_the_network(backend: dict[str, Any]) -> None:
+    # /56: 2001:db8:0:100:: to 2001:db8:0:1ff:ffff:... is one client.
+    hosts = ["2001:db8:0:100::1", "2001:db8:0:1ff::1", "2001:db8:0:200::1",
+             "2001:db8:0:1a0:1:2:3:4"]
+
+    answers = send_from(ping_app(rate_limit_ipv6_prefix=56, **backend),
+                        [(host, {}) for host in hosts])
+
+    assert [status for status, _ in answers] == [200, 200, 200, 429]
+
+
+def test_an_ipv4_mapped_address_counts_as_the_ipv4_address(backend: dict[str, Any]) -> None:
+    hosts = ["::ffff:192.0.2.1", "192.0.2.1", "::ffff:c000:201", "192.0.2.2"]
+
+    answers = send_from(ping_app(**backend), [(host, {}) for host in hosts])
+
+    assert [status for status, _ in answers] == [200, 200, 429, 200]
+
+
+def test_rate_limits_prefixes_count_ipv6_clients_by_network(backend: dict[str, Any]) -> None:
+    app = Zephyr(__name__, rate_limits={"/ping": "2/minute"}, **backend)
+    app.add_route("/ping", lambda: "pong")
+
+    answers = send_from(app, [(host, {}) for host in ROTATING[::8]])
+
+    assert [status for status, _ in answers] == [200, 200, 429, 429, 429, 429, 429, 429]
+
+
+def test_rotating_inside_one_ipv6_network_does_not_evade_the_failure_throttle(
+    backend: dict[str, Any],
+) -> None:
+    app = Zephyr(__name__, failure_limit="3/minute", **backend)
+
+    @app.post("/unlock", csrf=False)
+    async def unlock(request: Request) -> tuple[str, int]:
+        await record_failure(request, "wrong-pin")
+        return "wrong PIN", 400
+
+    answers = send_from(app, [(host, {}) for host in ROTATING[:6]], "POST", "/unlock")
+
+    assert [status for status, _ in answers] == [400, 400, 400, 429, 429, 429]
+
+
+def test_a_limit_used_outside_a_route_counts_ipv6_clients_by_network_too() -> None:
+    unbound = limit("1/minute")
+    backend = MemoryRateLimitBackend()
+
+    async def scenario() -> int:
+        await unbound.hit(backend, suspect_request("2001:db8:0:1::1"))
+        with pytest.raises(TooManyRequests) as caught:
+            await unbound.hit(backend, suspect_request("2001:db8:0:1::2"))
+        return caught.value.status_code
+
+    assert asyncio.run(scenario()) == 429
+
+
+@pytest.mark.parametrize(("prefix", "host", "key"), [
+    (64, "203.0.113.7", "203.0.113.7"),
+    (64, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+    (64, "2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+    (64, "2001:db8::1", "2001:db8::/64"),
+    (64, "fe80::1%eth0", "fe80::/64"),
+    (56, "2001:db8:1:2ff::1", "2001:db8:1:200::/56"),
+    (48, "2001:db8:1:2ff::1", "2001:db8:1::/48"),
+    (128, "2001:db8::1", "2001:db8::1/128"),
+    (1, "2001:db8::1", "::/1"),
+    (64, "::ffff:192.0.2.1", "192.0.2.1"),
+    (64, "::FFFF:c000:0201", "192.0.2.1"),
+    (64, "::1", "::/64"),
+    (64, "testclient", "testclient"),
+    (64, "not:an:address", "not:an:address"),
+    (64, "2001:db8::1::2", "2001:db8::1::2"),
+    (64, "2001:db8::g", "2001:db8::g"),
+    (64, ":", ":"),
+    (64, "", ""),
+    (64, None, "unknown"),
+], ids=lambda value: repr(value))
+def test_the_client_key_of_each_kind_of_address(prefix: int, host: str | None,
+                                                key: str) -> None:
+    scope = {"type": "http", "client": None if host is None else (host, 1234)}
+
+    assert per_client(prefix)(Request(scope, _no_body)) == key
+
+
+@pytest.mark.parametrize("prefix", [0, 129, -64, True, 64.0, "64"])
+def test_an_ipv6_prefix_that_is_no_prefix_length_stops_startup(prefix: Any) -> None:
+    with pytest.raises(SetupError) as caught:
+        per_client(prefix)
+    assert str(caught.value) == (
+        f"RATE_LIMIT_IPV6_PREFIX must be a prefix length from 1 to 128 (64 counts each IPv6 "
+        f"/64 network as one client); got {prefix!r}")
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def test_forwarding_headers_from_an_untrusted_peer_do_not_evade_the_limit(
@@ -237,6 +358,69 @@ def test_behind_a_trusted_proxy_a_forwarded_header_of_the_client_does_not_evade_
     answers = send_from(ping_app(trusted_proxies=["127.0.0.1"], **backend), sent)
 
     assert [status for status, _ in answers] == [200, 200, 429]
+
+
+# -- the failure throttle's table of suspects ------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def suspects_after(records: list[tuple[float, str]], *, max_suspects: int = 100,
+                   ) -> tuple[list[int], dict[str, bool]]:
+    """Record each (seconds from the start, client) failure in a throttle with a 10 s window:
+    the table's size after each, and which clients are still suspects at the end."""
+    clock = Clock()
+    throttle = FailureThrottle(MemoryRateLimitBackend(clock=clock), Rate(5, 10),
+                               clock=clock, max_suspects=max_suspects)
+    hosts = sorted({host for _, host in records})
+
+    async def scenario() -> list[int]:
+        sizes = []
+        for at, host in records:
+            clock.now = 1000.0 + at
+            await throttle.record(suspect_request(host), "test")
+            sizes.append(throttle.suspect_count)
+        return sizes
+
+    sizes = asyncio.run(scenario())
+    return sizes, {host: throttle.is_suspect(suspect_request(host)) for host in hosts}
+
+
+def suspect_request(host: str) -> Request:
+    return Request({"type": "http", "client": (host, 1234)}, _no_body)
+
+
+def test_the_suspect_table_never_holds_more_than_its_cap_and_forgets_the_oldest() -> None:
+    hosts = [f"10.0.0.{n}" for n in range(1, 8)]
+
+    sizes, suspects = suspects_after([(0.1 * n, host) for n, host in enumerate(hosts)],
+                                     max_suspects=3)
+
+    assert sizes == [1, 2, 3, 3, 3, 3, 3]
+    assert suspects == {host: host in hosts[-3:] for host in hosts}
+
+
+def test_the_suspect_table_drops_ended_entries_in_the_order_they_end() -> None:
+    # Each entry lives 10 s from its client's latest failure; a new failure moves it last.
+    records = [(0, "a"), (3, "b"), (6, "c"), (7, "a"), (13.5, "d"), (16.5, "e"), (17.5, "f")]
+
+    sizes, suspects = suspects_after(records)
+
+    # At 13.5 b (ended at 13) goes; at 16.5 c (16); at 17.5 a (refreshed at 7: 17).
+    assert sizes == [1, 2, 3, 3, 3, 3, 3]
+    assert suspects == {"a": False, "b": False, "c": False, "d": True, "e": True, "f": True}
+
+
+@pytest.mark.parametrize("value", [0, -5, True])
+def test_the_suspect_table_refuses_a_cap_below_one(value: Any) -> None:
+    with pytest.raises(SetupError) as caught:
+        FailureThrottle(MemoryRateLimitBackend(), Rate(5, 10), max_suspects=value)
+    assert str(caught.value) == f"FailureThrottle(max_suspects={value!r}): use an int >= 1"
 
 
 def test_two_routes_with_the_same_limit_count_apart(backend: dict[str, Any]) -> None:

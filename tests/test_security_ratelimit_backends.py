@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -286,59 +287,93 @@ def test_memory_window_boundaries_are_exact() -> None:
     ]
 
 
-def test_memory_sweeps_ended_windows_every_n_hits() -> None:
+def test_memory_drops_the_ended_windows_of_a_rate_when_it_is_next_hit() -> None:
     clock = FakeClock()
-    backend = MemoryRateLimitBackend(clock=clock, sweep_every=3)
+    backend = MemoryRateLimitBackend(clock=clock)
+    short, long = Rate(1, 10), Rate(1, 100)
 
     async def scenario() -> list[int]:
         sizes = []
-        for key in ("a", "b"):
-            await backend.hit(key, Rate(1, 10))
+        for key, rate in [("a", short), ("b", short), ("c", long), ("both", short),
+                          ("both", long)]:
+            await backend.hit(key, rate)
             sizes.append(len(backend))
         clock.now += 10
-        await backend.hit("c", Rate(1, 10))  # the third hit sweeps: a and b have ended
+        await backend.hit("d", short)  # a, b and both's short window have ended: dropped
         sizes.append(len(backend))
         return sizes
 
-    assert asyncio.run(scenario()) == [1, 2, 1]
+    assert asyncio.run(scenario()) == [1, 2, 3, 4, 4, 3]  # c, both (long) and d
 
 
-def test_memory_never_holds_more_than_max_keys() -> None:
-    clock = FakeClock()
-    backend = MemoryRateLimitBackend(clock=clock, max_keys=20)
-    rate = Rate(1, 60)
-
-    async def scenario() -> tuple[list[int], list[RateLimitResult]]:
-        sizes = []
-        for number in range(200):
-            await backend.hit(f"client-{number}", rate)
-            sizes.append(len(backend))
-        return sizes, [await backend.peek(key, rate) for key in ("client-0", "client-199")]
-
-    sizes, (oldest, newest) = asyncio.run(scenario())
-    # Full at 20: each new key then frees a tenth (2) and takes one slot.
-    assert sizes == [*range(1, 21), *[19, 20] * 90]
-    assert (oldest.allowed, oldest.remaining) == (True, 1)  # forgotten: a fresh window
-    assert (newest.allowed, newest.remaining) == (False, 0)
-
-
-def test_memory_makes_room_from_ended_windows_first_then_the_oldest_started() -> None:
-    clock = FakeClock()
+def full_table(clock: FakeClock) -> tuple[MemoryRateLimitBackend, Rate]:
+    """A memory backend of 3 keys, full of live 60 s windows opened at 1000, 1010 and 1020
+    (now): the login window of 203.0.113.5 has used up its 2 requests."""
     backend = MemoryRateLimitBackend(clock=clock, max_keys=3)
-    short, long = Rate(1, 10), Rate(1, 100)
+    rate = Rate(2, 60)
+
+    async def fill() -> None:
+        for now, key in [(1000, "login|203.0.113.5"), (1000, "login|203.0.113.5"),
+                         (1010, "b"), (1020, "c")]:
+            clock.now = now
+            await backend.hit(key, rate)
+
+    asyncio.run(fill())
+    return backend, rate
+
+
+def test_memory_full_of_live_windows_refuses_new_keys_and_keeps_every_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    backend, rate = full_table(clock)
+
+    async def scenario() -> tuple[list[RateLimitResult], RateLimitResult, RateLimitResult,
+                                  RateLimitResult]:
+        flood = [await backend.hit(f"made-up-{n}", rate) for n in range(1000)]
+        return (flood, await backend.peek("made-up-1000", rate),
+                await backend.hit("login|203.0.113.5", rate), await backend.peek("b", rate))
+
+    with caplog.at_level(logging.WARNING, logger="zephyr.security"):
+        flood, new_key, login, b = asyncio.run(scenario())
+
+    # The flood is refused until the oldest window ends, at 1060: 40 s from now.
+    refused = RateLimitResult(allowed=False, limit=2, remaining=0, reset_after=40.0,
+                              retry_after=40.0)
+    assert set(flood) == {refused}
+    assert new_key == refused  # a hit would be refused, and peek says so
+    # The login window was not forgotten: still used up, not a fresh one.
+    assert (login.allowed, login.remaining, login.retry_after) == (False, 0, 40.0)
+    assert (b.allowed, b.remaining) == (True, 1)
+    assert len(backend) == 3
+    assert [record.getMessage() for record in caplog.records] == [
+        "the memory rate-limit backend holds max_keys=3 keys whose windows have not ended, "
+        "so requests counted under a new key get 429 until one ends; raise max_keys, or "
+        "set RATE_LIMIT_BACKEND=redis"]
+
+
+def test_memory_admits_new_keys_again_as_windows_end(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    backend, rate = full_table(clock)
 
     async def scenario() -> list[tuple[str, bool]]:
-        await backend.hit("a", short)
-        await backend.hit("b", long)
-        await backend.hit("c", long)
-        clock.now += 10
-        await backend.hit("a", short)  # a new window: "a" is now the newest key
-        await backend.hit("d", long)  # full and nothing ended: "b" is forgotten
-        return [(key, (await backend.peek(key, rate)).allowed)
-                for key, rate in [("a", short), ("b", long), ("c", long), ("d", long)]]
+        answers = []
+        for now, key in [(1020, "d"), (1060, "d"), (1060, "e"), (1069, "e"), (1070, "e"),
+                         (1070, "login|203.0.113.5")]:
+            clock.now = now
+            answers.append((key, (await backend.hit(key, rate)).allowed))
+        return answers
 
-    assert asyncio.run(scenario()) == [("a", False), ("b", True), ("c", False), ("d", False)]
+    with caplog.at_level(logging.WARNING, logger="zephyr.security"):
+        answers = asyncio.run(scenario())
+
+    # At 1060 the login window ends (d takes its place), at 1070 b's (e takes it): the
+    # login key is then new, and the table is full again.
+    assert answers == [("d", False), ("d", True), ("e", False), ("e", False), ("e", True),
+                       ("login|203.0.113.5", False)]
     assert len(backend) == 3
+    # One warning each time the table fills up, not one per refused request.
+    assert len(caplog.records) == 3
 
 
 def test_memory_drops_ended_windows_before_forgetting_live_ones() -> None:
@@ -357,12 +392,11 @@ def test_memory_drops_ended_windows_before_forgetting_live_ones() -> None:
     assert len(backend) == 3
 
 
-@pytest.mark.parametrize("option", ["max_keys", "sweep_every"])
 @pytest.mark.parametrize("value", [0, -5, True])
-def test_memory_refuses_bad_sizes(option: str, value: object) -> None:
+def test_memory_refuses_bad_sizes(value: object) -> None:
     with pytest.raises(SetupError) as caught:
-        MemoryRateLimitBackend(**{option: value})  # type: ignore[arg-type]
-    assert str(caught.value) == f"MemoryRateLimitBackend({option}={value!r}): use an int >= 1"
+        MemoryRateLimitBackend(max_keys=value)  # type: ignore[arg-type]
+    assert str(caught.value) == f"MemoryRateLimitBackend(max_keys={value!r}): use an int >= 1"
 
 
 # -- Redis: key layout, ownership, failures, atomicity across processes ---------------------

@@ -107,6 +107,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_URL", str, None, "Where a browser refused for not being logged in is sent "
             "(303, with ?next= the page it asked for): a path of this app or a route name; "
             "None answers 401.", optional=True),
+    Setting("RATE_LIMIT_IPV6_PREFIX", int, 64, "Rate limits and the failure throttle count "
+            "an IPv6 client by its network of this prefix length (1-128); IPv4 by address."),
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

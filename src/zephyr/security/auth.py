@@ -39,6 +39,7 @@ __all__ = [
     "authorization_credentials",
     "challenge_for",
     "is_authenticated",
+    "presents_credentials",
     "static_passwords",
     "static_tokens",
 ]
@@ -83,6 +84,16 @@ class AuthBackend(abc.ABC):
     @abc.abstractmethod
     def challenge(self) -> str:
         """The ``WWW-Authenticate`` value that asks for this kind of credential."""
+
+    def has_credentials(self, request: Request) -> bool:
+        """Whether the request presents this kind of credential, right or wrong (unchecked).
+
+        A client blocked by the failure throttle is refused on the requests that do,
+        and served on safe ones that do not. The default, ``True``, throttles every
+        request such a client sends to the backend's routes; override it with a cheap
+        look at the request (a header, a cookie) so blocked clients still read public pages.
+        """
+        return True
 
     def reject(self, request: Request, reason: str, detail: str, *,
                challenge: str | None = None) -> AuthenticationFailed:
@@ -142,6 +153,12 @@ def authorization_credentials(request: Request, scheme: str, *,
     return credentials
 
 
+def _has_authorization(request: Request) -> bool:
+    # NOTE: RFC 9110 §11.6.2: the Authorization header carries the client's credentials,
+    # whatever their scheme.
+    return "authorization" in request.headers
+
+
 def _bearer_token(backend: _BearerScheme, request: Request) -> str | None:
     token = authorization_credentials(request, backend.scheme, backend=backend)
     if token is not None and not _B64TOKEN.fullmatch(token):
@@ -182,6 +199,9 @@ class _BearerScheme(AuthBackend):
 
     def challenge(self) -> str:
         return self._challenge
+
+    def has_credentials(self, request: Request) -> bool:
+        return _has_authorization(request)
 
 
 class BearerAuth(_BearerScheme):
@@ -231,6 +251,9 @@ class APIKeyAuth(AuthBackend):
     def challenge(self) -> str:
         return self._challenge
 
+    def has_credentials(self, request: Request) -> bool:
+        return self._header in request.headers
+
     async def authenticate(self, request: Request) -> Any | None:
         values = request.headers.getlist(self._header)
         if not values:
@@ -259,6 +282,9 @@ class BasicAuth(AuthBackend):
 
     def challenge(self) -> str:
         return self._challenge
+
+    def has_credentials(self, request: Request) -> bool:
+        return _has_authorization(request)
 
     async def authenticate(self, request: Request) -> Any | None:
         encoded = authorization_credentials(request, "Basic", backend=self)
@@ -383,6 +409,11 @@ async def authenticate(request: Request, backends: Sequence[AuthBackend]) -> Any
         if user is not None:
             return user
     return ANONYMOUS
+
+
+def presents_credentials(request: Request, backends: Sequence[AuthBackend]) -> bool:
+    """Whether ``request`` presents a credential any of ``backends`` reads (none is checked)."""
+    return any(backend.has_credentials(request) for backend in backends)
 
 
 def challenge_for(backends: Sequence[AuthBackend]) -> str | None:

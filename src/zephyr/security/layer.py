@@ -24,7 +24,7 @@ from zephyr.security.headers import SecurityHeaders
 from zephyr.security.hosts import HostValidator
 from zephyr.security.protect import OnError, OptionLayer, protect_route, resolve
 from zephyr.security.proxies import ProxyResolver
-from zephyr.security.ratelimit import FailureThrottle, Limit, limit
+from zephyr.security.ratelimit import FailureThrottle, Limit, limit, per_client
 from zephyr.security.ratelimit_backends import (
     MemoryRateLimitBackend,
     Rate,
@@ -90,10 +90,13 @@ class SecurityLayer:
             RedisRateLimitBackend(config["REDIS_URL"])
             if config["RATE_LIMIT_BACKEND"] == "redis" else MemoryRateLimitBackend()
         )
+        #: The key of a request's client in every per-client counter (IPv6 by network).
+        self.client = per_client(config["RATE_LIMIT_IPV6_PREFIX"])
         failures = config["FAILURE_LIMIT"]
-        self.throttle = FailureThrottle(self.limits, Rate.parse(failures)) if failures else None
+        self.throttle = (FailureThrottle(self.limits, Rate.parse(failures), client=self.client)
+                         if failures else None)
         self.prefix_limits: tuple[tuple[str, Limit], ...] = tuple(
-            (prefix.rstrip("/"), limit(rate).bound(f"prefix:{prefix}"))
+            (prefix.rstrip("/"), limit(rate).bound(f"prefix:{prefix}", self.client))
             for prefix, rate in config["RATE_LIMITS"].items()
         )
 
@@ -105,7 +108,8 @@ class SecurityLayer:
         route itself (outermost first), each with the name its rate-limit counters use.
         """
         security = resolve(route, layers, csrf=bool(self._config["CSRF"]),
-                           auth=self.auth_backends, prefix_limits=self.prefix_limits)
+                           auth=self.auth_backends, prefix_limits=self.prefix_limits,
+                           client=self.client)
         if security.headers and self.headers is not None:
             self._route_headers[route] = SecurityHeaders(self._config, security.headers)
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,

@@ -74,6 +74,12 @@ class SessionAuth(AuthBackend):
         # this names the login form the way several sites do.
         return 'Session realm="login"'
 
+    def has_credentials(self, request: Request) -> bool:
+        # SECURITY: nothing here to guess: a session cookie is signed (a forged one counts
+        # as a failure when read) or a random id, and logins are unsafe requests, which the
+        # throttle guards anyway. So a blocked address keeps its logged-in reads.
+        return False
+
     async def authenticate(self, request: Request) -> Any | None:
         session = await request.load_session()
         user_id = session.get(USER_KEY)

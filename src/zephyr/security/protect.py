@@ -16,12 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from zephyr.error_handlers import wants_html
 from zephyr.errors import HTTPException, SetupError
-from zephyr.security.auth import AuthBackend, AuthenticationFailed, authenticate, challenge_for
+from zephyr.security.auth import (
+    AuthBackend,
+    AuthenticationFailed,
+    authenticate,
+    challenge_for,
+    presents_credentials,
+)
 from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
 from zephyr.security.login import login_redirect
 from zephyr.security.permissions import LoginRequired, check_permissions
 from zephyr.security.ratelimit import (
     LIMITS_ATTRIBUTE,
+    ClientKey,
     FailureThrottle,
     Limit,
     add_rate_limit_headers,
@@ -37,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["ProtectedEndpoint", "RouteSecurity", "protect_route", "resolve"]
 
 OnError = Callable[["Request", Exception], Awaitable["Response"]]
+# The CSRF refusals where the browser itself says another site sent the request.
+_CROSS_SITE = frozenset({"csrf-sec-fetch-site", "csrf-origin"})
 #: Security options of one level (a group or the route itself) and its counter name.
 OptionLayer = tuple[Mapping[str, Any], str]
 
@@ -54,10 +63,11 @@ class RouteSecurity:
 
 
 def resolve(route: Route, layers: Sequence[OptionLayer], *, csrf: bool,
-            auth: Sequence[AuthBackend],
-            prefix_limits: Sequence[tuple[str, Limit]]) -> RouteSecurity:
+            auth: Sequence[AuthBackend], prefix_limits: Sequence[tuple[str, Limit]],
+            client: ClientKey) -> RouteSecurity:
     """Merge the security options of ``layers`` (app first, the route last) over the app's
-    defaults (``csrf``, ``auth``), adding the ``RATE_LIMITS`` prefixes that cover the route."""
+    defaults (``csrf``, ``auth``), adding the ``RATE_LIMITS`` prefixes that cover the route;
+    limits without a ``key`` count per ``client``."""
     timeout: float | None = None
     headers: dict[str, str | None] = {}
     limits: list[Limit] = []
@@ -69,8 +79,9 @@ def resolve(route: Route, layers: Sequence[OptionLayer], *, csrf: bool,
         timeout = options.get("timeout", timeout)
         headers.update(options.get("security_headers") or {})
         permissions.extend(options.get("permissions", ()))
-        limits.extend(lim.bound(counter) for lim in options.get("limits", ()))
-    limits.extend(lim.bound(route.name) for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
+        limits.extend(lim.bound(counter, client) for lim in options.get("limits", ()))
+    limits.extend(lim.bound(route.name, client)
+                  for lim in getattr(route.handler, LIMITS_ATTRIBUTE, ()))
     limits.extend(lim for prefix, lim in prefix_limits
                   if route.path == prefix or route.path.startswith(prefix + "/"))
     if permissions and not auth:
@@ -197,7 +208,12 @@ class ProtectedEndpoint:
     async def _check(self, request: Request) -> RateLimitResult | None:
         """Run the checks in order; the rate limit closest to running out, if any."""
         security, throttle = self._security, self._throttle
-        if throttle is not None and throttle.is_suspect(request):
+        # SECURITY: a blocked client is refused where it could be guessing: unsafe requests
+        # (logins, forms) and requests presenting a credential the route checks. A safe
+        # request without one is a public read, served even to a shared, blocked address.
+        if throttle is not None and throttle.is_suspect(request) and (
+                request.scope["method"] not in SAFE_METHODS
+                or presents_credentials(request, security.auth)):
             await throttle.check(request)
         tightest = None
         for lim in security.limits:
@@ -210,9 +226,12 @@ class ProtectedEndpoint:
             if security.auth:
                 request.user = await authenticate(request, security.auth)
         except (CSRFError, AuthenticationFailed) as exc:
-            # Forged requests and wrong credentials count; a visitor who is simply not
+            # Bad CSRF tokens and wrong credentials count; a visitor who is simply not
             # logged in (refused by a permission below) does not.
-            if throttle is not None:
+            # SECURITY: nor does a request the browser says another site sent: that is an
+            # attack *on* this visitor, and counting it would let any page lock them out.
+            if throttle is not None and not (isinstance(exc, CSRFError)
+                                             and exc.reason in _CROSS_SITE):
                 await throttle.record(request, type(exc).__name__)
             raise
         if security.permissions:

@@ -6,10 +6,11 @@ Fixed windows per (key, rate): a window opens at the key's first hit and lasts o
 from __future__ import annotations
 
 import abc
-import itertools
+import logging
 import math
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ __all__ = [
     "RateLimitResult",
     "RedisRateLimitBackend",
 ]
+
+logger = logging.getLogger("zephyr.security")
 
 _SECONDS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
@@ -150,10 +153,13 @@ class MemoryRateLimitBackend(RateLimitBackend):
     Each worker process counts alone, so ``--workers N`` lets a client make N
     times the rate; use :class:`RedisRateLimitBackend` there.
 
-    Memory stays bounded: every ``sweep_every`` hits, windows that have ended are
-    dropped; a new key that finds ``max_keys`` keys held drops ended windows and,
-    if that frees less than a tenth of the table, forgets the keys whose latest
-    window opened longest ago until a tenth is free.
+    Memory stays bounded, and no window is forgotten before it ends: a rate's
+    ended windows are dropped when the rate is next hit, and at most
+    ``max_keys`` keys are held. A new key that finds the table full of live
+    windows is refused (``hit`` and ``peek`` say not allowed, until the first
+    window ends; a warning is logged once each time the table fills), so a
+    flood of made-up keys can make new clients wait but cannot reset the count
+    of a key already held. Each hit costs O(1), amortised.
     """
 
     def __init__(
@@ -161,24 +167,25 @@ class MemoryRateLimitBackend(RateLimitBackend):
         *,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = 100_000,
-        sweep_every: int = 10_000,
     ) -> None:
-        for name, value in (("max_keys", max_keys), ("sweep_every", sweep_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SetupError(f"MemoryRateLimitBackend({name}={value!r}): use an int >= 1")
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
+            raise SetupError(f"MemoryRateLimitBackend(max_keys={max_keys!r}): use an int >= 1")
         self._clock = clock
         self._max_keys = max_keys
-        self._sweep_every = sweep_every
-        self._hits = 0
-        # Ordered by when each key's latest window opened: eviction takes from the front.
         self._keys: dict[str, dict[Rate, _Window]] = {}
+        # Each rate's windows in the order they opened, which (one period each) is the
+        # order they end in: the ended ones are always at the front.
+        self._ending: dict[Rate, deque[tuple[str, _Window]]] = {}
+        self._refusing = False  # new keys are refused (and that was logged)
 
     def clear(self) -> None:
         """Forget every counter (between tests that share an app, say)."""
         self._keys.clear()
+        self._ending.clear()
+        self._refusing = False
 
     def __len__(self) -> int:
-        """How many keys are held (ended windows included until the next sweep)."""
+        """How many keys are held (with ended windows until their rate is next hit)."""
         return len(self._keys)
 
     # NOTE: no method awaits between reading and writing a count, so the event loop
@@ -187,22 +194,25 @@ class MemoryRateLimitBackend(RateLimitBackend):
     async def hit(self, key: str, rate: Rate, cost: int = 1) -> RateLimitResult:
         _check_cost(cost)
         now = self._clock()
+        self._drop_ended(rate, now)
         window = self._live_window(key, rate, now) or self._open_window(key, rate, now)
+        if window is None:
+            return self._refusal(rate, now)
         window.count += cost
-        self._hits += 1
-        if self._hits >= self._sweep_every:
-            self._hits = 0
-            self._sweep(now)
         return _verdict(rate, window.count, window.ends_at - now, counted=True)
 
     async def peek(self, key: str, rate: Rate) -> RateLimitResult:
         now = self._clock()
+        self._drop_ended(rate, now)  # as hit does, so both see the same keys
         window = self._live_window(key, rate, now)
-        if window is None:
-            return _verdict(rate, 0, rate.period, counted=False)
-        return _verdict(rate, window.count, window.ends_at - now, counted=False)
+        if window is not None:
+            return _verdict(rate, window.count, window.ends_at - now, counted=False)
+        if key not in self._keys and not self._has_room(now):
+            return self._refusal(rate, now)
+        return _verdict(rate, 0, rate.period, counted=False)
 
     async def reset(self, key: str) -> None:
+        # Its windows stay queued until they would have ended; _drop_ended skips them.
         self._keys.pop(key, None)
 
     def _live_window(self, key: str, rate: Rate, now: float) -> _Window | None:
@@ -210,33 +220,59 @@ class MemoryRateLimitBackend(RateLimitBackend):
         window = windows.get(rate) if windows is not None else None
         return window if window is not None and window.ends_at > now else None
 
-    def _open_window(self, key: str, rate: Rate, now: float) -> _Window:
-        windows = self._keys.pop(key, None)
+    def _open_window(self, key: str, rate: Rate, now: float) -> _Window | None:
+        """A new window for ``key``, or ``None`` when it is a new key and there is no room."""
+        windows = self._keys.get(key)
         if windows is None:
-            windows = {}
-            if len(self._keys) >= self._max_keys:
-                self._make_room(now)
-        self._keys[key] = windows  # (re)inserted last: its window is the newest
+            if not self._has_room(now):
+                return None
+            windows = self._keys[key] = {}
         window = windows[rate] = _Window(now + rate.period)
+        queue = self._ending.get(rate)
+        if queue is None:
+            queue = self._ending[rate] = deque()
+        queue.append((key, window))
         return window
 
-    def _make_room(self, now: float) -> None:
-        # PERF: free a tenth of the table at once, so a full table costs one O(n)
-        # sweep per max_keys/10 new keys, not one per new key.
-        keep = self._max_keys - max(1, self._max_keys // 10)
-        self._sweep(now)
-        # SECURITY: forgetting a live key gives it a fresh window. Only a flood of
-        # distinct keys gets here; size max_keys above your real client count.
-        for key in list(itertools.islice(self._keys, max(0, len(self._keys) - keep))):
-            del self._keys[key]
+    def _has_room(self, now: float) -> bool:
+        """Whether a new key fits, after dropping every ended window if the table is full."""
+        if len(self._keys) >= self._max_keys:
+            for rate in list(self._ending):
+                self._drop_ended(rate, now)
+        if len(self._keys) < self._max_keys:
+            self._refusing = False
+            return True
+        if not self._refusing:
+            self._refusing = True
+            logger.warning(
+                "the memory rate-limit backend holds max_keys=%d keys whose windows have not "
+                "ended, so requests counted under a new key get 429 until one ends; raise "
+                "max_keys, or set RATE_LIMIT_BACKEND=redis", self._max_keys,
+            )
+        return False
 
-    def _sweep(self, now: float) -> None:
-        for key, windows in list(self._keys.items()):
-            for rate, window in list(windows.items()):
-                if window.ends_at <= now:
-                    del windows[rate]
-            if not windows:
-                del self._keys[key]
+    def _refusal(self, rate: Rate, now: float) -> RateLimitResult:
+        # SECURITY: a full table refuses the new key rather than forget a live window, which
+        # would give that key a fresh count: flooding made-up keys (a key= the client
+        # chooses) must not reset anyone's login limit. New keys wait for the first end.
+        wait = min(queue[0][1].ends_at for queue in self._ending.values()) - now
+        return RateLimitResult(False, rate.limit, 0, wait, wait)
+
+    def _drop_ended(self, rate: Rate, now: float) -> None:
+        """Forget the windows of ``rate`` that have ended: O(1) per window over its life."""
+        queue = self._ending.get(rate)
+        if queue is None:
+            return
+        while queue and queue[0][1].ends_at <= now:
+            key, window = queue.popleft()
+            windows = self._keys.get(key)
+            # A key reset (and maybe hit again) since: this window is no longer its own.
+            if windows is not None and windows.get(rate) is window:
+                del windows[rate]
+                if not windows:
+                    del self._keys[key]
+        if not queue:
+            del self._ending[rate]
 
 
 # KEYS[1] the counter, KEYS[2] the set of the key's counters (for reset);
