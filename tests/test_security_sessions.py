@@ -156,25 +156,54 @@ def test_reading_the_session_makes_the_response_private(
     assert "set-cookie" not in response.headers  # read, not changed: nothing re-sent
 
 
-@pytest.mark.parametrize(("base_url", "secure_setting", "secure"), [
-    ("http://localhost", None, False),
-    ("https://localhost", None, True),
-    ("http://localhost", True, True),
-    ("https://localhost", False, False),
+@pytest.mark.parametrize(("base_url", "settings", "name", "secure"), [
+    ("http://localhost", {}, "session", False),
+    # Secure, Path=/ and no Domain: the browser keeps a __Host- cookie only from this host
+    # over https, so neither a sibling subdomain nor an http page can plant one.
+    ("https://localhost", {}, "__Host-session", True),
+    ("http://localhost", {"session_cookie_secure": True}, "__Host-session", True),
+    ("https://localhost", {"session_cookie_secure": False}, "session", False),
+    ("https://localhost", {"cookie_host_prefix": False}, "session", True),
+    ("https://localhost", {"session_cookie_name": "sid"}, "__Host-sid", True),
+    ("https://localhost", {"session_cookie_name": "__Secure-sid", "session_cookie_secure": True},
+     "__Secure-sid", True),
 ])
 def test_a_written_session_cookie_has_the_safe_flags(
-        session_settings: dict[str, Any], base_url: str, secure_setting: bool | None,
+        session_settings: dict[str, Any], base_url: str, settings: dict[str, Any], name: str,
         secure: bool) -> None:
-    app = session_app(session_max_age=3600, session_cookie_secure=secure_setting,
-                      **session_settings)
+    app = session_app(session_max_age=3600, **settings, **session_settings)
     with TestClient(app, base_url=base_url) as client:
         response = client.get("/write")
-    [(name, value, attributes)] = set_cookies(response)
+        [(sent, value, attributes)] = set_cookies(response)
+        client.cookies.clear()
+        assert client.get("/read", headers={"cookie": f"{sent}={value}"}).json() == {"value": "1"}
     expected = {"Max-Age=3600", "Path=/", "HttpOnly", "SameSite=Lax"}
-    assert (name, attributes) == ("session", expected | ({"Secure"} if secure else set()))
+    assert (sent, attributes) == (name, expected | ({"Secure"} if secure else set()))
     assert value
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["vary"] == "Cookie"
+
+
+def test_over_https_only_the_host_prefixed_cookie_is_read(session_settings: dict[str, Any]) -> None:
+    with TestClient(session_app(**session_settings), base_url="https://localhost") as client:
+        client.get("/write", params={"value": "mine"})
+        cookie = client.cookies["__Host-session"]
+        client.cookies.clear()
+        # A cookie without the prefix may come from a sibling subdomain or an http page.
+        planted = client.get("/read", headers={"cookie": f"session={cookie}"})
+        lookalike = client.get("/read", headers={"cookie": f"__host-session={cookie}"})
+        own = client.get("/read", headers={"cookie": f"__Host-session={cookie}"})
+    assert (planted.json(), lookalike.json(), own.json()) == ({}, {}, {"value": "mine"})
+
+
+@pytest.mark.parametrize("name", ["__Host-sid", "__secure-sid"])
+@pytest.mark.parametrize("setting", ["session_cookie_name"])
+def test_a_prefixed_cookie_name_needs_secure_cookies(name: str, setting: str) -> None:
+    with pytest.raises(RuntimeError) as caught, TestClient(Zephyr(**{setting: name})):
+        pass
+    assert (f"ConfigError: {setting.upper()} {name!r} has a cookie prefix, which browsers "
+            "accept only on Secure cookies; set SESSION_COOKIE_SECURE = True, or drop the "
+            "prefix (over https, COOKIE_HOST_PREFIX adds __Host- by itself)") in str(caught.value)
 
 
 # -- round trips -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ from zephyr.security.session_backends import (
     SessionBackend,
 )
 from zephyr.security.sessions import SessionManager
+from zephyr.security.site_cookies import SiteCookie
 
 if TYPE_CHECKING:
     from zephyr.datastructures import Session
@@ -71,8 +72,8 @@ class SecurityLayer:
         self.headers = SecurityHeaders(config) if config["SECURITY_HEADERS"] else None
         self.sessions = SessionManager(
             _session_backend(config["SESSION_BACKEND"], keys, config["REDIS_URL"]),
-            cookie_name=config["SESSION_COOKIE_NAME"], max_age=config["SESSION_MAX_AGE"],
-            secure=config["SESSION_COOKIE_SECURE"], on_forged=self._count_forged_session,
+            cookie=_site_cookie(config, "SESSION_COOKIE_NAME"),
+            on_forged=self._count_forged_session,
         )
         # Built even with CSRF=False: a route may still ask for it with csrf=True.
         self.csrf = CSRFProtection(
@@ -160,6 +161,11 @@ def _secret_keys(config: Mapping[str, Any]) -> list[str]:
                 "what the app accepts, so remove it or replace it"
             )
     return [key, *fallbacks]
+
+
+def _site_cookie(config: Mapping[str, Any], setting: str) -> SiteCookie:
+    return SiteCookie(config[setting], setting=setting, secure=config["SESSION_COOKIE_SECURE"],
+                      host_prefix=config["COOKIE_HOST_PREFIX"], max_age=config["SESSION_MAX_AGE"])
 
 
 def _session_backend(kind: str, keys: list[str], redis_url: str) -> SessionBackend:

@@ -17,6 +17,7 @@ from zephyr.datastructures import Session
 from zephyr.errors import ContextError
 from zephyr.requests import Request  # at runtime: Depends(load_session) reads its annotation
 from zephyr.security.session_backends import SessionBackend
+from zephyr.security.site_cookies import SiteCookie
 
 if TYPE_CHECKING:
     from zephyr.responses import Response
@@ -31,21 +32,20 @@ async def load_session(request: Request) -> Session:
 class SessionManager:
     """Loads and saves sessions for one app: its backend and cookie settings."""
 
-    __slots__ = ("backend", "cookie_name", "max_age", "on_forged", "secure")
+    __slots__ = ("backend", "cookie", "max_age", "on_forged")
 
-    def __init__(self, backend: SessionBackend, *, cookie_name: str, max_age: int,
-                 secure: bool | None,
+    def __init__(self, backend: SessionBackend, *, cookie: SiteCookie,
                  on_forged: Callable[[Request], Awaitable[None]] | None = None) -> None:
         self.backend = backend
-        self.cookie_name = cookie_name
-        self.max_age = max_age
-        self.secure = secure
+        #: The session cookie: its name (``__Host-`` over https) and flags.
+        self.cookie = cookie
+        self.max_age = cookie.max_age
         #: Called with the request when its session cookie was forged or tampered with.
         self.on_forged = on_forged
 
     def open_now(self, request: Request) -> Session:
         """The session of ``request`` without waiting: possible for the cookie backend."""
-        cookie = request.cookies.get(self.cookie_name)
+        cookie = self.cookie.read(request)
         if cookie is None:
             return Session()
         if not self.backend.loads_now:
@@ -58,7 +58,7 @@ class SessionManager:
 
     async def open(self, request: Request) -> Session:
         """The session of ``request``, loaded from the backend."""
-        cookie = request.cookies.get(self.cookie_name)
+        cookie = self.cookie.read(request)
         if cookie is None:
             return Session()
         return self._session(cookie, await self.backend.load(cookie, max_age=self.max_age))
@@ -81,9 +81,8 @@ class SessionManager:
             headers["Vary"] = "Cookie"
         elif "cookie" not in vary.lower():
             headers["Vary"] = vary + ", Cookie"
-        secure = request.scope.get("scheme") == "https" if self.secure is None else self.secure
         if session.refused is not None:
-            await self._refused(request, session, response, secure)
+            await self._refused(request, session, response)
         if not session.modified:
             return
         old = session.cookie
@@ -92,17 +91,15 @@ class SessionManager:
             old = None
         if not session:
             if session.cookie is not None:
-                response.delete_cookie(self.cookie_name, secure=secure)
+                self.cookie.delete(request, response)
             return
         value = await self.backend.save(old, dict(session), max_age=self.max_age)
-        response.set_cookie(self.cookie_name, value, max_age=self.max_age, secure=secure,
-                            httponly=True, samesite="lax")
+        self.cookie.set(request, response, value)
 
-    async def _refused(self, request: Request, session: Session, response: Response,
-                       secure: bool) -> None:
+    async def _refused(self, request: Request, session: Session, response: Response) -> None:
         """Drop a refused cookie (so it is not sent again); count a forged one as a failure."""
         if not session.modified:
-            response.delete_cookie(self.cookie_name, secure=secure)
+            self.cookie.delete(request, response)
         if session.refused == "forged":
             log_refusal("session-refused", request.scope, "bad-signature")
             if self.on_forged is not None:
