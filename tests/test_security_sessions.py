@@ -16,7 +16,7 @@ import redis
 from itsdangerous import Signer
 from itsdangerous.timed import TimestampSigner
 
-from tests.conftest import TEST_SECRET_KEY, session_settings_for
+from tests.conftest import TEST_SECRET_KEY, session_settings_for, stored_sessions
 from zephyr import ContextError, Depends, Request, Zephyr
 from zephyr.responses import JSONResponse, Response
 from zephyr.security import CookieSessionBackend, MemorySessionBackend, Session, load_session
@@ -237,6 +237,62 @@ def test_a_cleared_server_side_session_cannot_be_replayed(
         client.get("/clear")
         response = read_with(client, cookie)
     assert (response.status_code, response.json()) == (200, {})
+
+
+# -- failed requests -------------------------------------------------------------------------
+
+
+def failing_routes(app: Zephyr) -> Zephyr:
+    """``app`` plus routes that change the session, then fail (or answer 400) at ``/<how>``."""
+
+    @app.get("/change-then/<how>")
+    async def change_then(request: Request, how: str, change: str = "write") -> Response:
+        session = await request.load_session()
+        if change == "write":
+            session["value"] = "changed"
+        elif change == "regenerate":
+            session.regenerate()
+        else:
+            session.clear()
+        if how == "raise":
+            raise RuntimeError("the handler broke")
+        return Response("refused", status_code=int(how))
+
+    return app
+
+
+@pytest.mark.parametrize(("how", "status"), [("raise", 500), ("503", 503), ("502", 502)])
+@pytest.mark.parametrize("change", ["write", "regenerate", "clear"])
+@pytest.mark.parametrize("existing", [False, True])
+def test_no_5xx_response_saves_the_session(
+        session_settings: dict[str, Any], how: str, status: int, change: str,
+        existing: bool) -> None:
+    app = failing_routes(session_app(**session_settings))
+    with TestClient(app) as client:
+        if existing:
+            cookie = written_cookie(client, "before")
+        before = stored_sessions(app)
+        response = client.get(f"/change-then/{how}", params={"change": change})
+        after = stored_sessions(app)
+        read = read_with(client, cookie).json() if existing else None
+    assert response.status_code == status
+    assert "set-cookie" not in response.headers
+    assert after == before
+    assert read == ({"value": "before"} if existing else None)
+    # The failure still goes out with the security headers and is not cached.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("status", [200, 400, 404, 499])
+def test_any_other_response_saves_the_session(session_settings: dict[str, Any],
+                                               status: int) -> None:
+    app = failing_routes(session_app(**session_settings))
+    with TestClient(app) as client:
+        response = client.get(f"/change-then/{status}")
+        [(name, _, _)] = set_cookies(response)
+        assert (response.status_code, name) == (status, "session")
+        assert client.get("/read").json() == {"value": "changed"}
 
 
 # -- forged and garbage cookies ----------------------------------------------------------

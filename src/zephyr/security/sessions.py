@@ -72,7 +72,11 @@ class SessionManager:
         return session
 
     async def commit(self, request: Request, session: Session, response: Response) -> None:
-        """Save a changed session and set (or delete) its cookie; mark the response private."""
+        """Save a changed session and set (or delete) its cookie; mark the response private.
+
+        No 5xx response saves anything: a request that failed half-way (an unhandled
+        error, a timeout, a handler answering 503) leaves the session as it found it.
+        """
         headers = response.headers
         # NOTE: the response depends on the cookie: shared caches must neither store nor reuse it.
         headers["Cache-Control"] = "no-store"
@@ -81,9 +85,12 @@ class SessionManager:
             headers["Vary"] = "Cookie"
         elif "cookie" not in vary.lower():
             headers["Vary"] = vary + ", Cookie"
+        # SECURITY: the changes of a failed request are half-done work (a login whose
+        # account setup crashed, a cart written before the payment failed): never saved.
+        failed = response.status_code >= 500
         if session.refused is not None:
-            await self._refused(request, session, response)
-        if not session.modified:
+            await self._refused(request, session, response, failed=failed)
+        if failed or not session.modified:
             return
         old = session.cookie
         if old is not None and (session.regenerated or not session):
@@ -96,9 +103,11 @@ class SessionManager:
         value = await self.backend.save(old, dict(session), max_age=self.max_age)
         self.cookie.set(request, response, value)
 
-    async def _refused(self, request: Request, session: Session, response: Response) -> None:
-        """Drop a refused cookie (so it is not sent again); count a forged one as a failure."""
-        if not session.modified:
+    async def _refused(self, request: Request, session: Session, response: Response, *,
+                       failed: bool) -> None:
+        """Drop a refused cookie (so it is not sent again, unless the request ``failed``);
+        count a forged one as a failure."""
+        if not (session.modified or failed):
             self.cookie.delete(request, response)
         if session.refused == "forged":
             log_refusal("session-refused", request.scope, "bad-signature")
