@@ -61,15 +61,23 @@ class SessionBackend(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def save(self, cookie: str | None, data: dict[str, Any], *, max_age: int) -> str:
+    async def save(self, cookie: str | None, data: dict[str, Any], *,
+                   max_age: int) -> str | None:
         """Store ``data`` for ``max_age`` seconds and return the cookie value to send.
 
         ``cookie=None`` starts a new session (server-side backends make a new id).
+        A server-side session is only ever updated while its record exists: when it is
+        gone (deleted by a logout or an admin, expired, evicted) nothing is stored and
+        the answer is ``None``, so a request that loaded it earlier cannot bring it back.
         """
 
     @abc.abstractmethod
-    async def delete(self, cookie: str) -> None:
-        """Forget the server-side data of ``cookie``; bad cookies are ignored."""
+    async def delete(self, cookie: str) -> bool:
+        """Forget the server-side data of ``cookie``: whether there was any.
+
+        Bad cookies are ignored (``False``); a backend that keeps nothing on the
+        server cannot tell a forgotten session and answers ``True``.
+        """
 
     async def close(self) -> None:  # noqa: B027 - a no-op default, not an abstract method
         """Release connections; called once at shutdown."""
@@ -198,8 +206,9 @@ class CookieSessionBackend(SessionBackend):
             )
         return value
 
-    async def delete(self, cookie: str) -> None:
+    async def delete(self, cookie: str) -> bool:
         """Nothing to forget: the data lives only in the cookie, which the caller clears."""
+        return True
 
 
 class _SignedIdBackend(SessionBackend):
@@ -218,10 +227,14 @@ class _SignedIdBackend(SessionBackend):
     async def _read(self, session_id: str) -> bytes | str | None: ...
 
     @abc.abstractmethod
-    async def _write(self, session_id: str, payload: bytes, max_age: int) -> None: ...
+    async def _write(self, session_id: str, payload: bytes, max_age: int, *,
+                     existing: bool) -> bool:
+        """Store ``payload``; with ``existing``, only if the record is still there (whether
+        it was stored)."""
 
     @abc.abstractmethod
-    async def _forget(self, session_id: str) -> None: ...
+    async def _forget(self, session_id: str) -> bool:
+        """Remove the record: whether there was one (not expired)."""
 
     def is_signed(self, cookie: str) -> bool:
         return self._session_id(cookie) is not None
@@ -243,21 +256,26 @@ class _SignedIdBackend(SessionBackend):
         payload = await self._read(session_id)
         return None if payload is None else _decode(payload)
 
-    async def save(self, cookie: str | None, data: dict[str, Any], *, max_age: int) -> str:
-        """Overwrite the session of a validly signed ``cookie``, else start a new one."""
+    async def save(self, cookie: str | None, data: dict[str, Any], *,
+                   max_age: int) -> str | None:
+        """Overwrite the session of a validly signed ``cookie`` while it exists (``None`` once
+        it is gone), else start a new one."""
         _check_max_age(max_age)
         payload = _encode(data)
         session_id = None if cookie is None else self._session_id(cookie)
         if session_id is None:
             session_id = secrets.token_urlsafe(32)
-        await self._write(session_id, payload, max_age)
+            await self._write(session_id, payload, max_age, existing=False)
+        # SECURITY: a revoked session stays revoked: a request that loaded it before the
+        # logout must not re-create it, user id and all, when it saves afterwards.
+        elif not await self._write(session_id, payload, max_age, existing=True):
+            return None
         # NOTE: signing again on every save moves old cookies onto the newest key.
         return self._signer.sign(session_id).decode("ascii")
 
-    async def delete(self, cookie: str) -> None:
+    async def delete(self, cookie: str) -> bool:
         session_id = self._session_id(cookie)
-        if session_id is not None:
-            await self._forget(session_id)
+        return session_id is not None and await self._forget(session_id)
 
 
 class MemorySessionBackend(_SignedIdBackend):
@@ -302,14 +320,19 @@ class MemorySessionBackend(_SignedIdBackend):
             return None
         return payload
 
-    async def _write(self, session_id: str, payload: bytes, max_age: int) -> None:
+    async def _write(self, session_id: str, payload: bytes, max_age: int, *,
+                     existing: bool) -> bool:
+        if existing and self._read_now(session_id) is None:
+            return False
         self._sessions[session_id] = (self._clock() + max_age, payload)
         self._sessions.move_to_end(session_id)
         while len(self._sessions) > self._max_sessions:
             self._sessions.popitem(last=False)
+        return True
 
-    async def _forget(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+    async def _forget(self, session_id: str) -> bool:
+        entry = self._sessions.pop(session_id, None)
+        return entry is not None and self._clock() < entry[0]
 
 
 class RedisSessionBackend(_SignedIdBackend):
@@ -358,13 +381,19 @@ class RedisSessionBackend(_SignedIdBackend):
             payload: bytes | str | None = await self._client.get(self._prefix + session_id)
         return payload
 
-    async def _write(self, session_id: str, payload: bytes, max_age: int) -> None:
+    async def _write(self, session_id: str, payload: bytes, max_age: int, *,
+                     existing: bool) -> bool:
+        # NOTE: SET ... XX writes only over a key that exists, atomically: a DEL from a
+        # logout in another worker either comes first (nothing is written) or after.
         with self._reaching_redis():
-            await self._client.set(self._prefix + session_id, payload, px=max_age * 1000)
+            stored = await self._client.set(self._prefix + session_id, payload,
+                                            px=max_age * 1000, xx=existing)
+        return bool(stored)
 
-    async def _forget(self, session_id: str) -> None:
+    async def _forget(self, session_id: str) -> bool:
         with self._reaching_redis():
-            await self._client.delete(self._prefix + session_id)
+            removed: int = await self._client.delete(self._prefix + session_id)
+        return removed > 0
 
     async def close(self) -> None:
         """Close the client this backend created; a client passed in is the caller's."""

@@ -93,15 +93,22 @@ class SessionManager:
         if failed or not session.modified:
             return
         old = session.cookie
+        data = dict(session)
         if old is not None and (session.regenerated or not session):
-            await self.backend.delete(old)
+            if not await self.backend.delete(old) and session.regenerated:
+                # SECURITY: the old session is gone (a logout or an admin while this
+                # request ran): its data, user id included, does not move to the new id.
+                data = session.renewed()
             old = None
-        if not session:
+        if not data:
             if session.cookie is not None:
                 self.cookie.delete(request, response)
             return
-        value = await self.backend.save(old, dict(session), max_age=self.max_age)
-        self.cookie.set(request, response, value)
+        value = await self.backend.save(old, data, max_age=self.max_age)
+        # SECURITY: None: the session was deleted while this request ran; the write is
+        # dropped and the cookie left alone (a concurrent login may have just replaced it).
+        if value is not None:
+            self.cookie.set(request, response, value)
 
     async def _refused(self, request: Request, session: Session, response: Response, *,
                        failed: bool) -> None:
