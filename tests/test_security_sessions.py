@@ -17,7 +17,7 @@ from itsdangerous import Signer
 from itsdangerous.timed import TimestampSigner
 
 from tests.conftest import TEST_SECRET_KEY, session_settings_for, stored_sessions
-from zephyr import ContextError, Depends, Request, Zephyr
+from zephyr import Depends, Request, Zephyr, csrf_token
 from zephyr.responses import JSONResponse, Response
 from zephyr.security import CookieSessionBackend, MemorySessionBackend, Session, load_session
 from zephyr.testing import TestClient
@@ -69,18 +69,6 @@ def session_app(**settings: Any) -> Zephyr:
         session = await request.load_session()
         session.regenerate()
         return dict(session)
-
-    @app.get("/sync-read")
-    async def sync_read(request: Request) -> dict[str, Any]:
-        try:
-            return dict(request.session)
-        except ContextError as exc:
-            return {"error": str(exc)}
-
-    @app.get("/loaded-then-sync")
-    async def loaded_then_sync(request: Request) -> dict[str, Any]:
-        await request.load_session()
-        return dict(request.session)
 
     return app
 
@@ -476,24 +464,75 @@ def test_regenerate_gives_a_new_id_and_kills_the_old_one(
 # -- loading server-side sessions ----------------------------------------------------------
 
 
-def test_request_session_needs_loading_with_the_redis_backend(redis_url: str) -> None:
-    with TestClient(session_app(session_backend="redis", redis_url=redis_url)) as client:
-        written_cookie(client, "stored")
-        unloaded = client.get("/sync-read")
-        loaded = client.get("/loaded-then-sync")
-    assert unloaded.json() == {"error": (
-        "request.session with the RedisSessionBackend needs loading first: `await "
-        "request.load_session()` (or take a `session: Session = Depends(load_session)` "
-        "parameter)"
-    )}
-    assert loaded.json() == {"value": "stored"}
+def loading_routes(app: Zephyr) -> Zephyr:
+    """``app`` plus handlers that use ``request.session`` and ``csrf_token()`` without loading
+    anything first, and ``POST /submit`` to send the token back to."""
+
+    @app.get("/plain-def")
+    def plain(request: Request) -> dict[str, Any]:
+        return {"session": dict(request.session), "token": csrf_token()}
+
+    @app.get("/async-def")
+    async def coroutine(request: Request) -> dict[str, Any]:
+        return {"session": dict(request.session), "token": csrf_token(request)}
+
+    @app.post("/submit")
+    async def submit() -> str:
+        return "accepted"
+
+    return app
 
 
-@pytest.mark.parametrize("kind", ["cookie", "memory"])
-def test_request_session_works_without_loading_when_the_backend_needs_no_io(kind: str) -> None:
-    with TestClient(session_app(session_backend=kind)) as client:
+@pytest.mark.parametrize("path", ["/plain-def", "/async-def"])
+def test_request_session_and_csrf_token_need_no_loading_on_any_backend(
+        session_settings: dict[str, Any], path: str) -> None:
+    app = loading_routes(session_app(**session_settings))
+    with TestClient(app, same_origin=False) as client:
         written_cookie(client, "stored")
-        assert client.get("/sync-read").json() == {"value": "stored"}
+        response = client.get(path)
+        body = response.json()
+        submitted = client.post("/submit", headers={"x-csrf-token": body["token"]})
+    assert (response.status_code, body["session"]) == (200, {"value": "stored"})
+    assert (submitted.status_code, submitted.text) == (200, "accepted")
+
+
+def test_before_request_hooks_see_the_loaded_redis_session(redis_url: str) -> None:
+    app = session_app(session_backend="redis", redis_url=redis_url)
+    seen: list[dict[str, Any]] = []
+
+    @app.before_request
+    def hook(request: Request) -> None:
+        seen.append(dict(request.session))
+
+    with TestClient(app) as client:
+        written_cookie(client, "stored")
+        assert client.get("/untouched").status_code == 200
+    assert seen == [{}, {"value": "stored"}]
+
+
+def test_redis_sessions_load_once_and_only_for_requests_with_the_cookie(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = loading_routes(session_app(session_backend="redis", redis_url=redis_url))
+    with TestClient(app) as client:
+        backend = app.security.sessions.backend  # type: ignore[union-attr]
+        loads: list[str] = []
+        load = backend.load
+
+        async def counted(cookie: str, *, max_age: int) -> dict[str, Any] | None:
+            loads.append(cookie)
+            return await load(cookie, max_age=max_age)
+
+        monkeypatch.setattr(backend, "load", counted)
+        for path in ("/untouched", "/read"):
+            assert client.get(path).status_code == 200
+        without_cookie = len(loads)
+        cookie = written_cookie(client, "stored")
+        loads.clear()
+        for path in ("/untouched", "/read", "/async-def"):
+            assert client.get(path).status_code == 200
+    assert without_cookie == 0
+    # One round trip per request that carries the cookie, however often the handler asks.
+    assert loads == [cookie] * 3
 
 
 def test_a_depends_load_session_parameter_gets_the_loaded_session(

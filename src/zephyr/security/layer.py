@@ -35,7 +35,7 @@ from zephyr.security.session_backends import (
     RedisSessionBackend,
     SessionBackend,
 )
-from zephyr.security.sessions import SessionManager
+from zephyr.security.sessions import SessionLoadingEndpoint, SessionManager
 from zephyr.security.site_cookies import SiteCookie
 
 if TYPE_CHECKING:
@@ -97,11 +97,16 @@ class SecurityLayer:
 
         ``layers`` are the security options of the app, the route's groups and the
         route itself (outermost first), each with the name its rate-limit counters use.
+        With a backend that cannot load sessions without waiting, the session of a
+        request carrying its cookie is loaded before the handler.
         """
         security = resolve(route, layers, csrf=bool(self._config["CSRF"]),
                            auth=self.auth_backends, prefix_limits=self.prefix_limits)
         if security.headers and self.headers is not None:
             self._route_headers[route] = SecurityHeaders(self._config, security.headers)
+        if not self.sessions.backend.loads_now:
+            # After the checks, so a refused request costs no round trip to the store.
+            endpoint = SessionLoadingEndpoint(self.sessions, endpoint, on_error)
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,
                              throttle=self.throttle, counter=self.limits)
 

@@ -20,9 +20,13 @@ from zephyr.security.session_backends import SessionBackend
 from zephyr.security.site_cookies import SiteCookie
 
 if TYPE_CHECKING:
+    from zephyr.middleware import Endpoint
     from zephyr.responses import Response
 
-__all__ = ["Session", "SessionManager", "load_session"]
+__all__ = ["Session", "SessionLoadingEndpoint", "SessionManager", "load_session"]
+
+# Where SessionLoadingEndpoint leaves the session it loaded, until something asks for it.
+_LOADED = "zephyr.loaded_session"
 
 async def load_session(request: Request) -> Session:
     """The request's session, loaded: use as ``session: Session = Depends(load_session)``."""
@@ -49,6 +53,9 @@ class SessionManager:
         if cookie is None:
             return Session()
         if not self.backend.loads_now:
+            loaded: Session | None = request.scope.get(_LOADED)
+            if loaded is not None:
+                return loaded
             raise ContextError(
                 f"request.session with the {type(self.backend).__name__} needs loading first: "
                 "`await request.load_session()` (or take a `session: Session = "
@@ -61,6 +68,10 @@ class SessionManager:
         cookie = self.cookie.read(request)
         if cookie is None:
             return Session()
+        if not self.backend.loads_now:
+            loaded: Session | None = request.scope.get(_LOADED)
+            if loaded is not None:
+                return loaded
         return self._session(cookie, await self.backend.load(cookie, max_age=self.max_age))
 
     def _session(self, cookie: str, data: dict[str, Any] | None) -> Session:
@@ -120,3 +131,31 @@ class SessionManager:
             log_refusal("session-refused", request.scope, "bad-signature")
             if self.on_forged is not None:
                 await self.on_forged(request)
+
+
+class SessionLoadingEndpoint:
+    """A route's endpoint that first loads the session of a request carrying its cookie.
+
+    For backends that cannot load without waiting (Redis): ``request.session`` and
+    ``csrf_token()`` then work in any handler, as with the cookie backend. Built once
+    per route at startup, and only for such backends; a request without the cookie
+    makes no round trip, and one with it makes one, however often the session is asked.
+    """
+
+    __slots__ = ("_endpoint", "_on_error", "_sessions")
+
+    def __init__(self, sessions: SessionManager, endpoint: Endpoint,
+                 on_error: Callable[[Request, Exception], Awaitable[Response]]) -> None:
+        self._sessions = sessions
+        self._endpoint = endpoint
+        self._on_error = on_error
+
+    async def __call__(self, request: Request) -> Response:
+        if request.opened_session is None and self._sessions.cookie.read(request) is not None:
+            try:
+                # Left aside rather than opened: a handler that never asks for the session
+                # gets a response that is not marked private, as with the other backends.
+                request.scope[_LOADED] = await self._sessions.open(request)
+            except Exception as exc:  # an unreachable store: the route's error handlers answer
+                return await self._on_error(request, exc)
+        return await self._endpoint(request)
