@@ -185,7 +185,7 @@ def test_over_https_only_the_host_prefixed_cookie_is_read(session_settings: dict
 
 
 @pytest.mark.parametrize("name", ["__Host-sid", "__secure-sid"])
-@pytest.mark.parametrize("setting", ["session_cookie_name"])
+@pytest.mark.parametrize("setting", ["session_cookie_name", "csrf_cookie_name"])
 def test_a_prefixed_cookie_name_needs_secure_cookies(name: str, setting: str) -> None:
     with pytest.raises(RuntimeError) as caught, TestClient(Zephyr(**{setting: name})):
         pass
@@ -523,7 +523,7 @@ def test_redis_sessions_load_once_and_only_for_requests_with_the_cookie(
             return await load(cookie, max_age=max_age)
 
         monkeypatch.setattr(backend, "load", counted)
-        for path in ("/untouched", "/read"):
+        for path in ("/untouched", "/plain-def", "/async-def", "/read"):
             assert client.get(path).status_code == 200
         without_cookie = len(loads)
         cookie = written_cookie(client, "stored")

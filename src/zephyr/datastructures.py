@@ -371,18 +371,17 @@ class URL:
         return self.replace(query=urlencode(pairs))
 
 
-#: Session keys Zephyr itself uses (a leading underscore keeps them apart from yours).
-CSRF_KEY = "_csrf"
-
-
 class Session(MutableMapping[str, Any]):
     """The session of one request: a mutable mapping that remembers whether it changed.
 
     ``regenerate()`` gives the session a new identity (call it on login, as
     ``login_user`` does, to defeat session fixation); ``clear()`` empties it.
+    The visitor's CSRF secret travels beside the data, never in it: it is kept in
+    a cookie of its own, so a session is never stored just to hold it.
     """
 
-    __slots__ = ("_cookie", "_data", "_renewed", "modified", "refused", "regenerated")
+    __slots__ = ("_cookie", "_data", "_renewed", "csrf_secret", "csrf_secret_is_new", "modified",
+                 "refused", "regenerated")
 
     def __init__(self, data: Mapping[str, Any] | None = None, cookie: str | None = None) -> None:
         self._data: dict[str, Any] = dict(data or {})
@@ -395,6 +394,10 @@ class Session(MutableMapping[str, Any]):
         self.modified = False
         #: Whether ``regenerate()`` was called.
         self.regenerated = False
+        #: The visitor's CSRF secret once a token was asked for (``zephyr.security.csrf``).
+        self.csrf_secret: str | None = None
+        #: Whether ``csrf_secret`` was made for this response (its cookie is then sent).
+        self.csrf_secret_is_new = False
 
     @property
     def cookie(self) -> str | None:
@@ -435,9 +438,11 @@ class Session(MutableMapping[str, Any]):
         in another request, an admin), the new id gets only what was set after this
         call, never the old session's data.
         """
-        self._data.pop(CSRF_KEY, None)
         self.regenerated = self.modified = True
         self._renewed = set()
+        # The next csrf_token() makes a new secret; without one the old cookie is dropped.
+        self.csrf_secret = None
+        self.csrf_secret_is_new = False
 
     def renewed(self) -> dict[str, Any]:
         """What was set since :meth:`regenerate` (everything before it is left out)."""

@@ -77,8 +77,8 @@ class SecurityLayer:
         )
         # Built even with CSRF=False: a route may still ask for it with csrf=True.
         self.csrf = CSRFProtection(
-            keys, trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
-            max_age=config["SESSION_MAX_AGE"],
+            keys, cookie=_site_cookie(config, "CSRF_COOKIE_NAME"),
+            trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
         )
         self.limits: RateLimitBackend = (
             RedisRateLimitBackend(config["REDIS_URL"])
@@ -129,7 +129,8 @@ class SecurityLayer:
 
     async def _save_then_finish(self, request: Request, session: Session,
                                 response: Response) -> None:
-        await self.sessions.commit(request, session, response)
+        if await self.sessions.commit(request, session, response):
+            self.csrf.save(request, session, response)
         self.finish(request, response, saved=True)
 
     async def _count_forged_session(self, request: Request) -> None:

@@ -82,11 +82,12 @@ class SessionManager:
         session.refused = "expired" if self.backend.is_signed(cookie) else "forged"
         return session
 
-    async def commit(self, request: Request, session: Session, response: Response) -> None:
+    async def commit(self, request: Request, session: Session, response: Response) -> bool:
         """Save a changed session and set (or delete) its cookie; mark the response private.
 
         No 5xx response saves anything: a request that failed half-way (an unhandled
         error, a timeout, a handler answering 503) leaves the session as it found it.
+        Whether the response may carry the session's changes (it is not a 5xx).
         """
         headers = response.headers
         # NOTE: the response depends on the cookie: shared caches must neither store nor reuse it.
@@ -101,8 +102,13 @@ class SessionManager:
         failed = response.status_code >= 500
         if session.refused is not None:
             await self._refused(request, session, response, failed=failed)
-        if failed or not session.modified:
-            return
+        if failed:
+            return False
+        if session.modified:
+            await self._save(request, session, response)
+        return True
+
+    async def _save(self, request: Request, session: Session, response: Response) -> None:
         old = session.cookie
         data = dict(session)
         if old is not None and (session.regenerated or not session):
