@@ -1,12 +1,15 @@
 """CSRF under attack, in-process: browser verdicts, origins, tokens (forged, stale, foreign,
-misplaced), the opt-outs, the HTML refusal page and the failure throttle.
+misplaced), clients that are no browser, the opt-outs, the HTML refusal page and the failure
+throttle.
 
 Token paths use ``TestClient(app, same_origin=False)`` (a client that gives no
-browser verdict); browser paths set ``Sec-Fetch-Site`` / ``Origin`` themselves.
+browser verdict) holding the cookies of a page it loaded first, as an old browser
+would; browser paths set ``Sec-Fetch-Site`` / ``Origin`` themselves.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 from typing import Any
@@ -17,9 +20,19 @@ from itsdangerous import URLSafeTimedSerializer
 
 from tests.conftest import TEST_SECRET_KEY, stored_sessions
 from zephyr import Request, Zephyr, csrf_token
-from zephyr.security import AuthUser, login_user, logout_user
+from zephyr.security import (
+    AuthUser,
+    BasicAuth,
+    BearerAuth,
+    PasswordHasher,
+    login_user,
+    logout_user,
+    static_passwords,
+    static_tokens,
+)
 from zephyr.testing import TestClient
 
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 TRUSTED = "https://admin.example.com"
 OTHER_KEY = "other-Pw3Tz8Rk1Xm6Vc0Qb5Ny2Lh7Gs4Jd9Fa3Wu"
 SITE = "sec-fetch-site"
@@ -78,15 +91,16 @@ def signed_token(client: TestClient, key: str) -> str:
 
 
 def make_token(kind: str | None, client: TestClient) -> str | None:
-    """The token an attacker (or the client itself) would send; the client gets a session."""
-    if kind is None:
-        return None
+    """The token an attacker (or the client itself) would send, after the client loaded a
+    page (so it holds the cookies a browser would)."""
     if kind == "other-session":
         foreign = get_token(client)
         client.cookies.clear()
         get_token(client)
         return foreign
     valid = get_token(client)
+    if kind is None:
+        return None
     middle = len(valid) // 2
     return {
         "valid": lambda: valid,
@@ -338,7 +352,9 @@ def test_logout_regenerates_the_csrf_secret(session_settings: dict[str, Any]) ->
         post_submit(client, {}, get_token(client), path="/login")
         before = get_token(client)
         assert post_submit(client, {}, before, path="/logout").status_code == 200
+        fresh = get_token(client)  # the next page the visitor loads
         stale = post_submit(client, {}, before)
+        assert post_submit(client, {}, fresh).status_code == 200
     assert (stale.status_code, stale.json()["reason"]) == (403, "csrf-token-invalid")
 
 
@@ -470,6 +486,71 @@ def test_repeated_csrf_failures_are_throttled(caplog: pytest.LogCaptureFixture) 
     assert events == ["csrf-refused"] * 3 + ["failure-throttled"] * 2
 
 
+# -- clients that are no browser (as Go's net/http CrossOriginProtection) ------------------------
+
+MISSING = ("CSRF check failed: the CSRF token is missing; send the csrf_token form field or the "
+           "X-CSRF-Token header (from csrf_token()). A route that no cookie or HTTP Basic "
+           "authenticates can turn the check off with csrf=False, and another site of yours "
+           "goes in CSRF_TRUSTED_ORIGINS")
+BASIC = {"authorization": "Basic " + base64.b64encode(b"ci:s3cret-pass").decode()}
+
+
+def api_app(ran: list[str]) -> Zephyr:
+    """``csrf_app`` plus the same POST under HTTP Basic and under a bearer token."""
+    app = csrf_app(ran)
+    basic = BasicAuth(static_passwords({"ci": (FAST.hash("s3cret-pass"), AuthUser(id="ci"))},
+                                       hasher=FAST))
+    bearer = BearerAuth(static_tokens({"t0k3n-for-the-ci-bot": AuthUser(id="ci")}))
+
+    @app.post("/basic", auth=[basic])
+    @app.post("/bearer", auth=[bearer], name="bearer")
+    async def authenticated() -> str:
+        ran.append("authenticated")
+        return "done"
+
+    return app
+
+
+@pytest.mark.parametrize(("path", "headers", "cookies", "reason"), [
+    # curl, httpx, a script: no Sec-Fetch-Site, no Origin, no cookies. Not a browser
+    # carrying ambient credentials: nothing for a CSRF attack to ride on.
+    ("/submit", {}, {}, None),
+    ("/bearer", {"authorization": "Bearer t0k3n-for-the-ci-bot"}, {}, None),
+    # Any cookie: maybe a browser that sends no verdict, with the visitor's session.
+    ("/submit", {}, {"theme": "dark"}, "csrf-token-missing"),
+    ("/submit", {}, {"session": "x"}, "csrf-token-missing"),
+    ("/bearer", {"authorization": "Bearer t0k3n-for-the-ci-bot"}, {"csrf": "x"},
+     "csrf-token-missing"),
+    # Browsers attach HTTP Basic credentials by themselves, cookies or not.
+    ("/basic", BASIC, {}, "csrf-token-missing"),
+    # A browser's own verdict is never overruled by the missing cookies.
+    ("/submit", {SITE: "cross-site"}, {}, "csrf-sec-fetch-site"),
+    ("/submit", {"origin": EVIL}, {}, "csrf-origin"),
+])
+def test_a_request_without_browser_verdict_or_cookies_is_no_browser_and_passes(
+        path: str, headers: dict[str, str], cookies: dict[str, str], reason: str | None) -> None:
+    ran: list[str] = []
+    with TestClient(api_app(ran), same_origin=False) as client:
+        client.cookies.update(cookies)
+        response = client.post(path, headers=headers, json={"note": "from a script"})
+    if reason is None:
+        assert (response.status_code, response.text) == (200, "done")
+        assert len(ran) == 1
+        return
+    assert (response.status_code, response.json()["reason"]) == (403, reason)
+    assert ran == []
+    if reason == "csrf-token-missing":
+        assert response.json()["detail"] == MISSING
+
+
+def test_the_basic_auth_route_passes_with_a_token() -> None:
+    ran: list[str] = []
+    with TestClient(api_app(ran), same_origin=False) as client:
+        token = get_token(client)
+        response = client.post("/basic", headers={**BASIC, "x-csrf-token": token})
+    assert (response.status_code, ran) == (200, ["authenticated"])
+
+
 @pytest.mark.parametrize(("content_type", "body", "detail"), [
     ("multipart/form-data", b"--x\r\n",
      "the multipart body has no boundary in its Content-Type header"),
@@ -480,6 +561,7 @@ def test_a_malformed_form_looked_at_for_the_token_is_a_400(
         content_type: str, body: bytes, detail: str) -> None:
     ran: list[str] = []
     with TestClient(csrf_app(ran), same_origin=False) as client:
+        get_token(client)
         response = client.post("/submit", content=body, headers={"content-type": content_type})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"

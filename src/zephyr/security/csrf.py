@@ -3,8 +3,12 @@
 1. ``Sec-Fetch-Site``: ``same-origin`` and ``none`` (typed URL, bookmark) pass;
    ``same-site`` and ``cross-site`` pass only from a trusted origin.
 2. Else ``Origin``: it must be the request's own origin or a trusted one.
-3. Else (no browser verdict: old browsers, some proxies, non-browser
-   clients) a token bound to the visitor must come back in the
+3. Else, a request that carries no cookies is no browser carrying ambient
+   credentials (curl, httpx, a script) and passes, as with Go's net/http
+   ``CrossOriginProtection``; unless its route is authenticated by HTTP Basic,
+   which browsers attach by themselves.
+4. Else (no browser verdict: old browsers, some proxies, scripts holding
+   cookies) a token bound to the visitor must come back in the
    ``csrf_token`` form field or the ``X-CSRF-Token`` header.
 
 The visitor's secret lives in a signed cookie of its own (``CSRF_COOKIE_NAME``,
@@ -15,6 +19,7 @@ every call and signed; a new session identity (login, logout) gets a new secret.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
@@ -50,7 +55,8 @@ class CSRFError(Forbidden):
 class CSRFProtection:
     """The CSRF check of one app, and the tokens it hands out."""
 
-    __slots__ = ("_serializer", "_signer", "cookie", "max_age", "trusted_origins")
+    __slots__ = ("_serializer", "_signer", "cookie", "max_age", "token_without_cookies",
+                 "trusted_origins")
 
     def __init__(self, secret_keys: Sequence[str], *, cookie: SiteCookie,
                  trusted_origins: Iterable[str]) -> None:
@@ -63,6 +69,15 @@ class CSRFProtection:
         self.cookie = cookie
         self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
         self.max_age = cookie.max_age
+        #: Whether a request without cookies needs a token too (see :meth:`for_basic_auth`).
+        self.token_without_cookies = False
+
+    def for_basic_auth(self) -> CSRFProtection:
+        """This check for a route that HTTP Basic authenticates: browsers attach those
+        credentials by themselves, so a request without cookies needs a token too."""
+        strict = copy.copy(self)
+        strict.token_without_cookies = True
+        return strict
 
     def token(self, request: Request) -> str:
         """A new token for the visitor of ``request`` (masked: it differs on every call)."""
@@ -119,6 +134,11 @@ class CSRFProtection:
             self._refuse(request, "origin",
                          f"the request's Origin {origin[:100]!r} is not this site; add it to "
                          "CSRF_TRUSTED_ORIGINS if it is yours")
+        # NOTE: no Sec-Fetch-Site, no Origin and no cookies: not a browser carrying the
+        # visitor's credentials (a browser sends Origin on every cross-origin POST), so
+        # there is nothing for a forged request to ride on (Go's CrossOriginProtection).
+        if not self.token_without_cookies and "cookie" not in headers:
+            return
         await self._check_token(request)
 
     async def _check_token(self, request: Request) -> None:
@@ -126,7 +146,9 @@ class CSRFProtection:
         if not submitted:
             self._refuse(request, "token-missing",
                          "the CSRF token is missing; send the csrf_token form field or the "
-                         "X-CSRF-Token header (from csrf_token())")
+                         "X-CSRF-Token header (from csrf_token()). A route that no cookie or "
+                         "HTTP Basic authenticates can turn the check off with csrf=False, "
+                         "and another site of yours goes in CSRF_TRUSTED_ORIGINS")
         expected = self._cookie_secret(request)
         try:
             secret, _ = self._serializer.loads(submitted, max_age=self.max_age)

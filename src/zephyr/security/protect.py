@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zephyr.errors import HTTPException, SetupError
-from zephyr.security.auth import AuthBackend, AuthenticationFailed, authenticate, challenge_for
+from zephyr.security.auth import (
+    AuthBackend,
+    AuthenticationFailed,
+    BasicAuth,
+    authenticate,
+    challenge_for,
+)
 from zephyr.security.csrf import SAFE_METHODS, CSRFError, CSRFProtection
 from zephyr.security.permissions import check_permissions
 from zephyr.security.ratelimit import (
@@ -108,6 +114,8 @@ def protect_route(route: Route, security: RouteSecurity, endpoint: Endpoint, on_
     """``endpoint`` behind the route's checks (or unchanged when it has none)."""
     unsafe = bool(route.methods - SAFE_METHODS)
     checked = csrf if security.csrf and unsafe else None
+    if checked is not None and any(isinstance(b, BasicAuth) for b in security.auth):
+        checked = csrf.for_basic_auth()
     # Where failures happen (forms, logins, credentials), clients over the limit get 429.
     throttled = throttle if (unsafe or security.auth) else None
     if not (checked or throttled or security.limits or security.auth or security.permissions
