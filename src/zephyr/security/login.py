@@ -1,7 +1,8 @@
 """Logging users in and out through the session, and the backend that reads them back.
 
-``login_user`` and ``logout_user`` give the session a new identity each time
-(so a session id planted before login is worth nothing after it), and
+``login_user`` and ``logout_user`` give the session a new identity and the visitor
+a new CSRF secret each time (so a session id or a CSRF token planted before login
+is worth nothing after it), and
 :class:`SessionAuth` turns the stored user id back into a user.
 """
 

@@ -1,10 +1,12 @@
 """``request.session``: a dict-like session, loaded on first use and saved with the response.
 
-A request that never touches ``request.session`` never parses the cookie.
-Responses of requests that did get ``Cache-Control: no-store`` and
-``Vary: Cookie``; a changed session is saved through the configured backend
-(:mod:`zephyr.security.session_backends`) and its cookie is set ``HttpOnly``,
-``SameSite=Lax`` and ``Secure`` over https.
+A request that never touches ``request.session`` never parses the cookie (with
+a backend that must wait to load, Redis, a route loads the session of a request
+carrying the cookie before its handler). Responses of requests that did get
+``Cache-Control: no-store`` and ``Vary: Cookie``; a changed session is saved
+through the configured backend (:mod:`zephyr.security.session_backends`), unless
+the response is a 5xx, and its cookie is set ``HttpOnly``, ``SameSite=Lax`` and,
+over https, ``Secure`` with the ``__Host-`` prefix.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = ["Session", "SessionLoadingEndpoint", "SessionManager", "load_session"
 
 # Where SessionLoadingEndpoint leaves the session it loaded, until something asks for it.
 _LOADED = "zephyr.loaded_session"
+
 
 async def load_session(request: Request) -> Session:
     """The request's session, loaded: use as ``session: Session = Depends(load_session)``."""
