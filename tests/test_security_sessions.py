@@ -194,6 +194,14 @@ def test_a_prefixed_cookie_name_needs_secure_cookies(name: str, setting: str) ->
             "prefix (over https, COOKIE_HOST_PREFIX adds __Host- by itself)") in str(caught.value)
 
 
+def test_the_session_and_csrf_cookies_need_names_of_their_own() -> None:
+    app = Zephyr(session_cookie_name="sid", csrf_cookie_name="sid")
+    with pytest.raises(RuntimeError) as caught, TestClient(app):
+        pass
+    assert ("ConfigError: CSRF_COOKIE_NAME 'sid' is SESSION_COOKIE_NAME too, so each cookie "
+            "would overwrite the other; give CSRF_COOKIE_NAME another name") in str(caught.value)
+
+
 # -- round trips -----------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from zephyr.errors import ConfigError
 from zephyr.security.csrf import CSRFProtection
 from zephyr.security.deploy import InsecureConfigError, require_secret_key, secret_key_problem
 from zephyr.security.guard import RequestGuard
@@ -170,7 +171,11 @@ def _secret_keys(config: Mapping[str, Any]) -> list[str]:
 
 
 def _site_cookie(config: Mapping[str, Any], setting: str) -> SiteCookie:
-    return SiteCookie(config[setting], setting=setting, secure=config["SESSION_COOKIE_SECURE"],
+    name = config[setting]
+    if setting != "SESSION_COOKIE_NAME" and name == config["SESSION_COOKIE_NAME"]:
+        raise ConfigError(f"{setting} {name!r} is SESSION_COOKIE_NAME too, so each cookie would "
+                          f"overwrite the other; give {setting} another name")
+    return SiteCookie(name, setting=setting, secure=config["SESSION_COOKIE_SECURE"],
                       host_prefix=config["COOKIE_HOST_PREFIX"], max_age=config["SESSION_MAX_AGE"])
 
 
