@@ -69,6 +69,24 @@ def session_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     return session_settings_for(request)
 
 
+def stored_sessions(app: Any) -> int:
+    """How many sessions the server-side backend of the live ``app`` holds (cookie: 0)."""
+    from zephyr.security import MemorySessionBackend, RedisSessionBackend
+
+    backend = app.security.sessions.backend
+    if isinstance(backend, MemorySessionBackend):
+        return len(backend._sessions)
+    if isinstance(backend, RedisSessionBackend):
+        import redis
+
+        client = redis.Redis.from_url(backend._url)
+        try:
+            return len(client.keys("zephyr:session:*"))
+        finally:
+            client.close()
+    return 0
+
+
 @pytest.fixture(params=["memory", "redis"])
 def server_session_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The session backends that keep the data on the server behind a signed id."""

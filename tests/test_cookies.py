@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from zephyr import Request, Response, Zephyr
-from zephyr.cookies import format_set_cookie
+from zephyr.cookies import format_set_cookie, parse_cookie_header
 from zephyr.errors import HeaderValueError
 from zephyr.testing import TestClient
 
@@ -49,7 +49,7 @@ def test_values_made_of_cookie_octets_are_kept_as_is(value: str) -> None:
     assert format_set_cookie("k", value).startswith(f"k={value}; ")
 
 
-@pytest.mark.parametrize("name", ["session_id", "__Host-sid", "a!#$%&'*+-.^_`|~z", "X1"])
+@pytest.mark.parametrize("name", ["session_id", "a!#$%&'*+-.^_`|~z", "X1"])
 def test_token_names_are_accepted(name: str) -> None:
     assert format_set_cookie(name, "1").startswith(f"{name}=1; ")
 
@@ -110,6 +110,80 @@ def test_an_unknown_samesite_is_refused() -> None:
 
 def test_samesite_is_case_insensitive() -> None:
     assert format_set_cookie("k", "v", samesite="Strict").endswith("SameSite=Strict")  # type: ignore[arg-type]
+
+
+# -- cookie prefixes (RFC 6265bis §4.1.3) ------------------------------------------------------
+
+_HOST_RULE = ("cookie {name!r} has the __Host- prefix, so browsers keep it only with Secure, "
+              "Path=/ and no Domain; pass secure=True, path='/' and no domain")
+_SECURE_RULE = ("cookie {name!r} has the __Secure- prefix, so browsers keep it only with "
+                "Secure; pass secure=True")
+
+
+@pytest.mark.parametrize(("name", "options", "expected"), [
+    ("__Host-sid", {"secure": True}, "__Host-sid=1; Path=/; Secure; HttpOnly; SameSite=Lax"),
+    ("__Secure-sid", {"secure": True}, "__Secure-sid=1; Path=/; Secure; HttpOnly; SameSite=Lax"),
+    ("__Secure-sid", {"secure": True, "path": "/app", "domain": "example.org"},
+     "__Secure-sid=1; Path=/app; Domain=example.org; Secure; HttpOnly; SameSite=Lax"),
+    # Only the exact prefixes are prefixes.
+    ("_Host-sid", {}, "_Host-sid=1; Path=/; HttpOnly; SameSite=Lax"),
+    ("Host-sid", {}, "Host-sid=1; Path=/; HttpOnly; SameSite=Lax"),
+])
+def test_prefixed_names_that_follow_their_rules_are_set(
+        name: str, options: dict[str, Any], expected: str) -> None:
+    assert format_set_cookie(name, "1", **options) == expected
+
+
+@pytest.mark.parametrize(("name", "options", "rule"), [
+    ("__Host-sid", {}, _HOST_RULE),
+    ("__Host-sid", {"secure": True, "path": "/app"}, _HOST_RULE),
+    ("__Host-sid", {"secure": True, "path": None}, _HOST_RULE),
+    ("__Host-sid", {"secure": True, "domain": "example.org"}, _HOST_RULE),
+    # Browsers match the prefixes without regard to case.
+    ("__HOST-sid", {}, _HOST_RULE),
+    ("__host-sid", {"secure": True, "domain": "example.org"}, _HOST_RULE),
+    ("__Secure-sid", {}, _SECURE_RULE),
+    ("__SECURE-sid", {"path": "/app"}, _SECURE_RULE),
+])
+def test_prefixed_names_that_break_their_rules_are_refused(
+        name: str, options: dict[str, Any], rule: str) -> None:
+    with pytest.raises(HeaderValueError) as caught:
+        format_set_cookie(name, "1", **options)
+    assert str(caught.value) == rule.format(name=name)
+
+
+def test_set_and_delete_cookie_enforce_the_prefix_rules() -> None:
+    response = Response("ok")
+    with pytest.raises(HeaderValueError, match=r"the __Host- prefix"):
+        response.set_cookie("__Host-sid", "1")
+    with pytest.raises(HeaderValueError, match=r"the __Secure- prefix"):
+        response.delete_cookie("__Secure-sid")
+    assert "set-cookie" not in response.headers
+    response.delete_cookie("__Host-sid", secure=True)
+    assert response.headers["set-cookie"] == (
+        "__Host-sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; Secure; "
+        "HttpOnly; SameSite=Lax")
+
+
+# -- reading the Cookie header ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "cookies"), [
+    # RFC 6265 §5.2: only SP and HTAB are whitespace around names and values.
+    (" \t__Host-sid=1 \t", {"__Host-sid": "1"}),
+    ("a=1;\t__Host-sid=2", {"a": "1", "__Host-sid": "2"}),
+    # Other characters Python counts as whitespace stay part of the name, so no such
+    # cookie ever passes for a __Host- or __Secure- one.
+    ("\xa0__Host-sid=1", {"\xa0__Host-sid": "1"}),
+    ("\x85__Host-sid=1", {"\x85__Host-sid": "1"}),
+    ("\x0b__Secure-sid=1", {"\x0b__Secure-sid": "1"}),
+    ("\u3000__Host-sid=1", {"\u3000__Host-sid": "1"}),
+    ("__Host-sid\xa0=1", {"__Host-sid\xa0": "1"}),
+    ("a=\xa0x\xa0", {"a": "\xa0x\xa0"}),
+])
+def test_only_space_and_tab_are_stripped_around_names_and_values(
+        header: str, cookies: dict[str, str]) -> None:
+    assert parse_cookie_header(header) == cookies
 
 
 # -- on responses ----------------------------------------------------------------------------

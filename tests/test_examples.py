@@ -264,14 +264,27 @@ def test_the_login_never_redirects_off_site(fresh_limits: TestClient, target: st
     assert (r.status_code, r.headers["location"]) == (303, "/")
 
 
-def test_a_form_post_without_token_or_browser_verdict_is_refused() -> None:
+def test_a_form_post_with_cookies_but_no_token_or_browser_verdict_is_refused() -> None:
     with TestClient(app, same_origin=False) as client:
+        token = csrf_of(client.get("/guestbook").text)  # the page sets the CSRF cookie
         refused = client.post("/guestbook", data={"name": "Eve", "message": "forged"})
-        token = csrf_of(client.get("/guestbook").text)
         signed = client.post("/guestbook", data={"name": "Ann", "message": "hi",
                                                  "csrf_token": token})
     assert (refused.status_code, refused.json()["reason"]) == (403, "csrf-token-missing")
+    assert "csrf=False" in refused.json()["detail"]
     assert signed.status_code == 303
+
+
+def test_a_script_without_cookies_uses_the_notes_api_without_a_token() -> None:
+    # Like curl or httpx: no Sec-Fetch-Site, no Origin, no cookies.
+    with TestClient(app, same_origin=False) as client:
+        created = client.post("/api/notes", json={"title": "from a script"})
+        note = created.json()
+        replaced = client.put(f"/api/notes/{note['id']}", json={"title": "edited"})
+        deleted = client.delete(f"/api/notes/{note['id']}")
+    assert (created.status_code, note["title"]) == (201, "from a script")
+    assert (replaced.status_code, replaced.json()["title"]) == (200, "edited")
+    assert deleted.status_code == 204
 
 
 def test_a_cross_site_form_post_is_refused(client: TestClient) -> None:

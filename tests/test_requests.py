@@ -329,6 +329,25 @@ def test_request_cookies_come_from_the_cookie_header() -> None:
         assert client.get("/").json() == {}
 
 
+@pytest.mark.parametrize(("headers", "cookies"), [
+    ([("cookie", "a=1; b=2"), ("cookie", "c=3")], {"a": "1", "b": "2", "c": "3"}),
+    ([("cookie", "a=1"), ("x-other", "y"), ("cookie", "a=2; b=2")], {"a": "1", "b": "2"}),
+    # Without the join, "b=2" would run into the value of "a".
+    ([("cookie", "a=1"), ("cookie", "b=2")], {"a": "1", "b": "2"}),
+])
+def test_cookie_fields_split_over_several_headers_are_joined(
+        headers: list[tuple[str, str]], cookies: dict[str, str]) -> None:
+    # NOTE: RFC 9113 §8.2.3: HTTP/2 and HTTP/3 may send each cookie in its own field.
+    app = Zephyr()
+
+    @app.get("/")
+    async def home(request: Request) -> dict[str, str]:
+        return request.cookies
+
+    with TestClient(app) as client:
+        assert client.get("/", headers=headers).json() == cookies
+
+
 # -- client, state, content type ------------------------------------------------------------
 
 

@@ -1,12 +1,15 @@
 """CSRF under attack, in-process: browser verdicts, origins, tokens (forged, stale, foreign,
-misplaced), the opt-outs, the HTML refusal page and the failure throttle.
+misplaced), clients that are no browser, the opt-outs, the HTML refusal page and the failure
+throttle.
 
 Token paths use ``TestClient(app, same_origin=False)`` (a client that gives no
-browser verdict); browser paths set ``Sec-Fetch-Site`` / ``Origin`` themselves.
+browser verdict) holding the cookies of a page it loaded first, as an old browser
+would; browser paths set ``Sec-Fetch-Site`` / ``Origin`` themselves.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import logging
 from typing import Any
@@ -15,12 +18,21 @@ import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, stored_sessions
 from zephyr import Request, Zephyr, csrf_token
-from zephyr.datastructures import CSRF_KEY
-from zephyr.security import AuthUser, login_user
+from zephyr.security import (
+    AuthUser,
+    BasicAuth,
+    BearerAuth,
+    PasswordHasher,
+    login_user,
+    logout_user,
+    static_passwords,
+    static_tokens,
+)
 from zephyr.testing import TestClient
 
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 TRUSTED = "https://admin.example.com"
 OTHER_KEY = "other-Pw3Tz8Rk1Xm6Vc0Qb5Ny2Lh7Gs4Jd9Fa3Wu"
 SITE = "sec-fetch-site"
@@ -32,18 +44,12 @@ def csrf_app(ran: list[str], **settings: Any) -> Zephyr:
     app = Zephyr(**{"csrf_trusted_origins": [TRUSTED], **settings})
 
     @app.get("/token")
-    async def token(request: Request) -> dict[str, str]:
-        await request.load_session()
+    def token() -> dict[str, str]:
         return {"token": csrf_token()}
 
     @app.get("/tokens")
     async def tokens(request: Request) -> list[str]:
-        await request.load_session()
         return [csrf_token(), csrf_token(request), csrf_token()]
-
-    @app.get("/secret")
-    async def secret(request: Request) -> dict[str, Any]:
-        return {"secret": (await request.load_session()).get(CSRF_KEY)}
 
     @app.post("/submit")
     async def submit() -> str:
@@ -55,6 +61,17 @@ def csrf_app(ran: list[str], **settings: Any) -> Zephyr:
         await login_user(request, AuthUser(id="alice"))
         return "logged in"
 
+    @app.post("/login-and-token")
+    async def login_and_token(request: Request) -> dict[str, str]:
+        before = csrf_token()
+        await login_user(request, AuthUser(id="alice"))
+        return {"before": before, "after": csrf_token()}
+
+    @app.post("/logout")
+    async def logout(request: Request) -> str:
+        await logout_user(request)
+        return "logged out"
+
     return app
 
 
@@ -63,22 +80,27 @@ def get_token(client: TestClient) -> str:
     return token
 
 
+def cookie_secret(client: TestClient) -> str:
+    """The CSRF secret in the client's CSRF cookie (the part its signature follows)."""
+    return client.cookies["csrf"].rpartition(".")[0]
+
+
 def signed_token(client: TestClient, key: str) -> str:
-    """A token for the client's own session secret, signed with ``key``."""
-    secret = client.get("/secret").json()["secret"]
-    return URLSafeTimedSerializer(key, salt="zephyr.csrf").dumps([secret, "salt"])
+    """A token for the client's own CSRF secret, signed with ``key``."""
+    return URLSafeTimedSerializer(key, salt="zephyr.csrf").dumps([cookie_secret(client), "salt"])
 
 
 def make_token(kind: str | None, client: TestClient) -> str | None:
-    """The token an attacker (or the client itself) would send; the client gets a session."""
-    if kind is None:
-        return None
+    """The token an attacker (or the client itself) would send, after the client loaded a
+    page (so it holds the cookies a browser would)."""
     if kind == "other-session":
         foreign = get_token(client)
         client.cookies.clear()
         get_token(client)
         return foreign
     valid = get_token(client)
+    if kind is None:
+        return None
     middle = len(valid) // 2
     return {
         "valid": lambda: valid,
@@ -86,7 +108,7 @@ def make_token(kind: str | None, client: TestClient) -> str | None:
         "garbage": lambda: "garbage",
         "tampered": lambda: valid[:middle] + ("A" if valid[middle] != "A" else "B")
         + valid[middle + 1:],
-        "bare-secret": lambda: client.get("/secret").json()["secret"],
+        "bare-secret": lambda: cookie_secret(client),
         "app-key": lambda: signed_token(client, TEST_SECRET_KEY),
         "other-key": lambda: signed_token(client, OTHER_KEY),
     }[kind]()
@@ -264,7 +286,7 @@ def test_with_csrf_off_tokens_still_work_for_routes_that_ask_for_it() -> None:
     ({"origin": EVIL}, None,
      f"CSRF check failed: the request's Origin {EVIL!r} is not this site"),
     ({}, None, "CSRF check failed: the CSRF token is missing"),
-    ({}, "garbage", "CSRF check failed: the CSRF token is not valid for this session"),
+    ({}, "garbage", "CSRF check failed: the CSRF token is not valid for this visitor"),
     # Attacker-chosen header values are escaped, never markup.
     ({"origin": "<script>alert(1)</script>"}, None,
      "CSRF check failed: the request's Origin '<script>alert(1)</script>' is not this site"),
@@ -324,6 +346,125 @@ def test_login_regenerates_the_csrf_secret(session_settings: dict[str, Any]) -> 
     assert ran == ["submit"]
 
 
+def test_logout_regenerates_the_csrf_secret(session_settings: dict[str, Any]) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, **session_settings), same_origin=False) as client:
+        post_submit(client, {}, get_token(client), path="/login")
+        before = get_token(client)
+        assert post_submit(client, {}, before, path="/logout").status_code == 200
+        fresh = get_token(client)  # the next page the visitor loads
+        stale = post_submit(client, {}, before)
+        assert post_submit(client, {}, fresh).status_code == 200
+    assert (stale.status_code, stale.json()["reason"]) == (403, "csrf-token-invalid")
+
+
+def test_a_token_made_before_login_in_the_same_request_fails_after_it(
+        session_settings: dict[str, Any]) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, **session_settings), same_origin=False) as client:
+        tokens = post_submit(client, {}, get_token(client), path="/login-and-token").json()
+        statuses = [post_submit(client, {}, tokens[when]).status_code
+                    for when in ("before", "after")]
+    assert statuses == [403, 200]
+
+
+# -- the CSRF cookie ------------------------------------------------------------------------
+
+
+def csrf_cookies(response: httpx.Response) -> list[tuple[str, str, set[str]]]:
+    """The Set-Cookie headers of ``response`` (name, value, attributes), but the session's."""
+    found = []
+    for header in response.headers.get_list("set-cookie"):
+        pair, *attributes = header.split("; ")
+        name, _, value = pair.partition("=")
+        if "session" not in name:
+            found.append((name, value, set(attributes)))
+    return found
+
+
+@pytest.mark.parametrize(("base_url", "settings", "name", "secure"), [
+    ("http://localhost", {}, "csrf", False),
+    ("https://localhost", {}, "__Host-csrf", True),
+    ("https://localhost", {"cookie_host_prefix": False}, "csrf", True),
+    ("http://localhost", {"session_cookie_secure": True}, "__Host-csrf", True),
+    ("https://localhost", {"csrf_cookie_name": "xsrf"}, "__Host-xsrf", True),
+])
+def test_the_csrf_secret_lives_in_its_own_signed_cookie(
+        session_settings: dict[str, Any], base_url: str, settings: dict[str, Any], name: str,
+        secure: bool) -> None:
+    ran: list[str] = []
+    app = csrf_app(ran, session_max_age=3600, **settings, **session_settings)
+    with TestClient(app, base_url=base_url, same_origin=False) as client:
+        first = client.get("/token")
+        [(sent, value, attributes)] = csrf_cookies(first)
+        client.cookies.clear()
+        client.cookies[sent] = value
+        second = client.get("/token")
+        accepted = post_submit(client, {}, second.json()["token"])
+    flags = {"Max-Age=3600", "Path=/", "HttpOnly", "SameSite=Lax"}
+    assert (sent, attributes) == (name, flags | ({"Secure"} if secure else set()))
+    # NOTE: the page holds a token for this visitor: no shared cache may keep it.
+    assert (first.headers["cache-control"], first.headers["vary"]) == ("no-store", "Cookie")
+    assert "session" not in first.headers["set-cookie"]
+    # Sent once, then read back; every token differs (BREACH), every one is accepted.
+    assert "set-cookie" not in second.headers
+    assert second.headers["cache-control"] == "no-store"
+    assert second.json()["token"] != first.json()["token"]
+    assert accepted.status_code == 200
+
+
+@pytest.mark.parametrize("visitors", ["one", "many"])
+def test_anonymous_page_views_store_no_session(server_session_settings: dict[str, Any],
+                                              visitors: str) -> None:
+    ran: list[str] = []
+    app = csrf_app(ran, **server_session_settings)
+    with TestClient(app, same_origin=False) as client:
+        for _ in range(25):
+            if visitors == "many":
+                client.cookies.clear()
+            assert "session" not in client.get("/token").headers.get("set-cookie", "")
+        stored = stored_sessions(app)
+        token = get_token(client)
+        assert post_submit(client, {}, token).status_code == 200
+    assert stored == 0
+    assert ran == ["submit"]
+
+
+@pytest.mark.parametrize(("cookie", "reason"), [
+    ("forged-secret.forged-signature", "csrf-token-invalid"),
+    ("no-signature-at-all", "csrf-token-invalid"),
+    ("x" * 200, "csrf-token-invalid"),
+])
+def test_a_forged_csrf_cookie_is_refused_and_replaced(cookie: str, reason: str) -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran), same_origin=False) as client:
+        # The attacker's own token, sent with a cookie it made up for the same secret.
+        token = URLSafeTimedSerializer(TEST_SECRET_KEY, salt="zephyr.csrf").dumps(
+            [cookie.rpartition(".")[0] or cookie, "salt"])
+        client.cookies["csrf"] = cookie
+        refused = post_submit(client, {}, token)
+        replaced = client.get("/token")
+    assert (refused.status_code, refused.json()["reason"]) == (403, reason)
+    [(name, value, _)] = csrf_cookies(replaced)
+    assert (name, value != cookie) == ("csrf", True)
+    assert ran == []
+
+
+def test_the_csrf_cookie_is_signed_with_the_app_keys_and_rotates() -> None:
+    ran: list[str] = []
+    with TestClient(csrf_app(ran, secret_key=OTHER_KEY), same_origin=False) as client:
+        token = get_token(client)
+        cookie = client.cookies["csrf"]
+    rotated = csrf_app(ran, secret_key=TEST_SECRET_KEY, secret_key_fallbacks=[OTHER_KEY])
+    with TestClient(rotated, same_origin=False) as client:
+        client.cookies["csrf"] = cookie
+        assert post_submit(client, {}, token).status_code == 200
+    with TestClient(csrf_app(ran), same_origin=False) as client:
+        client.cookies["csrf"] = cookie
+        refused = post_submit(client, {}, signed_token(client, TEST_SECRET_KEY))
+    assert (refused.status_code, refused.json()["reason"]) == (403, "csrf-token-invalid")
+
+
 # -- the failure throttle -------------------------------------------------------------------
 
 
@@ -345,6 +486,71 @@ def test_repeated_csrf_failures_are_throttled(caplog: pytest.LogCaptureFixture) 
     assert events == ["csrf-refused"] * 3 + ["failure-throttled"] * 2
 
 
+# -- clients that are no browser (as Go's net/http CrossOriginProtection) ------------------------
+
+MISSING = ("CSRF check failed: the CSRF token is missing; send the csrf_token form field or the "
+           "X-CSRF-Token header (from csrf_token()). A route that no cookie or HTTP Basic "
+           "authenticates can turn the check off with csrf=False, and another site of yours "
+           "goes in CSRF_TRUSTED_ORIGINS")
+BASIC = {"authorization": "Basic " + base64.b64encode(b"ci:s3cret-pass").decode()}
+
+
+def api_app(ran: list[str]) -> Zephyr:
+    """``csrf_app`` plus the same POST under HTTP Basic and under a bearer token."""
+    app = csrf_app(ran)
+    basic = BasicAuth(static_passwords({"ci": (FAST.hash("s3cret-pass"), AuthUser(id="ci"))},
+                                       hasher=FAST))
+    bearer = BearerAuth(static_tokens({"t0k3n-for-the-ci-bot": AuthUser(id="ci")}))
+
+    @app.post("/basic", auth=[basic])
+    @app.post("/bearer", auth=[bearer], name="bearer")
+    async def authenticated() -> str:
+        ran.append("authenticated")
+        return "done"
+
+    return app
+
+
+@pytest.mark.parametrize(("path", "headers", "cookies", "reason"), [
+    # curl, httpx, a script: no Sec-Fetch-Site, no Origin, no cookies. Not a browser
+    # carrying ambient credentials: nothing for a CSRF attack to ride on.
+    ("/submit", {}, {}, None),
+    ("/bearer", {"authorization": "Bearer t0k3n-for-the-ci-bot"}, {}, None),
+    # Any cookie: maybe a browser that sends no verdict, with the visitor's session.
+    ("/submit", {}, {"theme": "dark"}, "csrf-token-missing"),
+    ("/submit", {}, {"session": "x"}, "csrf-token-missing"),
+    ("/bearer", {"authorization": "Bearer t0k3n-for-the-ci-bot"}, {"csrf": "x"},
+     "csrf-token-missing"),
+    # Browsers attach HTTP Basic credentials by themselves, cookies or not.
+    ("/basic", BASIC, {}, "csrf-token-missing"),
+    # A browser's own verdict is never overruled by the missing cookies.
+    ("/submit", {SITE: "cross-site"}, {}, "csrf-sec-fetch-site"),
+    ("/submit", {"origin": EVIL}, {}, "csrf-origin"),
+])
+def test_a_request_without_browser_verdict_or_cookies_is_no_browser_and_passes(
+        path: str, headers: dict[str, str], cookies: dict[str, str], reason: str | None) -> None:
+    ran: list[str] = []
+    with TestClient(api_app(ran), same_origin=False) as client:
+        client.cookies.update(cookies)
+        response = client.post(path, headers=headers, json={"note": "from a script"})
+    if reason is None:
+        assert (response.status_code, response.text) == (200, "done")
+        assert len(ran) == 1
+        return
+    assert (response.status_code, response.json()["reason"]) == (403, reason)
+    assert ran == []
+    if reason == "csrf-token-missing":
+        assert response.json()["detail"] == MISSING
+
+
+def test_the_basic_auth_route_passes_with_a_token() -> None:
+    ran: list[str] = []
+    with TestClient(api_app(ran), same_origin=False) as client:
+        token = get_token(client)
+        response = client.post("/basic", headers={**BASIC, "x-csrf-token": token})
+    assert (response.status_code, ran) == (200, ["authenticated"])
+
+
 @pytest.mark.parametrize(("content_type", "body", "detail"), [
     ("multipart/form-data", b"--x\r\n",
      "the multipart body has no boundary in its Content-Type header"),
@@ -355,6 +561,7 @@ def test_a_malformed_form_looked_at_for_the_token_is_a_400(
         content_type: str, body: bytes, detail: str) -> None:
     ran: list[str] = []
     with TestClient(csrf_app(ran), same_origin=False) as client:
+        get_token(client)
         response = client.post("/submit", content=body, headers={"content-type": content_type})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"

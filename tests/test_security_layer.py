@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from zephyr import Request, Zephyr, limit
+from zephyr import Request, Response, Zephyr, limit
+from zephyr._route import Route
 from zephyr.security import (
     AuthUser,
     BearerAuth,
@@ -18,6 +19,7 @@ from zephyr.security import (
     check_deploy,
     static_tokens,
 )
+from zephyr.security.layer import SecurityLayer
 from zephyr.testing import TestClient
 
 MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
@@ -51,6 +53,28 @@ def counting_app(**settings: Any) -> tuple[Zephyr, list[int]]:
 
 def security_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.name == "zephyr.security"]
+
+
+# -- loading sessions before the handler ------------------------------------------------
+
+
+async def plain_endpoint(request: Request) -> Response:
+    return Response("ok")
+
+
+async def answer_error(request: Request, exc: Exception) -> Response:
+    raise exc
+
+
+@pytest.mark.parametrize(("kind", "unwrapped"), [("cookie", True), ("memory", True),
+                                                 ("redis", False)])
+def test_only_a_backend_that_must_wait_to_load_wraps_the_endpoints(
+        kind: str, unwrapped: bool) -> None:
+    # NOTE: the Redis client connects on first use; nothing here reaches the server.
+    layer = SecurityLayer(Zephyr(session_backend=kind).config)
+    route = Route("/", plain_endpoint)
+    protected = layer.protect(route, [], plain_endpoint, answer_error)
+    assert (protected is plain_endpoint) is unwrapped
 
 
 # -- the secret key at startup -------------------------------------------------------

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import stored_sessions
 from zephyr import Request, Zephyr, current_user
 from zephyr.errors import SetupError
 from zephyr.responses import JSONResponse, Response
@@ -25,7 +27,7 @@ from zephyr.security import (
     record_failure,
 )
 from zephyr.security.login import USER_KEY, login_redirect
-from zephyr.testing import TestClient
+from zephyr.testing import AsyncTestClient, TestClient
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 USERS = {
@@ -193,6 +195,65 @@ def test_a_logged_out_server_side_session_cannot_be_replayed(
         private = as_cookie(client, "/private", logged_in)
     assert replayed == {**ANONYMOUS_ME, "cart": None}
     assert private.status_code == 401
+
+
+def racing_app(loaded: asyncio.Event, go_on: asyncio.Event, **settings: Any) -> Zephyr:
+    """``login_app`` plus ``POST /slow/<change>``: it loads the session, tells ``loaded``,
+    waits for ``go_on``, then changes the session it loaded."""
+    app = login_app(**settings)
+
+    @app.post("/slow/<change>")
+    async def slow(request: Request, change: str) -> dict[str, Any]:
+        session = await request.load_session()
+        loaded.set()
+        await go_on.wait()
+        if change == "regenerate":
+            session.regenerate()
+            session["note"] = "set after regenerate()"
+        else:
+            session["cart"] = "pen"
+        return dict(session)
+
+    @app.get("/session")
+    async def whole(request: Request) -> dict[str, Any]:
+        return dict(await request.load_session())
+
+    return app
+
+
+@pytest.mark.parametrize(("change", "kept"), [
+    ("write", None),
+    # A new identity asked for after the logout holds only what was set after asking.
+    ("regenerate", {"note": "set after regenerate()"}),
+])
+def test_a_request_that_loaded_the_session_before_logout_cannot_revive_it(
+        server_session_settings: dict[str, Any], change: str,
+        kept: dict[str, str] | None) -> None:
+    async def scenario() -> None:
+        loaded, go_on = asyncio.Event(), asyncio.Event()
+        app = racing_app(loaded, go_on, **server_session_settings)
+        async with AsyncTestClient(app) as client:
+            await client.get("/visit")
+            await client.post("/login/alice")
+            stolen = client.cookies["session"]
+            slow = asyncio.ensure_future(client.post(f"/slow/{change}"))
+            await loaded.wait()
+            assert (await client.post("/logout")).status_code == 200
+            go_on.set()
+            late = await slow
+            client.cookies.clear()
+            replayed = await client.get("/me", headers={"cookie": f"session={stolen}"})
+            private = await client.get("/private", headers={"cookie": f"session={stolen}"})
+            issued = late.cookies.get("session")
+            fresh = (None if issued is None else (await client.get(
+                "/session", headers={"cookie": f"session={issued}"})).json())
+            assert late.status_code == 200
+            assert replayed.json() == {**ANONYMOUS_ME, "cart": None}
+            assert private.status_code == 401
+            assert fresh == kept
+            assert stored_sessions(app) == (0 if kept is None else 1)
+
+    asyncio.run(scenario())
 
 
 # -- permissions -------------------------------------------------------------------------

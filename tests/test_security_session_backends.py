@@ -222,6 +222,72 @@ def test_delete_forgets_server_side_data(backends: Backends) -> None:
     backends.run(scenario)
 
 
+async def _stored(backend: SessionBackend) -> int:
+    """How many sessions a server-side backend holds."""
+    if isinstance(backend, MemorySessionBackend):
+        return len(backend._sessions)
+    return len(await cast(RedisSessionBackend, backend)._client.keys("zephyr:session:*"))
+
+
+@pytest.mark.parametrize("gone_by", ["delete", "another-backend-deletes"])
+def test_a_write_to_a_deleted_session_does_not_bring_it_back(
+        server_backends: Backends, gone_by: str) -> None:
+    async def scenario() -> None:
+        backend = server_backends()
+        cookie = await backend.save(None, {"_user_id": "alice"}, max_age=MAX_AGE)
+        # A logout (or an admin, in another worker) deletes the session while a request
+        # that loaded it before is still running; that request then writes.
+        remover = backend if gone_by == "delete" else server_backends()
+        assert await remover.delete(cookie) is True
+        written = await backend.save(cookie, {"_user_id": "alice", "cart": [1]},
+                                     max_age=MAX_AGE)
+        assert written is None
+        assert await backend.load(cookie, max_age=MAX_AGE) is None
+        assert await _stored(backend) == 0
+        assert await backend.delete(cookie) is False
+
+    server_backends.run(scenario)
+
+
+def test_a_write_to_an_expired_memory_session_does_not_bring_it_back() -> None:
+    now = [0.0]
+    backend = MemorySessionBackend(KEYS, clock=lambda: now[0])
+
+    async def scenario() -> None:
+        cookie = await backend.save(None, {"_user_id": "alice"}, max_age=MAX_AGE)
+        now[0] = MAX_AGE
+        assert await backend.save(cookie, {"_user_id": "alice"}, max_age=MAX_AGE) is None
+        assert await backend.delete(cookie) is False
+        assert len(backend._sessions) == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_write_to_an_evicted_memory_session_does_not_bring_it_back() -> None:
+    backend = MemorySessionBackend(KEYS, max_sessions=1)
+
+    async def scenario() -> None:
+        first = await backend.save(None, {"_user_id": "alice"}, max_age=MAX_AGE)
+        second = await backend.save(None, {"n": 2}, max_age=MAX_AGE)
+        assert await backend.save(first, {"_user_id": "alice"}, max_age=MAX_AGE) is None
+        assert await backend.load(second, max_age=MAX_AGE) == {"n": 2}
+
+    asyncio.run(scenario())
+
+
+def test_the_cookie_backend_always_writes_and_cannot_tell_a_deleted_session() -> None:
+    backend = CookieSessionBackend(KEYS)
+
+    async def scenario() -> None:
+        cookie = await backend.save(None, {"n": 1}, max_age=MAX_AGE)
+        assert await backend.delete(cookie) is True
+        again = await backend.save(cookie, {"n": 2}, max_age=MAX_AGE)
+        assert again is not None
+        assert await backend.load(again, max_age=MAX_AGE) == {"n": 2}
+
+    asyncio.run(scenario())
+
+
 def test_data_that_is_not_json_is_refused(backends: Backends) -> None:
     async def scenario() -> None:
         with pytest.raises(SessionBackendError, match=r"^session data must be JSON-serialisable"):

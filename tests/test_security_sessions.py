@@ -16,8 +16,8 @@ import redis
 from itsdangerous import Signer
 from itsdangerous.timed import TimestampSigner
 
-from tests.conftest import TEST_SECRET_KEY, session_settings_for
-from zephyr import ContextError, Depends, Request, Zephyr
+from tests.conftest import TEST_SECRET_KEY, session_settings_for, stored_sessions
+from zephyr import Depends, Request, Zephyr, csrf_token
 from zephyr.responses import JSONResponse, Response
 from zephyr.security import CookieSessionBackend, MemorySessionBackend, Session, load_session
 from zephyr.testing import TestClient
@@ -69,18 +69,6 @@ def session_app(**settings: Any) -> Zephyr:
         session = await request.load_session()
         session.regenerate()
         return dict(session)
-
-    @app.get("/sync-read")
-    async def sync_read(request: Request) -> dict[str, Any]:
-        try:
-            return dict(request.session)
-        except ContextError as exc:
-            return {"error": str(exc)}
-
-    @app.get("/loaded-then-sync")
-    async def loaded_then_sync(request: Request) -> dict[str, Any]:
-        await request.load_session()
-        return dict(request.session)
 
     return app
 
@@ -156,25 +144,62 @@ def test_reading_the_session_makes_the_response_private(
     assert "set-cookie" not in response.headers  # read, not changed: nothing re-sent
 
 
-@pytest.mark.parametrize(("base_url", "secure_setting", "secure"), [
-    ("http://localhost", None, False),
-    ("https://localhost", None, True),
-    ("http://localhost", True, True),
-    ("https://localhost", False, False),
+@pytest.mark.parametrize(("base_url", "settings", "name", "secure"), [
+    ("http://localhost", {}, "session", False),
+    # Secure, Path=/ and no Domain: the browser keeps a __Host- cookie only from this host
+    # over https, so neither a sibling subdomain nor an http page can plant one.
+    ("https://localhost", {}, "__Host-session", True),
+    ("http://localhost", {"session_cookie_secure": True}, "__Host-session", True),
+    ("https://localhost", {"session_cookie_secure": False}, "session", False),
+    ("https://localhost", {"cookie_host_prefix": False}, "session", True),
+    ("https://localhost", {"session_cookie_name": "sid"}, "__Host-sid", True),
+    ("https://localhost", {"session_cookie_name": "__Secure-sid", "session_cookie_secure": True},
+     "__Secure-sid", True),
 ])
 def test_a_written_session_cookie_has_the_safe_flags(
-        session_settings: dict[str, Any], base_url: str, secure_setting: bool | None,
+        session_settings: dict[str, Any], base_url: str, settings: dict[str, Any], name: str,
         secure: bool) -> None:
-    app = session_app(session_max_age=3600, session_cookie_secure=secure_setting,
-                      **session_settings)
+    app = session_app(session_max_age=3600, **settings, **session_settings)
     with TestClient(app, base_url=base_url) as client:
         response = client.get("/write")
-    [(name, value, attributes)] = set_cookies(response)
+        [(sent, value, attributes)] = set_cookies(response)
+        client.cookies.clear()
+        assert client.get("/read", headers={"cookie": f"{sent}={value}"}).json() == {"value": "1"}
     expected = {"Max-Age=3600", "Path=/", "HttpOnly", "SameSite=Lax"}
-    assert (name, attributes) == ("session", expected | ({"Secure"} if secure else set()))
+    assert (sent, attributes) == (name, expected | ({"Secure"} if secure else set()))
     assert value
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["vary"] == "Cookie"
+
+
+def test_over_https_only_the_host_prefixed_cookie_is_read(session_settings: dict[str, Any]) -> None:
+    with TestClient(session_app(**session_settings), base_url="https://localhost") as client:
+        client.get("/write", params={"value": "mine"})
+        cookie = client.cookies["__Host-session"]
+        client.cookies.clear()
+        # A cookie without the prefix may come from a sibling subdomain or an http page.
+        planted = client.get("/read", headers={"cookie": f"session={cookie}"})
+        lookalike = client.get("/read", headers={"cookie": f"__host-session={cookie}"})
+        own = client.get("/read", headers={"cookie": f"__Host-session={cookie}"})
+    assert (planted.json(), lookalike.json(), own.json()) == ({}, {}, {"value": "mine"})
+
+
+@pytest.mark.parametrize("name", ["__Host-sid", "__secure-sid"])
+@pytest.mark.parametrize("setting", ["session_cookie_name", "csrf_cookie_name"])
+def test_a_prefixed_cookie_name_needs_secure_cookies(name: str, setting: str) -> None:
+    with pytest.raises(RuntimeError) as caught, TestClient(Zephyr(**{setting: name})):
+        pass
+    assert (f"ConfigError: {setting.upper()} {name!r} has a cookie prefix, which browsers "
+            "accept only on Secure cookies; set SESSION_COOKIE_SECURE = True, or drop the "
+            "prefix (over https, COOKIE_HOST_PREFIX adds __Host- by itself)") in str(caught.value)
+
+
+def test_the_session_and_csrf_cookies_need_names_of_their_own() -> None:
+    app = Zephyr(session_cookie_name="sid", csrf_cookie_name="sid")
+    with pytest.raises(RuntimeError) as caught, TestClient(app):
+        pass
+    assert ("ConfigError: CSRF_COOKIE_NAME 'sid' is SESSION_COOKIE_NAME too, so each cookie "
+            "would overwrite the other; give CSRF_COOKIE_NAME another name") in str(caught.value)
 
 
 # -- round trips -----------------------------------------------------------------------
@@ -208,6 +233,62 @@ def test_a_cleared_server_side_session_cannot_be_replayed(
         client.get("/clear")
         response = read_with(client, cookie)
     assert (response.status_code, response.json()) == (200, {})
+
+
+# -- failed requests -------------------------------------------------------------------------
+
+
+def failing_routes(app: Zephyr) -> Zephyr:
+    """``app`` plus routes that change the session, then fail (or answer 400) at ``/<how>``."""
+
+    @app.get("/change-then/<how>")
+    async def change_then(request: Request, how: str, change: str = "write") -> Response:
+        session = await request.load_session()
+        if change == "write":
+            session["value"] = "changed"
+        elif change == "regenerate":
+            session.regenerate()
+        else:
+            session.clear()
+        if how == "raise":
+            raise RuntimeError("the handler broke")
+        return Response("refused", status_code=int(how))
+
+    return app
+
+
+@pytest.mark.parametrize(("how", "status"), [("raise", 500), ("503", 503), ("502", 502)])
+@pytest.mark.parametrize("change", ["write", "regenerate", "clear"])
+@pytest.mark.parametrize("existing", [False, True])
+def test_no_5xx_response_saves_the_session(
+        session_settings: dict[str, Any], how: str, status: int, change: str,
+        existing: bool) -> None:
+    app = failing_routes(session_app(**session_settings))
+    with TestClient(app) as client:
+        if existing:
+            cookie = written_cookie(client, "before")
+        before = stored_sessions(app)
+        response = client.get(f"/change-then/{how}", params={"change": change})
+        after = stored_sessions(app)
+        read = read_with(client, cookie).json() if existing else None
+    assert response.status_code == status
+    assert "set-cookie" not in response.headers
+    assert after == before
+    assert read == ({"value": "before"} if existing else None)
+    # The failure still goes out with the security headers and is not cached.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("status", [200, 400, 404, 499])
+def test_any_other_response_saves_the_session(session_settings: dict[str, Any],
+                                               status: int) -> None:
+    app = failing_routes(session_app(**session_settings))
+    with TestClient(app) as client:
+        response = client.get(f"/change-then/{status}")
+        [(name, _, _)] = set_cookies(response)
+        assert (response.status_code, name) == (status, "session")
+        assert client.get("/read").json() == {"value": "changed"}
 
 
 # -- forged and garbage cookies ----------------------------------------------------------
@@ -391,24 +472,75 @@ def test_regenerate_gives_a_new_id_and_kills_the_old_one(
 # -- loading server-side sessions ----------------------------------------------------------
 
 
-def test_request_session_needs_loading_with_the_redis_backend(redis_url: str) -> None:
-    with TestClient(session_app(session_backend="redis", redis_url=redis_url)) as client:
-        written_cookie(client, "stored")
-        unloaded = client.get("/sync-read")
-        loaded = client.get("/loaded-then-sync")
-    assert unloaded.json() == {"error": (
-        "request.session with the RedisSessionBackend needs loading first: `await "
-        "request.load_session()` (or take a `session: Session = Depends(load_session)` "
-        "parameter)"
-    )}
-    assert loaded.json() == {"value": "stored"}
+def loading_routes(app: Zephyr) -> Zephyr:
+    """``app`` plus handlers that use ``request.session`` and ``csrf_token()`` without loading
+    anything first, and ``POST /submit`` to send the token back to."""
+
+    @app.get("/plain-def")
+    def plain(request: Request) -> dict[str, Any]:
+        return {"session": dict(request.session), "token": csrf_token()}
+
+    @app.get("/async-def")
+    async def coroutine(request: Request) -> dict[str, Any]:
+        return {"session": dict(request.session), "token": csrf_token(request)}
+
+    @app.post("/submit")
+    async def submit() -> str:
+        return "accepted"
+
+    return app
 
 
-@pytest.mark.parametrize("kind", ["cookie", "memory"])
-def test_request_session_works_without_loading_when_the_backend_needs_no_io(kind: str) -> None:
-    with TestClient(session_app(session_backend=kind)) as client:
+@pytest.mark.parametrize("path", ["/plain-def", "/async-def"])
+def test_request_session_and_csrf_token_need_no_loading_on_any_backend(
+        session_settings: dict[str, Any], path: str) -> None:
+    app = loading_routes(session_app(**session_settings))
+    with TestClient(app, same_origin=False) as client:
         written_cookie(client, "stored")
-        assert client.get("/sync-read").json() == {"value": "stored"}
+        response = client.get(path)
+        body = response.json()
+        submitted = client.post("/submit", headers={"x-csrf-token": body["token"]})
+    assert (response.status_code, body["session"]) == (200, {"value": "stored"})
+    assert (submitted.status_code, submitted.text) == (200, "accepted")
+
+
+def test_before_request_hooks_see_the_loaded_redis_session(redis_url: str) -> None:
+    app = session_app(session_backend="redis", redis_url=redis_url)
+    seen: list[dict[str, Any]] = []
+
+    @app.before_request
+    def hook(request: Request) -> None:
+        seen.append(dict(request.session))
+
+    with TestClient(app) as client:
+        written_cookie(client, "stored")
+        assert client.get("/untouched").status_code == 200
+    assert seen == [{}, {"value": "stored"}]
+
+
+def test_redis_sessions_load_once_and_only_for_requests_with_the_cookie(
+        redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = loading_routes(session_app(session_backend="redis", redis_url=redis_url))
+    with TestClient(app) as client:
+        backend = app.security.sessions.backend  # type: ignore[union-attr]
+        loads: list[str] = []
+        load = backend.load
+
+        async def counted(cookie: str, *, max_age: int) -> dict[str, Any] | None:
+            loads.append(cookie)
+            return await load(cookie, max_age=max_age)
+
+        monkeypatch.setattr(backend, "load", counted)
+        for path in ("/untouched", "/plain-def", "/async-def", "/read"):
+            assert client.get(path).status_code == 200
+        without_cookie = len(loads)
+        cookie = written_cookie(client, "stored")
+        loads.clear()
+        for path in ("/untouched", "/read", "/async-def"):
+            assert client.get(path).status_code == 200
+    assert without_cookie == 0
+    # One round trip per request that carries the cookie, however often the handler asks.
+    assert loads == [cookie] * 3
 
 
 def test_a_depends_load_session_parameter_gets_the_loaded_session(

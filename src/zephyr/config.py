@@ -80,8 +80,12 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
             choices=("cookie", "memory", "redis")),
     Setting("SESSION_COOKIE_NAME", str, "session", "Name of the session cookie."),
     Setting("SESSION_MAX_AGE", int, 14 * DAY, "Seconds a session lives without being saved."),
-    Setting("SESSION_COOKIE_SECURE", bool, None, "Mark the session cookie Secure (default: when "
-            "the request came over https).", optional=True),
+    Setting("SESSION_COOKIE_SECURE", bool, None, "Mark the session and CSRF cookies Secure "
+            "(default: when the request came over https).", optional=True),
+    Setting("COOKIE_HOST_PREFIX", bool, True, "Name the Secure session and CSRF cookies "
+            "__Host-<name>, which only this host can set, over https."),
+    Setting("CSRF_COOKIE_NAME", str, "csrf", "Name of the signed cookie holding the visitor's "
+            "CSRF secret."),
     Setting("REDIS_URL", str, "redis://127.0.0.1:6379/0", "Redis for the redis backends.", True),
     Setting("SECURITY_HEADERS", bool, True, "Send nosniff, frame, referrer, opener, CSP and HSTS "
             "headers."),

@@ -15,6 +15,7 @@ __all__ = ["format_set_cookie", "parse_cookie_header"]
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _COOKIE_VALUE = re.compile(r'[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*')
 _ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
+_WSP = " \t"
 
 
 def format_set_cookie(
@@ -34,10 +35,12 @@ def format_set_cookie(
 
     Raises :class:`~zephyr.errors.HeaderValueError` for a name that is not a
     token, a value with characters cookies cannot carry (encode it first, e.g.
-    with ``urllib.parse.quote``), or a ``SameSite=None`` cookie that is not
-    ``Secure`` (browsers drop those).
+    with ``urllib.parse.quote``), a ``SameSite=None`` cookie that is not
+    ``Secure``, or a ``__Host-`` / ``__Secure-`` name whose attributes break its
+    prefix's rules (browsers drop all of those).
     """
     _check_name_and_value(key, value)
+    _check_prefix(key, path=path, domain=domain, secure=secure)
     parts = [f"{key}={value}"]
     if max_age is not None:
         parts.append(f"Max-Age={int(max_age)}")
@@ -75,6 +78,23 @@ def _check_name_and_value(key: str, value: str) -> None:
         )
 
 
+def _check_prefix(key: str, *, path: str | None, domain: str | None, secure: bool) -> None:
+    # NOTE: RFC 6265bis §4.1.3: browsers refuse a __Secure- cookie without Secure, and a
+    # __Host- one without Secure, with a Domain or with a Path other than "/"; they match the
+    # prefixes case-insensitively (§5.7, step 20), so this does too.
+    folded = key[:9].lower()
+    if folded.startswith("__host-") and not (secure and path == "/" and domain is None):
+        raise HeaderValueError(
+            f"cookie {key!r} has the __Host- prefix, so browsers keep it only with Secure, "
+            "Path=/ and no Domain; pass secure=True, path='/' and no domain"
+        )
+    if folded == "__secure-" and not secure:
+        raise HeaderValueError(
+            f"cookie {key!r} has the __Secure- prefix, so browsers keep it only with Secure; "
+            "pass secure=True"
+        )
+
+
 def _check_samesite(key: str, samesite: str, secure: bool) -> None:
     if samesite.lower() not in ("lax", "strict", "none"):
         raise HeaderValueError(f"samesite must be 'lax', 'strict' or 'none', not {samesite!r}")
@@ -94,10 +114,13 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     cookies: dict[str, str] = {}
     for chunk in header.split(";"):
         name, sep, value = chunk.partition("=")
-        name = name.strip()
+        # SECURITY: only SP and HTAB are whitespace here (RFC 6265 §5.2, as browsers do);
+        # str.strip() would also eat NBSP or U+0085 and let "\xa0__Host-x" pass for a
+        # __Host- cookie, which a sibling site may set.
+        name = name.strip(_WSP)
         if not sep or not name:
             continue
-        value = value.strip()
+        value = value.strip(_WSP)
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         cookies.setdefault(name, value)

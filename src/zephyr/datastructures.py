@@ -371,28 +371,33 @@ class URL:
         return self.replace(query=urlencode(pairs))
 
 
-#: Session keys Zephyr itself uses (a leading underscore keeps them apart from yours).
-CSRF_KEY = "_csrf"
-
-
 class Session(MutableMapping[str, Any]):
     """The session of one request: a mutable mapping that remembers whether it changed.
 
     ``regenerate()`` gives the session a new identity (call it on login, as
     ``login_user`` does, to defeat session fixation); ``clear()`` empties it.
+    The visitor's CSRF secret travels beside the data, never in it: it is kept in
+    a cookie of its own, so a session is never stored just to hold it.
     """
 
-    __slots__ = ("_cookie", "_data", "modified", "refused", "regenerated")
+    __slots__ = ("_cookie", "_data", "_renewed", "csrf_secret", "csrf_secret_is_new", "modified",
+                 "refused", "regenerated")
 
     def __init__(self, data: Mapping[str, Any] | None = None, cookie: str | None = None) -> None:
         self._data: dict[str, Any] = dict(data or {})
         self._cookie = cookie
+        # The keys set since regenerate() (None before it is called).
+        self._renewed: set[str] | None = None
         #: Why a session cookie the client sent was not accepted: "expired" or "forged".
         self.refused: str | None = None
         #: Whether the data changed (then it is saved with the response).
         self.modified = False
         #: Whether ``regenerate()`` was called.
         self.regenerated = False
+        #: The visitor's CSRF secret once a token was asked for (``zephyr.security.csrf``).
+        self.csrf_secret: str | None = None
+        #: Whether ``csrf_secret`` was made for this response (its cookie is then sent).
+        self.csrf_secret_is_new = False
 
     @property
     def cookie(self) -> str | None:
@@ -405,10 +410,14 @@ class Session(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self._data[key] = value
         self.modified = True
+        if self._renewed is not None:
+            self._renewed.add(key)
 
     def __delitem__(self, key: str) -> None:
         del self._data[key]
         self.modified = True
+        if self._renewed is not None:
+            self._renewed.discard(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
@@ -423,9 +432,22 @@ class Session(MutableMapping[str, Any]):
             self.modified = True
 
     def regenerate(self) -> None:
-        """Keep the data under a new session id, with a new CSRF secret."""
-        self._data.pop(CSRF_KEY, None)
+        """Keep the data under a new session id, with a new CSRF secret.
+
+        Should the old session be gone by the time the response is saved (a logout
+        in another request, an admin), the new id gets only what was set after this
+        call, never the old session's data.
+        """
         self.regenerated = self.modified = True
+        self._renewed = set()
+        # The next csrf_token() makes a new secret; without one the old cookie is dropped.
+        self.csrf_secret = None
+        self.csrf_secret_is_new = False
+
+    def renewed(self) -> dict[str, Any]:
+        """What was set since :meth:`regenerate` (everything before it is left out)."""
+        renewed = self._renewed or ()
+        return {key: value for key, value in self._data.items() if key in renewed}
 
     def __repr__(self) -> str:
         return f"<Session keys={sorted(self._data)!r} modified={self.modified}>"

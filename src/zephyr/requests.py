@@ -223,7 +223,10 @@ class Request:
     def cookies(self) -> dict[str, str]:
         """Cookies sent by the client (lenient parsing, as browsers send them)."""
         if self._cookies is None:
-            self._cookies = parse_cookie_header(self.headers.get("cookie", ""))
+            # NOTE: RFC 9113 §8.2.3: HTTP/2 may split the Cookie field in several; they are
+            # one list joined with "; ". PERF: one pass over the raw headers, as headers.get.
+            fields = [value for name, value in self.scope["headers"] if name == b"cookie"]
+            self._cookies = parse_cookie_header(b"; ".join(fields).decode("latin-1"))
         return self._cookies
 
     @property

@@ -295,7 +295,8 @@ class TestClient(httpx.Client):
     like a browser on the app's own pages, say ``Sec-Fetch-Site:
     same-origin`` unless they carry ``Sec-Fetch-Site`` or ``Origin``
     themselves. ``same_origin=False`` sends neither, as a script or an old
-    browser would: unsafe requests then need a CSRF token.
+    browser would: unsafe requests then need a CSRF token once the client
+    holds a cookie (without cookies it is no browser, and passes).
     """
 
     __test__ = False  # not a pytest test class

@@ -49,6 +49,10 @@ def build(*, trusted_proxies: list[str]) -> Zephyr:
         calls[token].append(f"upload read {len(body)}")
         return {"length": len(body)}
 
+    @app.get("/cookies")
+    async def cookies(request: Request) -> dict[str, str]:
+        return request.cookies
+
     @app.get("/calls/<token>")
     async def calls_of(token: str) -> list[str]:
         return calls.get(token, [])

@@ -133,6 +133,22 @@ def test_two_host_headers_are_refused(guarded: Server, parser: str) -> None:
 
 # -- header limits -----------------------------------------------------------------------
 
+@pytest.mark.parametrize(("fields", "cookies"), [
+    # NOTE: RFC 9113 §8.2.3: an HTTP/2 proxy may pass each cookie on as its own field.
+    (["Cookie: a=1", "Cookie: b=2; c=3"], {"a": "1", "b": "2", "c": "3"}),
+    (["Cookie: a=1", "Accept: */*", "Cookie: a=2; b=2"], {"a": "1", "b": "2"}),
+    # A no-break space in front of a prefixed name is part of the name, not a blank.
+    (["Cookie: \xa0__Host-session=planted; b=2"], {"\xa0__Host-session": "planted", "b": "2"}),
+    (["Cookie: \t__Host-session=own"], {"__Host-session": "own"}),
+])
+def test_cookie_fields_reach_the_app_joined_and_prefixed_names_stay_exact(
+        guarded: Server, fields: list[str], cookies: dict[str, str]) -> None:
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("GET", "/cookies", *fields))
+        r = conn.read_response()
+    assert (r.status, r.json()) == (200, cookies)
+
+
 def test_too_many_headers_get_431(guarded: Server) -> None:
     token = new_token()
     count = MAX_HEADER_COUNT + 5

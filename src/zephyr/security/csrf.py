@@ -3,27 +3,40 @@
 1. ``Sec-Fetch-Site``: ``same-origin`` and ``none`` (typed URL, bookmark) pass;
    ``same-site`` and ``cross-site`` pass only from a trusted origin.
 2. Else ``Origin``: it must be the request's own origin or a trusted one.
-3. Else (no browser verdict: old browsers, some proxies, non-browser
-   clients) a token bound to the session must come back in the
+3. Else, a request that carries no cookies is no browser carrying ambient
+   credentials (curl, httpx, a script) and passes, as with Go's net/http
+   ``CrossOriginProtection``; unless its route is authenticated by HTTP Basic,
+   which browsers attach by themselves.
+4. Else (no browser verdict: old browsers, some proxies, scripts holding
+   cookies) a token bound to the visitor must come back in the
    ``csrf_token`` form field or the ``X-CSRF-Token`` header.
+
+The visitor's secret lives in a signed cookie of its own (``CSRF_COOKIE_NAME``,
+``__Host-`` over https), not in the session: anonymous page views that show a
+form store nothing on the server. Tokens are the secret, masked differently on
+every call and signed; a new session identity (login, logout) gets a new secret.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 
 from zephyr.audit import log_refusal
 from zephyr.context import request_var
-from zephyr.datastructures import CSRF_KEY
 from zephyr.errors import ContextError, Forbidden
 
 if TYPE_CHECKING:
+    from zephyr.datastructures import Session
     from zephyr.requests import Request
+    from zephyr.responses import Response
+    from zephyr.security.site_cookies import SiteCookie
 
 __all__ = ["CSRFError", "CSRFProtection", "csrf_token"]
 
@@ -31,6 +44,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD_NAME = "csrf_token"
 HEADER_NAME = "x-csrf-token"
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# A secret is 43 characters and its SHA-256 signature 43 more.
+_MAX_COOKIE_LENGTH = 128
 
 
 class CSRFError(Forbidden):
@@ -40,24 +55,64 @@ class CSRFError(Forbidden):
 class CSRFProtection:
     """The CSRF check of one app, and the tokens it hands out."""
 
-    __slots__ = ("_serializer", "max_age", "trusted_origins")
+    __slots__ = ("_serializer", "_signer", "cookie", "max_age", "token_without_cookies",
+                 "trusted_origins")
 
-    def __init__(self, secret_keys: Sequence[str], *, trusted_origins: Iterable[str],
-                 max_age: int) -> None:
+    def __init__(self, secret_keys: Sequence[str], *, cookie: SiteCookie,
+                 trusted_origins: Iterable[str]) -> None:
+        """``secret_keys`` newest first; ``cookie`` holds the visitor's secret and sets how
+        long secrets and tokens live."""
         # NOTE: itsdangerous signs with the last key and verifies with all of them.
-        self._serializer = URLSafeTimedSerializer(list(reversed(secret_keys)),
-                                                  salt="zephyr.csrf")
+        keys = list(reversed(secret_keys))
+        self._serializer = URLSafeTimedSerializer(keys, salt="zephyr.csrf")
+        self._signer = Signer(keys, salt="zephyr.csrf.secret", digest_method=hashlib.sha256)
+        self.cookie = cookie
         self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
-        self.max_age = max_age
+        self.max_age = cookie.max_age
+        #: Whether a request without cookies needs a token too (see :meth:`for_basic_auth`).
+        self.token_without_cookies = False
+
+    def for_basic_auth(self) -> CSRFProtection:
+        """This check for a route that HTTP Basic authenticates: browsers attach those
+        credentials by themselves, so a request without cookies needs a token too."""
+        strict = copy.copy(self)
+        strict.token_without_cookies = True
+        return strict
 
     def token(self, request: Request) -> str:
-        """A new token for ``request``'s session (masked: it differs on every call)."""
+        """A new token for the visitor of ``request`` (masked: it differs on every call)."""
         session = request.session
-        secret = session.get(CSRF_KEY)
+        secret = session.csrf_secret
         if secret is None:
-            secret = session[CSRF_KEY] = secrets.token_urlsafe(32)
+            # SECURITY: a new session identity (login, logout) gets a new secret, so a token
+            # an attacker planted before the login is worthless after it.
+            secret = None if session.regenerated else self._cookie_secret(request)
+            if secret is None:
+                secret = secrets.token_urlsafe(32)
+                session.csrf_secret_is_new = True
+            session.csrf_secret = secret
         # SECURITY: a random salt per token keeps the page's bytes from repeating (BREACH).
         return self._serializer.dumps([secret, secrets.token_urlsafe(8)])
+
+    def save(self, request: Request, session: Session, response: Response) -> None:
+        """Send a new secret's cookie with ``response``, or drop the old one after a new
+        session identity that asked for no token."""
+        if session.csrf_secret_is_new and session.csrf_secret is not None:
+            self.cookie.set(request, response,
+                            self._signer.sign(session.csrf_secret).decode("ascii"))
+        elif session.regenerated and self.cookie.read(request) is not None:
+            self.cookie.delete(request, response)
+
+    def _cookie_secret(self, request: Request) -> str | None:
+        """The secret in the visitor's CSRF cookie, if it carries one we signed."""
+        value = self.cookie.read(request)
+        # SECURITY: no cookie we sign is this long; do not spend an HMAC on it.
+        if value is None or len(value) > _MAX_COOKIE_LENGTH:
+            return None
+        try:
+            return self._signer.unsign(value).decode("ascii")
+        except (BadData, UnicodeDecodeError):
+            return None
 
     async def check(self, request: Request) -> None:
         """Raise :class:`CSRFError` unless the unsafe ``request`` is same-origin or tokened."""
@@ -79,6 +134,11 @@ class CSRFProtection:
             self._refuse(request, "origin",
                          f"the request's Origin {origin[:100]!r} is not this site; add it to "
                          "CSRF_TRUSTED_ORIGINS if it is yours")
+        # NOTE: no Sec-Fetch-Site, no Origin and no cookies: not a browser carrying the
+        # visitor's credentials (a browser sends Origin on every cross-origin POST), so
+        # there is nothing for a forged request to ride on (Go's CrossOriginProtection).
+        if not self.token_without_cookies and "cookie" not in headers:
+            return
         await self._check_token(request)
 
     async def _check_token(self, request: Request) -> None:
@@ -86,18 +146,19 @@ class CSRFProtection:
         if not submitted:
             self._refuse(request, "token-missing",
                          "the CSRF token is missing; send the csrf_token form field or the "
-                         "X-CSRF-Token header (from csrf_token())")
-        session = await request.load_session()
-        expected = session.get(CSRF_KEY)
+                         "X-CSRF-Token header (from csrf_token()). A route that no cookie or "
+                         "HTTP Basic authenticates can turn the check off with csrf=False, "
+                         "and another site of yours goes in CSRF_TRUSTED_ORIGINS")
+        expected = self._cookie_secret(request)
         try:
             secret, _ = self._serializer.loads(submitted, max_age=self.max_age)
         except (BadData, ValueError, TypeError):
             secret = None
-        # SECURITY: constant-time comparison; a token of another session fails too.
+        # SECURITY: constant-time comparison; a token of another visitor fails too.
         if not (isinstance(secret, str) and isinstance(expected, str)
                 and hmac.compare_digest(secret, expected)):
             self._refuse(request, "token-invalid",
-                         "the CSRF token is not valid for this session; reload the page and "
+                         "the CSRF token is not valid for this visitor; reload the page and "
                          "submit again")
 
     @staticmethod

@@ -38,7 +38,8 @@ from zephyr.security.session_backends import (
     RedisSessionBackend,
     SessionBackend,
 )
-from zephyr.security.sessions import SessionManager
+from zephyr.security.sessions import SessionLoadingEndpoint, SessionManager
+from zephyr.security.site_cookies import SiteCookie
 
 if TYPE_CHECKING:
     from zephyr.datastructures import Session
@@ -78,13 +79,13 @@ class SecurityLayer:
         self.headers = SecurityHeaders(config) if config["SECURITY_HEADERS"] else None
         self.sessions = SessionManager(
             _session_backend(config["SESSION_BACKEND"], keys, config["REDIS_URL"]),
-            cookie_name=config["SESSION_COOKIE_NAME"], max_age=config["SESSION_MAX_AGE"],
-            secure=config["SESSION_COOKIE_SECURE"], on_forged=self._count_forged_session,
+            cookie=_site_cookie(config, "SESSION_COOKIE_NAME"),
+            on_forged=self._count_forged_session,
         )
         # Built even with CSRF=False: a route may still ask for it with csrf=True.
         self.csrf = CSRFProtection(
-            keys, trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
-            max_age=config["SESSION_MAX_AGE"],
+            keys, cookie=_site_cookie(config, "CSRF_COOKIE_NAME"),
+            trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
         )
         self.limits: RateLimitBackend = (
             RedisRateLimitBackend(config["REDIS_URL"])
@@ -106,12 +107,17 @@ class SecurityLayer:
 
         ``layers`` are the security options of the app, the route's groups and the
         route itself (outermost first), each with the name its rate-limit counters use.
+        With a backend that cannot load sessions without waiting, the session of a
+        request carrying its cookie is loaded before the handler.
         """
         security = resolve(route, layers, csrf=bool(self._config["CSRF"]),
                            auth=self.auth_backends, prefix_limits=self.prefix_limits,
                            client=self.client)
         if security.headers and self.headers is not None:
             self._route_headers[route] = SecurityHeaders(self._config, security.headers)
+        if not self.sessions.backend.loads_now:
+            # After the checks, so a refused request costs no round trip to the store.
+            endpoint = SessionLoadingEndpoint(self.sessions, endpoint, on_error)
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,
                              throttle=self.throttle, counter=self.limits,
                              login_path=self.login_path)
@@ -135,7 +141,8 @@ class SecurityLayer:
 
     async def _save_then_finish(self, request: Request, session: Session,
                                 response: Response) -> None:
-        await self.sessions.commit(request, session, response)
+        if await self.sessions.commit(request, session, response):
+            self.csrf.save(request, session, response)
         self.finish(request, response, saved=True)
 
     async def _count_forged_session(self, request: Request) -> None:
@@ -192,6 +199,15 @@ def _login_path(login_url: str | None, url_for: Callable[[str], str] | None) -> 
     except URLBuildError as exc:
         raise ConfigError(f"LOGIN_URL={login_url!r} is neither a path of this app (starting "
                           f"with '/') nor the name of a route: {exc}") from None
+
+
+def _site_cookie(config: Mapping[str, Any], setting: str) -> SiteCookie:
+    name = config[setting]
+    if setting != "SESSION_COOKIE_NAME" and name == config["SESSION_COOKIE_NAME"]:
+        raise ConfigError(f"{setting} {name!r} is SESSION_COOKIE_NAME too, so each cookie would "
+                          f"overwrite the other; give {setting} another name")
+    return SiteCookie(name, setting=setting, secure=config["SESSION_COOKIE_SECURE"],
+                      host_prefix=config["COOKIE_HOST_PREFIX"], max_age=config["SESSION_MAX_AGE"])
 
 
 def _session_backend(kind: str, keys: list[str], redis_url: str) -> SessionBackend:

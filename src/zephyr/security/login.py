@@ -1,10 +1,10 @@
 """Logging users in and out through the session, the backend that reads them back, and
 sending browsers to the login page.
 
-``login_user`` and ``logout_user`` give the session a new identity each time
-(so a session id planted before login is worth nothing after it),
-:class:`SessionAuth` turns the stored user id back into a user, and
-:func:`login_redirect` sends a browser to ``LOGIN_URL`` with a safe ``?next=``.
+``login_user`` and ``logout_user`` give the session a new identity and the visitor
+a new CSRF secret each time (so a session id or a CSRF token planted before login
+is worth nothing after it), :class:`SessionAuth` turns the stored user id back into
+a user, and :func:`login_redirect` sends a browser to ``LOGIN_URL`` with a safe ``?next=``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from zephyr.errors import HTTPException, SetupError
 from zephyr.security.auth import (
     AuthBackend,
     AuthenticationFailed,
+    BasicAuth,
     authenticate,
     challenge_for,
     presents_credentials,
@@ -125,6 +126,8 @@ def protect_route(route: Route, security: RouteSecurity, endpoint: Endpoint, on_
     """
     unsafe = bool(route.methods - SAFE_METHODS)
     checked = csrf if security.csrf and unsafe else None
+    if checked is not None and any(isinstance(b, BasicAuth) for b in security.auth):
+        checked = csrf.for_basic_auth()
     # Where failures happen (forms, logins, credentials), clients over the limit get 429.
     throttled = throttle if (unsafe or security.auth) else None
     if not (checked or throttled or security.limits or security.auth or security.permissions

@@ -1,25 +1,34 @@
 """Where session data lives: in the signed cookie itself, or in memory or Redis behind a signed id.
 
 The cookie never carries anything a client could forge: either the data signed and
-timestamped, or a random session id signed with the app's secret keys.
+timestamped, or a random session id signed with the app's secret keys. What the
+backends share (the contract, the errors, signed ids) is in ``_session_store``.
 """
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import hashlib
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
-from itsdangerous import BadData, Signer, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
-from zephyr.errors import ConfigError, SetupError, ZephyrError
+from zephyr.errors import SetupError
+from zephyr.security._session_store import (
+    SessionBackend,
+    SessionBackendError,
+    SessionTooLargeError,
+    SignedIdBackend,
+    check_max_age,
+    decode,
+    encode,
+    signing_keys,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,103 +45,6 @@ __all__ = [
 # NOTE: RFC 6265 §6.1 asks browsers for at least 4096 bytes per cookie, name and attributes
 # included; 4000 for the value leaves room for those.
 _MAX_COOKIE_BYTES = 4000
-# token_urlsafe(32) is 43 characters and its SHA-256 signature 44 more.
-_MAX_SIGNED_ID_LENGTH = 128
-_ID_SALT = "zephyr.session.id"
-
-
-class SessionTooLargeError(ZephyrError):
-    """The session data would not fit in a cookie."""
-
-
-class SessionBackendError(ZephyrError):
-    """A session backend cannot store the data it was given or cannot reach its store."""
-
-
-class SessionBackend(abc.ABC):
-    """Where session data lives; the cookie carries either the data itself or a signed id."""
-
-    @abc.abstractmethod
-    async def load(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
-        """The session data for ``cookie``.
-
-        None when the cookie is tampered with, expired, unknown, signed with an
-        unknown key or unparseable: client input never makes this raise.
-        """
-
-    @abc.abstractmethod
-    async def save(self, cookie: str | None, data: dict[str, Any], *, max_age: int) -> str:
-        """Store ``data`` for ``max_age`` seconds and return the cookie value to send.
-
-        ``cookie=None`` starts a new session (server-side backends make a new id).
-        """
-
-    @abc.abstractmethod
-    async def delete(self, cookie: str) -> None:
-        """Forget the server-side data of ``cookie``; bad cookies are ignored."""
-
-    async def close(self) -> None:  # noqa: B027 - a no-op default, not an abstract method
-        """Release connections; called once at shutdown."""
-
-    def load_now(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
-        """:meth:`load` without awaiting, for backends that read without I/O (``loads_now``)."""
-        raise SessionBackendError(
-            f"{type(self).__name__} reads sessions over the network; await load() instead"
-        )
-
-    #: Whether :meth:`load_now` works (no I/O needed): ``request.session`` then loads lazily.
-    loads_now: ClassVar[bool] = False
-
-    @abc.abstractmethod
-    def is_signed(self, cookie: str) -> bool:
-        """Whether ``cookie`` carries a valid signature of ours, expired or not.
-
-        A cookie that :meth:`load` refused but that is signed simply expired;
-        one that is not signed was forged or tampered with.
-        """
-
-
-def _signing_keys(secret_keys: Sequence[str | bytes]) -> list[bytes]:
-    """The keys oldest first, the order itsdangerous wants (it signs with the last)."""
-    # SECURITY: a bare string is a Sequence too; it would become one key per character.
-    if isinstance(secret_keys, str | bytes):
-        raise SetupError(
-            f"secret_keys must be a list of keys, got the single key {type(secret_keys).__name__}; "
-            "pass [key] (newest first, older keys after it)"
-        )
-    keys = [key.encode() if isinstance(key, str) else bytes(key) for key in secret_keys]
-    if not keys:
-        raise SetupError("session backends need at least one secret key, got none; set SECRET_KEY")
-    # SECURITY: an empty key would sign with nothing but the salt. The message names its
-    # position, never the keys: they must not reach logs.
-    if b"" in keys:
-        raise SetupError(
-            f"secret key at index {keys.index(b'')} is empty; remove it or give it a value"
-        )
-    return keys[::-1]
-
-
-def _encode(data: dict[str, Any]) -> bytes:
-    try:
-        return msgspec.json.encode(data)
-    except (TypeError, msgspec.EncodeError) as exc:
-        raise SessionBackendError(
-            f"session data must be JSON-serialisable ({exc}); store strings, numbers, booleans, "
-            "None, lists and dicts, e.g. an id instead of the object"
-        ) from exc
-
-
-def _decode(payload: str | bytes) -> dict[str, Any] | None:
-    try:
-        data = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _check_max_age(max_age: int) -> None:
-    if max_age < 1:
-        raise ConfigError(f"session max_age must be at least 1 second, got {max_age!r}")
 
 
 class _JSONSerializer:
@@ -140,7 +52,7 @@ class _JSONSerializer:
 
     @staticmethod
     def dumps(obj: dict[str, Any]) -> str:
-        return _encode(obj).decode()
+        return encode(obj).decode()
 
     @staticmethod
     def loads(payload: str | bytes) -> Any:
@@ -158,7 +70,7 @@ class CookieSessionBackend(SessionBackend):
 
     def __init__(self, secret_keys: Sequence[str | bytes], *, salt: str = "zephyr.session") -> None:
         self._serializer = URLSafeTimedSerializer(
-            _signing_keys(secret_keys),
+            signing_keys(secret_keys),
             salt=salt,
             serializer=_JSONSerializer,
             signer_kwargs={"digest_method": hashlib.sha256},
@@ -188,7 +100,7 @@ class CookieSessionBackend(SessionBackend):
         return True
 
     async def save(self, cookie: str | None, data: dict[str, Any], *, max_age: int) -> str:
-        _check_max_age(max_age)
+        check_max_age(max_age)
         value = self._serializer.dumps(data)
         if len(value) > _MAX_COOKIE_BYTES:
             raise SessionTooLargeError(
@@ -198,69 +110,12 @@ class CookieSessionBackend(SessionBackend):
             )
         return value
 
-    async def delete(self, cookie: str) -> None:
+    async def delete(self, cookie: str) -> bool:
         """Nothing to forget: the data lives only in the cookie, which the caller clears."""
+        return True
 
 
-class _SignedIdBackend(SessionBackend):
-    """A server-side store behind a random id that the cookie carries signed.
-
-    Forged ids fail the signature check and never reach the store; subclasses
-    only read, write and forget payloads by id.
-    """
-
-    def __init__(self, secret_keys: Sequence[str | bytes]) -> None:
-        self._signer = Signer(
-            _signing_keys(secret_keys), salt=_ID_SALT, digest_method=hashlib.sha256
-        )
-
-    @abc.abstractmethod
-    async def _read(self, session_id: str) -> bytes | str | None: ...
-
-    @abc.abstractmethod
-    async def _write(self, session_id: str, payload: bytes, max_age: int) -> None: ...
-
-    @abc.abstractmethod
-    async def _forget(self, session_id: str) -> None: ...
-
-    def is_signed(self, cookie: str) -> bool:
-        return self._session_id(cookie) is not None
-
-    def _session_id(self, cookie: str) -> str | None:
-        # SECURITY: no id we sign is this long; do not spend an HMAC on it.
-        if len(cookie) > _MAX_SIGNED_ID_LENGTH:
-            return None
-        try:
-            return self._signer.unsign(cookie).decode("ascii")
-        except (BadData, UnicodeDecodeError):
-            return None
-
-    async def load(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
-        """The data stored for ``cookie``; expiry was fixed by the ``max_age`` given to save."""
-        session_id = self._session_id(cookie)
-        if session_id is None:
-            return None
-        payload = await self._read(session_id)
-        return None if payload is None else _decode(payload)
-
-    async def save(self, cookie: str | None, data: dict[str, Any], *, max_age: int) -> str:
-        """Overwrite the session of a validly signed ``cookie``, else start a new one."""
-        _check_max_age(max_age)
-        payload = _encode(data)
-        session_id = None if cookie is None else self._session_id(cookie)
-        if session_id is None:
-            session_id = secrets.token_urlsafe(32)
-        await self._write(session_id, payload, max_age)
-        # NOTE: signing again on every save moves old cookies onto the newest key.
-        return self._signer.sign(session_id).decode("ascii")
-
-    async def delete(self, cookie: str) -> None:
-        session_id = self._session_id(cookie)
-        if session_id is not None:
-            await self._forget(session_id)
-
-
-class MemorySessionBackend(_SignedIdBackend):
+class MemorySessionBackend(SignedIdBackend):
     """Sessions in this process's memory: for one worker and for tests.
 
     Data is stored as JSON, so callers never share references with the store;
@@ -287,7 +142,7 @@ class MemorySessionBackend(_SignedIdBackend):
     def load_now(self, cookie: str, *, max_age: int) -> dict[str, Any] | None:
         session_id = self._session_id(cookie)
         payload = None if session_id is None else self._read_now(session_id)
-        return None if payload is None else _decode(payload)
+        return None if payload is None else decode(payload)
 
     async def _read(self, session_id: str) -> bytes | None:
         return self._read_now(session_id)
@@ -302,17 +157,22 @@ class MemorySessionBackend(_SignedIdBackend):
             return None
         return payload
 
-    async def _write(self, session_id: str, payload: bytes, max_age: int) -> None:
+    async def _write(self, session_id: str, payload: bytes, max_age: int, *,
+                     existing: bool) -> bool:
+        if existing and self._read_now(session_id) is None:
+            return False
         self._sessions[session_id] = (self._clock() + max_age, payload)
         self._sessions.move_to_end(session_id)
         while len(self._sessions) > self._max_sessions:
             self._sessions.popitem(last=False)
+        return True
 
-    async def _forget(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+    async def _forget(self, session_id: str) -> bool:
+        entry = self._sessions.pop(session_id, None)
+        return entry is not None and self._clock() < entry[0]
 
 
-class RedisSessionBackend(_SignedIdBackend):
+class RedisSessionBackend(SignedIdBackend):
     """Sessions in Redis, shared by every worker; Redis expires them (``SET … PX``)."""
 
     def __init__(
@@ -358,13 +218,19 @@ class RedisSessionBackend(_SignedIdBackend):
             payload: bytes | str | None = await self._client.get(self._prefix + session_id)
         return payload
 
-    async def _write(self, session_id: str, payload: bytes, max_age: int) -> None:
+    async def _write(self, session_id: str, payload: bytes, max_age: int, *,
+                     existing: bool) -> bool:
+        # NOTE: SET ... XX writes only over a key that exists, atomically: a DEL from a
+        # logout in another worker either comes first (nothing is written) or after.
         with self._reaching_redis():
-            await self._client.set(self._prefix + session_id, payload, px=max_age * 1000)
+            stored = await self._client.set(self._prefix + session_id, payload,
+                                            px=max_age * 1000, xx=existing)
+        return bool(stored)
 
-    async def _forget(self, session_id: str) -> None:
+    async def _forget(self, session_id: str) -> bool:
         with self._reaching_redis():
-            await self._client.delete(self._prefix + session_id)
+            removed: int = await self._client.delete(self._prefix + session_id)
+        return removed > 0
 
     async def close(self) -> None:
         """Close the client this backend created; a client passed in is the caller's."""
