@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from zephyr._route import HTTP_METHODS, Route
 from zephyr.security.csrf import CSRFProtection
-from zephyr.security.deploy import InsecureConfigError, require_secret_key, secret_key_problem
+from zephyr.security.deploy import route_problems
 from zephyr.security.guard import RequestGuard
 from zephyr.security.headers import SecurityHeaders
 from zephyr.security.hosts import HostValidator
@@ -29,6 +29,11 @@ from zephyr.security.ratelimit_backends import (
     Rate,
     RateLimitBackend,
     RedisRateLimitBackend,
+)
+from zephyr.security.secret_keys import (
+    InsecureConfigError,
+    require_secret_key,
+    secret_key_problem,
 )
 from zephyr.security.session_backends import (
     CookieSessionBackend,
@@ -100,6 +105,8 @@ class SecurityLayer:
         """
         security = resolve(route, layers, csrf=bool(self._config["CSRF"]),
                            auth=self.auth_backends, prefix_limits=self.prefix_limits)
+        for found in route_problems(route, security):
+            logger.warning("%s", found)
         if security.headers and self.headers is not None:
             self._route_headers[route] = SecurityHeaders(self._config, security.headers)
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,
