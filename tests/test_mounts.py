@@ -9,6 +9,7 @@ import pytest
 
 from zephyr import Request, Zephyr, csrf_token
 from zephyr.config import DEFAULT_CSP
+from zephyr.errors import SetupError
 from zephyr.testing import TestClient
 
 ASGIApp = Callable[..., Any]
@@ -152,8 +153,6 @@ def test_mount_csrf_option_overrides_the_setting(setting: bool, option: bool | N
 
 
 def test_mount_csrf_option_must_be_a_boolean() -> None:
-    from zephyr.errors import SetupError
-
     with pytest.raises(SetupError, match="csrf= takes True, False or None, not 'no'"):
         Zephyr().mount("/legacy", echo([]), csrf="no")  # type: ignore[arg-type]
 

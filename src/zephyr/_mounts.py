@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MountEndpoint"]
 
-Headers = list[tuple[bytes, bytes]]
+_RawHeaders = list[tuple[bytes, bytes]]
 
 
 class _Admitted(Response):
@@ -119,14 +119,14 @@ class _Tap:
         return replaying
 
 
-def _adding(send: Send, extra: Headers) -> Send:
+def _adding(send: Send, extra: _RawHeaders) -> Send:
     """``send`` adding ``extra`` to the response start, but the headers the app set itself."""
     if not extra:
         return send
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
-            own: Headers = list(message.get("headers", ()))
+            own: _RawHeaders = list(message.get("headers", ()))
             present = {bytes(name).lower() for name, _ in own}
             # NOTE: RFC 6265 §3: Set-Cookie is the one header repeated rather than combined.
             added = [pair for pair in extra if pair[0] not in present or pair[0] == b"set-cookie"]
