@@ -91,3 +91,19 @@ def stored_sessions(app: Any) -> int:
 def server_session_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The session backends that keep the data on the server behind a signed id."""
     return session_settings_for(request)
+
+
+@pytest.fixture
+def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stored hashes argon2 verifies passwords against during the test, in order."""
+    import argon2
+
+    hashes: list[str] = []
+    real_verify = argon2.PasswordHasher.verify
+
+    def spy(self: argon2.PasswordHasher, stored: str | bytes, password: str | bytes) -> bool:
+        hashes.append(str(stored))
+        return real_verify(self, stored, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", spy)
+    return hashes

@@ -39,7 +39,7 @@ from zephyr.security.auth import (
     static_tokens,
 )
 from zephyr.security.jwt import JWTCodec
-from zephyr.security.passwords import PasswordCheck, PasswordHasher, hash_password
+from zephyr.security.passwords import PasswordHasher, hash_password
 
 ALICE = AuthUser(id="alice", name="Alice", scopes=frozenset({"notes:read"}))
 BOB = AuthUser(id="bob")
@@ -464,34 +464,35 @@ def test_static_passwords_with_basic_auth_and_a_unicode_password() -> None:
     assert failure(backend, basic("nobody:pässwörd ✓".encode())).reason == "invalid"
 
 
-class RecordingHasher:
-    """Stands in for PasswordHasher: records what check() was asked."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str | None, str]] = []
-
-    def check(self, stored_hash: str | None, password: str) -> PasswordCheck:
-        self.calls.append((stored_hash, password))
-        return FAST.check(stored_hash, password)
+SLOWER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+HASHES = {"alice": FAST.hash("s3cret"), "bob": SLOWER.hash("hunter22")}
 
 
-@pytest.mark.parametrize(("username", "password", "expected", "checked_hash"), [
-    ("alice", "s3cret", ALICE, "alice"),
-    ("alice", "s3cre", None, "alice"),
-    ("mallory", "s3cret", None, None),
-], ids=["good", "wrong-password", "unknown-user"])
+@pytest.mark.parametrize(("username", "password", "expected", "parameters"), [
+    ("alice", "s3cret", ALICE, "m=8,t=1,p=1"),
+    ("alice", "s3cre", None, "m=8,t=1,p=1"),
+    ("bob", "hunter22", BOB, "m=16,t=2,p=1"),
+    # An unknown name costs a check with the slowest parameters of the stored hashes.
+    ("mallory", "s3cret", None, "m=16,t=2,p=1"),
+], ids=["good", "wrong-password", "older-parameters", "unknown-user"])
 def test_static_passwords_check_a_hash_even_for_unknown_users(
-    username: str, password: str, expected: Any, checked_hash: str | None
+    verified: list[str], username: str, password: str, expected: Any, parameters: str
 ) -> None:
-    hashes = {"alice": FAST.hash("s3cret")}
-    hasher = RecordingHasher()
-    verify = static_passwords({"alice": (hashes["alice"], ALICE)}, hasher=hasher)  # type: ignore[arg-type]
+    verify = static_passwords({"alice": (HASHES["alice"], ALICE), "bob": (HASHES["bob"], BOB)},
+                              hasher=FAST)
 
     async def login() -> Any:
         return await verify(username, password)
 
     assert asyncio.run(login()) == expected
-    assert hasher.calls == [(hashes.get(checked_hash or ""), password)]
+    [checked] = verified
+    assert checked.startswith(f"$argon2id$v=19${parameters}$")
+    assert (checked == HASHES.get(username)) is (username in HASHES)
+
+
+def test_static_passwords_default_to_the_default_parameters() -> None:
+    verify = static_passwords({"carol": (FAST.hash("pw"), ALICE)})
+    assert asyncio.run(verify("carol", "pw")) == ALICE
 
 
 @pytest.mark.parametrize("entry", [("only-a-hash",), (None, ALICE), "hash"])

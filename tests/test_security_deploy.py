@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
+from zephyr import Zephyr
 from zephyr.config import DEFAULT_SETTINGS, Config
 from zephyr.errors import ConfigError
+from zephyr.security.auth import BearerAuth, static_tokens
 from zephyr.security.deploy import (
     PROBLEM_IDS,
     DeployProblem,
@@ -17,6 +20,8 @@ from zephyr.security.deploy import (
     require_secret_key,
     secret_key_problem,
 )
+from zephyr.security.login import SessionAuth
+from zephyr.testing import TestClient
 
 KEY = "genVH6zsf6cLSCSAHjg3yPWcB_5dokx8OnUydcFe_MBB9zlU1EJLpmQCwS0Vp6pAfn4"
 OLD_KEY = "brKpmCf_87RCM0IP74ldb1UkTh3umgrDJVNSRAE4DPH4VAh0v1FsKyT1uh6idbHiJAI"
@@ -39,6 +44,7 @@ HARDENED: dict[str, Any] = {
     "FAILURE_LIMIT": "20/minute",
 }
 NO_FRAME_ANCESTORS = "default-src 'self'; script-src 'self'"
+ROUTE_PROBLEM = "zephyr.security.W030"
 
 
 def ids_for(**overrides: Any) -> list[str]:
@@ -96,7 +102,7 @@ PROBLEM_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"FRAME_OPTIONS": "", "CONTENT_SECURITY_POLICY": None}, ["W005", "W009"]),
     ({"FRAME_OPTIONS": ""}, []),  # the default policy has frame-ancestors 'none'
     ({"SESSION_COOKIE_SECURE": False}, ["W010"]),
-    ({"SESSION_COOKIE_SECURE": None}, []),
+    ({"SESSION_COOKIE_SECURE": None, "TRUSTED_PROXIES": []}, []),
     ({"OPENAPI": True}, ["W011"]),
     ({"OPENAPI": None}, []),
     ({"SESSION_BACKEND": "memory"}, ["W012"]),
@@ -105,6 +111,59 @@ PROBLEM_CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"RATE_LIMIT_BACKEND": "memory", "RATE_LIMITS": {}}, []),
     ({"FAILURE_LIMIT": None}, ["W014"]),
     ({"DEBUG": True, "CSRF": False, "SECRET_KEY": None}, ["E001", "E003", "W003"]),
+    # Behind a proxy, Secure and HSTS follow the forwarded scheme.
+    ({"SESSION_COOKIE_SECURE": None}, ["W015"]),
+    ({"SESSION_COOKIE_SECURE": None, "PROXY_HEADERS": "forwarded"}, ["W015"]),
+    ({"SESSION_COOKIE_SECURE": None, "SECURITY_HEADERS": False}, ["W004", "W015"]),
+    # Sources that let code come from anywhere (not only unsafe keywords).
+    *[({"CONTENT_SECURITY_POLICY": policy}, codes) for policy, codes in [
+        ("default-src 'self'; script-src *", ["W016"]),
+        ("default-src *", ["W016"]),
+        ("default-src 'self'; script-src 'self' https:", ["W016"]),
+        ("default-src 'self'; script-src 'self' DATA:", ["W016"]),
+        ("default-src http:", ["W016"]),
+        ("default-src 'self'; script-src-elem https://*", ["W016"]),
+        ("default-src 'self'; object-src *", ["W016"]),
+        ("default-src 'self'; worker-src blob:", ["W016"]),
+        ("default-src 'self'; base-uri *", ["W016"]),
+        ("frame-ancestors 'none'", ["W016"]),  # nothing limits scripts
+        ("default-src 'self'; script-src 'unsafe-inline' *", ["W006", "W016"]),
+        ("default-src 'self'; img-src * data:; style-src https:; connect-src *", []),
+        ("default-src 'self'; script-src 'self' https://cdn.example.com *.example.com", []),
+        # CSP3 §8.2: with 'strict-dynamic', host and scheme sources are ignored.
+        ("script-src 'strict-dynamic' 'nonce-r4nd0m' https:; object-src 'none'; base-uri 'none'",
+         []),
+    ]],
+    ({"CSRF_TRUSTED_ORIGINS": ["null"]}, ["W017"]),
+    ({"CSRF_TRUSTED_ORIGINS": ["https://admin.example.com", "http://admin.example.com"]},
+     ["W017"]),
+    ({"CSRF_TRUSTED_ORIGINS": ["HTTP://Admin.example.com"]}, ["W017"]),
+    ({"CSRF_TRUSTED_ORIGINS": ["https://admin.example.com"]}, []),
+    ({"ALLOWED_HOSTS": ["example.com", ".com"]}, ["W018"]),
+    ({"ALLOWED_HOSTS": [".COM"]}, ["W018"]),
+    ({"ALLOWED_HOSTS": [".xyz"]}, ["W018"]),  # any single label
+    ({"ALLOWED_HOSTS": [".co.uk"]}, ["W018"]),
+    ({"ALLOWED_HOSTS": [".herokuapp.com"]}, ["W018"]),
+    ({"ALLOWED_HOSTS": ["com", ".example.co.uk", ".myapp.herokuapp.com"]}, []),
+    ({"TRUSTED_PROXIES": ["0.0.0.0/1"]}, ["W019"]),
+    ({"TRUSTED_PROXIES": ["10.0.0.5", "64.0.0.0/7"]}, ["W019"]),
+    ({"TRUSTED_PROXIES": ["2000::/3"]}, ["W019"]),
+    ({"TRUSTED_PROXIES": ["0.0.0.0/1", "128.0.0.0/1"]}, ["E006"]),  # two halves: everyone
+    ({"TRUSTED_PROXIES": ["11.0.0.0/8", "2001:db8::/16", "fc00::/7"]}, []),
+    # Limits more than 100 times their default.
+    *[({name: value}, codes) for name, factor, code in [
+        ("MAX_BODY_SIZE", 1024 * 1024, "W020"),
+        ("MAX_JSON_SIZE", 1024 * 1024, "W021"),
+        ("MAX_FORM_SIZE", 1024 * 1024, "W022"),
+        ("MAX_MULTIPART_SIZE", 16 * 1024 * 1024, "W023"),
+        ("MULTIPART_MAX_FIELDS", 1000, "W024"),
+        ("MULTIPART_MAX_FILES", 100, "W025"),
+        ("MULTIPART_SPOOL_SIZE", 1024 * 1024, "W026"),
+        ("BODY_TIMEOUT", 60, "W027"),
+        ("MAX_HEADER_COUNT", 100, "W028"),
+        ("MAX_HEADER_SIZE", 16 * 1024, "W029"),
+    ] for value, codes in [(factor * 100 + 1, [code]), (factor * 100, []), (factor * 10, [])]],
+    ({"BODY_TIMEOUT": float("inf")}, ["W027"]),
 ]
 
 
@@ -115,7 +174,60 @@ def test_problems(overrides: dict[str, Any], expected: list[str]) -> None:
 
 def test_every_problem_id_is_tested() -> None:
     tested = {f"zephyr.security.{code}" for _, codes in PROBLEM_CASES for code in codes}
-    assert tested == set(PROBLEM_IDS)
+    assert tested | {ROUTE_PROBLEM} == set(PROBLEM_IDS)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"SESSION_COOKIE_SECURE": None},
+     "TRUSTED_PROXIES is set and SESSION_COOKIE_SECURE is None: the session cookie is marked "
+     "Secure, and HSTS sent, only on requests the proxy says came over https (in "
+     "X-Forwarded-Proto); if it does not say so, every request looks like http, so the cookie "
+     "also travels over http and browsers are never told to insist on https."),
+    ({"SESSION_COOKIE_SECURE": None, "HSTS_SECONDS": 0, "SECURITY_HEADERS": False},
+     "TRUSTED_PROXIES is set and SESSION_COOKIE_SECURE is None: the session cookie is marked "
+     "Secure only on requests the proxy says came over https (in X-Forwarded-Proto); if it "
+     "does not say so, every request looks like http, so the cookie also travels over http."),
+    ({"SESSION_COOKIE_SECURE": None, "PROXY_HEADERS": "forwarded"},
+     "TRUSTED_PROXIES is set and SESSION_COOKIE_SECURE is None: the session cookie is marked "
+     "Secure, and HSTS sent, only on requests the proxy says came over https (in "
+     "Forwarded: proto=); if it does not say so, every request looks like http, so the cookie "
+     "also travels over http and browsers are never told to insist on https."),
+    ({"CONTENT_SECURITY_POLICY": "default-src 'self' https:; object-src *; base-uri *"},
+     "CONTENT_SECURITY_POLICY lets scripts come from 'https:' (default-src), plugins come from "
+     "'*' (object-src) and the base URL come from '*' (base-uri): an injected tag can load code "
+     "from a site the attacker controls."),
+    ({"CONTENT_SECURITY_POLICY": "frame-ancestors 'none'"},
+     "CONTENT_SECURITY_POLICY lets scripts come from anywhere (it has no script-src or "
+     "default-src): an injected tag can load code from a site the attacker controls."),
+    ({"CSRF_TRUSTED_ORIGINS": ["null", "http://a.example", "https://b.example"]},
+     "CSRF_TRUSTED_ORIGINS trusts 'null', 'http://a.example': any site can send the Origin "
+     "'null' from a sandboxed frame, and anyone on the network path can put a page on a "
+     "plain-http origin, so their unsafe requests pass the CSRF check with a visitor's "
+     "cookies."),
+    ({"ALLOWED_HOSTS": ["example.com", ".com", ".github.io"]},
+     "ALLOWED_HOSTS contains '.com', '.github.io': each matches every name under a public "
+     "suffix, so a Host header naming any site there (one an attacker registers) is accepted."),
+    ({"TRUSTED_PROXIES": ["10.0.0.5", "0.0.0.0/2", "::/8"]},
+     "TRUSTED_PROXIES contains '0.0.0.0/2', '::/8': networks that large hold far more than your "
+     "proxies, and every client in them can send X-Forwarded-For or Forwarded and spoof its IP "
+     "address."),
+    ({"MAX_JSON_SIZE": 200 * 1024 * 1024},
+     "MAX_JSON_SIZE is 209715200, 200 times its default (1048576): one request can make the "
+     "server read and hold that much."),
+    ({"MAX_JSON_SIZE": None},
+     "MAX_JSON_SIZE is None: there is no limit, so one request can make the server read and "
+     "hold as much as it sends."),
+    ({"BODY_TIMEOUT": float("inf")},
+     "BODY_TIMEOUT is inf: there is no limit, so a client sending its body slowly holds a "
+     "connection and a worker for as long as it likes."),
+    ({"MAX_HEADER_COUNT": 10_001},
+     "MAX_HEADER_COUNT is 10001, 100 times its default (100): every request's headers are "
+     "read and held before any check refuses it."),
+])
+def test_new_problem_messages(overrides: dict[str, Any], expected: str) -> None:
+    found = check_deploy({**HARDENED, **overrides})
+    [problem] = [p for p in found if p.id != "zephyr.security.W004"]  # headers off, on purpose
+    assert problem.message == expected
 
 
 def test_problem_table_names_real_settings() -> None:
@@ -264,3 +376,67 @@ def test_format_report_singular() -> None:
         "",
         "WARNINGS:",
     ]
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
+def session_app(*, app_auth: bool = False, group_csrf: bool | None = None,
+                methods: tuple[str, ...] = ("POST",), **route_options: Any) -> Zephyr:
+    """An app with a route authenticated by the session (app-wide or on the route)."""
+    app = Zephyr(__name__)
+    backend = SessionAuth(lambda user_id: None)
+    if app_auth:
+        app.auth_backends.append(backend)
+    else:
+        route_options.setdefault("auth", [backend])
+    group = app.group("/account", **({} if group_csrf is None else {"csrf": group_csrf}))
+
+    @group.route("/email", methods=methods, **route_options)
+    async def change_email() -> str:
+        return "changed"
+
+    return app
+
+
+ROUTE_CASES: list[tuple[dict[str, Any], bool]] = [
+    ({"csrf": False}, True),
+    ({"csrf": False, "app_auth": True}, True),
+    ({"group_csrf": False, "app_auth": True}, True),
+    ({"csrf": False, "methods": ("GET", "DELETE")}, True),
+    ({}, False),
+    ({"group_csrf": False, "csrf": True}, False),
+    ({"csrf": False, "methods": ("GET",)}, False),  # CSRF concerns unsafe methods only
+    ({"csrf": False, "auth": [BearerAuth(static_tokens({"t0k3n-abcdef": "bot"}))]}, False),
+]
+
+
+@pytest.mark.parametrize(("options", "flagged"), ROUTE_CASES)
+def test_a_session_route_without_csrf_is_reported_and_logged(
+    options: dict[str, Any], flagged: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = session_app(**options)
+    with caplog.at_level(logging.WARNING, logger="zephyr.security"), TestClient(app):
+        found = check_deploy(app.config, routes=app.router.table.records)
+    problems = [problem for problem in found if problem.id == ROUTE_PROBLEM]
+    [route] = app.routes
+    warnings = [r.getMessage() for r in caplog.records if "CSRF check is off" in r.getMessage()]
+    if not flagged:
+        assert (problems, warnings) == ([], [])
+        return
+    methods = ", ".join(sorted(route.methods))
+    assert problems == [DeployProblem(
+        id=ROUTE_PROBLEM, setting="CSRF", severity="warning",
+        message=f"route '/account/email' ({methods}) at {route.source} is authenticated by the "
+                "session, but its CSRF check is off: another site can make a logged-in "
+                "visitor's browser send it.",
+        fix="remove csrf=False from the route and its group; give clients that send tokens "
+            "a route of their own without SessionAuth",
+    )]
+    assert warnings == [str(problems[0])]
+
+
+def test_routes_are_checked_only_when_given() -> None:
+    app = session_app(csrf=False)
+    with TestClient(app):
+        assert ROUTE_PROBLEM not in {problem.id for problem in check_deploy(app.config)}

@@ -157,16 +157,8 @@ def test_an_unreadable_hash_needs_rehash(stored_hash: str) -> None:
 
 
 def test_an_unknown_user_is_refused_after_a_real_verification(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    verified: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    verified: list[str] = []
-    real_verify = argon2.PasswordHasher.verify
-
-    def spy(self: argon2.PasswordHasher, stored: str | bytes, password: str | bytes) -> bool:
-        verified.append(str(stored))
-        return real_verify(self, stored, password)
-
-    monkeypatch.setattr(argon2.PasswordHasher, "verify", spy)
     with caplog.at_level(logging.ERROR, logger="zephyr.security"):
         assert FAST.check(None, "anything") == PasswordCheck(ok=False)
         assert FAST.check(None, "") == PasswordCheck(ok=False)
@@ -180,6 +172,38 @@ def test_an_unknown_user_is_refused_after_a_real_verification(
     assert argon2.extract_parameters(verified[0]) == argon2.Parameters(
         type=argon2.Type.ID, version=19, salt_len=16, hash_len=32,
         time_cost=1, memory_cost=8, parallelism=1,
+    )
+
+
+SLOW = PasswordHasher(time_cost=2, memory_cost=32, parallelism=2)
+
+
+@pytest.mark.parametrize(("hashes", "expected"), [
+    ([], FAST),  # nothing to compare with: the hasher's own parameters
+    (["garbage", "", "$2b$12$abcdefghijklmnopqrstuv"], FAST),
+    (["$argon2id$v=19$m=16,t=0,p=1$c2FsdA$aGFzaA"], FAST),  # impossible parameters
+    (["$argon2id$v=19$m=32,t=3,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA"],
+     PasswordHasher(time_cost=3, memory_cost=32, parallelism=1)),  # 96 KiB-passes over 64
+    (["$argon2i$m=64,t=2,p=2$c2FsdA$aGFzaA", "$argon2id$v=19$m=64,t=2,p=1$c2FsdA$aGFzaA"],
+     PasswordHasher(time_cost=2, memory_cost=64, parallelism=1)),  # fewer lanes: slower
+    (["$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", "$argon2d$v=19$m=16,t=1,p=1$c2FsdA$aGFzaA"],
+     PasswordHasher(time_cost=1, memory_cost=16, parallelism=1)),
+])
+def test_slowest_of_takes_the_parameters_of_the_slowest_hash(
+    hashes: list[str], expected: PasswordHasher
+) -> None:
+    assert FAST.slowest_of(hashes) == expected
+
+
+def test_the_slowest_of_real_hashes_checks_unknown_users_at_their_cost(
+    verified: list[str],
+) -> None:
+    stored = [FAST.hash("a"), SLOW.hash("b"), FAST.hash("c")]
+    assert FAST.slowest_of(stored).check(None, "guess") == PasswordCheck(ok=False)
+    [dummy] = verified
+    assert argon2.extract_parameters(dummy) == argon2.Parameters(
+        type=argon2.Type.ID, version=19, salt_len=16, hash_len=32,
+        time_cost=2, memory_cost=32, parallelism=2,
     )
 
 

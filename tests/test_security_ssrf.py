@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sys
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -59,16 +60,10 @@ UNSAFE_LITERALS = [
     ("http://[2002:7f00:1::]/", "2002:7f00:1::", "loopback"),  # 6to4
     ("http://[2002:a9fe:a9fe::]/", "2002:a9fe:a9fe::", "cloud-metadata"),
     ("http://[2001:0:7f00:1::]/", "2001:0:7f00:1::", "loopback"),  # Teredo server
-    # Spellings inet_aton (and so the resolver) reads as 127.0.0.1.
-    ("http://2130706433/", "127.0.0.1", "loopback"),
-    ("http://0177.0.0.1/", "127.0.0.1", "loopback"),
-    ("http://0x7f.1/", "127.0.0.1", "loopback"),
-    ("http://0x7f000001/", "127.0.0.1", "loopback"),
-    ("http://127.1/", "127.0.0.1", "loopback"),
+    ("http://[fec0::1]/", "fec0::1", "site-local"),  # deprecated (RFC 3879), still internal
     ("http://127.0.0.1./", "127.0.0.1", "loopback"),
     ("http://\uff11\uff12\uff17.0.0.1/", "127.0.0.1", "loopback"),  # full-width digits
     ("http://127\u30020\u30020\u30021/", "127.0.0.1", "loopback"),  # ideographic full stops
-    ("http://0xa9.0xfe.0xa9.0xfe/", "169.254.169.254", "cloud-metadata"),
 ]
 
 
@@ -78,6 +73,40 @@ def test_non_public_addresses_are_refused(url: str, address: str, category: str)
         validate_outbound_url(url, resolve=never_called)
     assert caught.value.reason == "private-address"
     assert f" is {address}, a {category} address; " in str(caught.value)
+
+
+# Hosts that end in a number but are not four plain decimal numbers: resolvers (inet_aton,
+# getaddrinfo, browsers, proxies) read these differently, or as names, so none is trusted.
+AMBIGUOUS_ADDRESSES = [
+    "2130706433",  # 127.0.0.1 as one number
+    "1572394766",  # 93.184.215.14 as one number
+    "0127.0.0.1",  # a leading zero: octal to inet_aton, decimal to others
+    "0177.0.0.1",  # octal
+    "93.184.215.014",
+    "0x7f.0.0.1",  # hex
+    "0x7f.1",
+    "0x7f000001",
+    "0xa9.0xfe.0xa9.0xfe",
+    "127.1",  # fewer than four parts
+    "127.0.1",
+    "256.0.0.1",
+    "1.2.3.4.5",
+    "example.123",
+    "0x",
+    "\uff10\uff58\uff17\uff46.1",  # full-width '0x7f.1'
+]
+
+
+@pytest.mark.parametrize("host", AMBIGUOUS_ADDRESSES)
+def test_ambiguous_ipv4_spellings_are_refused_not_resolved(host: str) -> None:
+    with pytest.raises(UnsafeURLError) as caught:
+        validate_outbound_url(f"http://{host}/", resolve=never_called)
+    assert caught.value.reason == "malformed"
+    assert str(caught.value).endswith(
+        "ends in a number but is not an IPv4 address in four decimal parts (resolvers read "
+        "octal, hex, leading zeros and short forms differently); write the address like "
+        "203.0.113.9"
+    )
 
 
 # (URL, reason): refused before any lookup.
@@ -173,7 +202,7 @@ def test_public_answers_are_returned_to_pin_the_connection() -> None:
 # (URL, host, port, pinned addresses): literal public addresses are not resolved.
 PUBLIC_LITERALS = [
     (f"http://{PUBLIC_V4}/", PUBLIC_V4, 80, (PUBLIC_V4,)),
-    ("http://1572394766/", "1572394766", 80, (PUBLIC_V4,)),  # 93.184.215.14 as one number
+    (f"http://{PUBLIC_V4}./", f"{PUBLIC_V4}.", 80, (PUBLIC_V4,)),
     (f"https://[{PUBLIC_V6}]:8443/", PUBLIC_V6, 8443, (PUBLIC_V6,)),
     ("http://[::ffff:93.184.215.14]/", "::ffff:93.184.215.14", 80, ("::ffff:5db8:d70e",)),
     ("http://[64:ff9b::5db8:d70e]/", "64:ff9b::5db8:d70e", 80, ("64:ff9b::5db8:d70e",)),
@@ -188,16 +217,64 @@ def test_public_literal_addresses_are_allowed(
     assert (target.host, target.port, target.addresses) == (host, port, addresses)
 
 
-def test_international_names_are_resolved_in_idna_form() -> None:
+# (URL, the name looked up): IDNA 2008 with the UTS 46 mapping, as httpx, requests and
+# browsers encode it; IDNA 2003 (Python's 'idna' codec) would look up another name.
+INTERNATIONAL_NAMES = [
+    ("http://bücher.example/", "xn--bcher-kva.example"),
+    ("http://BÜCHER.Example/", "xn--bcher-kva.example"),
+    ("http://straße.example/", "xn--strae-oqa.example"),  # IDNA 2003: strasse.example
+    ("http://ς.example/", "xn--3xa.example"),  # IDNA 2003: xn--4xa.example (a plain sigma)
+    ("http://οδος.example/", "xn--pxavbm.example"),
+    ("http://bücher\uff0eexample/", "xn--bcher-kva.example"),  # a full-width full stop
+    ("http://bücher\u3002example/", "xn--bcher-kva.example"),  # an ideographic full stop
+]
+
+
+@pytest.mark.parametrize(("url", "name"), INTERNATIONAL_NAMES)
+def test_international_names_are_resolved_in_the_form_http_clients_use(
+    url: str, name: str
+) -> None:
+    import httpx
+
     calls: list[tuple[str, int]] = []
 
     def resolve(host: str, port: int) -> list[str]:
         calls.append((host, port))
         return [PUBLIC_V4]
 
-    target = validate_outbound_url("http://bücher.example/", resolve=resolve)
-    assert target.host == "xn--bcher-kva.example"
-    assert calls == [("xn--bcher-kva.example", 80)]
+    target = validate_outbound_url(url, resolve=resolve)
+    assert target.host == name
+    assert calls == [(name, 80)]
+    assert httpx.URL(url).raw_host.decode("ascii") == name
+
+
+@pytest.mark.parametrize("url", [
+    "http://\u2603.example/",  # a snowman: IDNA 2003 took it, IDNA 2008 does not
+    "http://\u0661\u0662\u0663.example/",  # a label breaking the bidi rule
+    "http://ex\u00e4mple_1.example/",  # '_' in an international name
+    "http://\u0301a.example/",  # a label starting with a combining mark
+    "http://a\u00b7b.example/",  # a middle dot outside its context (RFC 5892 A.3)
+])
+def test_names_idna_2008_refuses_are_refused(url: str) -> None:
+    with pytest.raises(UnsafeURLError) as caught:
+        validate_outbound_url(url, resolve=never_called)
+    assert caught.value.reason == "malformed"
+    assert "is not a valid international host name (IDNA 2008:" in str(caught.value)
+
+
+def test_international_names_are_refused_without_the_idna_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "idna", None)  # what an absent package looks like
+    with pytest.raises(UnsafeURLError) as caught:
+        validate_outbound_url("http://bücher.example/", resolve=never_called)
+    assert caught.value.reason == "malformed"
+    assert str(caught.value).endswith(
+        "'bücher.example' is an international name, and the 'idna' package that encodes "
+        "it as HTTP clients do is not installed; install it with pip install 'zephyr[client]'"
+    )
+    target = validate_outbound_url("http://example.com/", resolve=answering(PUBLIC_V4))
+    assert target.host == "example.com"
 
 
 def failing(host: str, port: int) -> list[str]:
@@ -265,6 +342,7 @@ INTERNAL_SERVICES = [
     "http://100.64.0.1/",
     "http://169.254.1.1/",
     "http://[fd12::1]/",
+    "http://[fec0::1]/",
 ]
 NEVER_ALLOWED = [
     "http://169.254.169.254/",

@@ -116,19 +116,27 @@ class Route:
 
 
 class Mount:
-    """Any ASGI application served under a path prefix (``app.mount("/legacy", other)``)."""
+    """Any ASGI application served under a path prefix (``app.mount("/legacy", other)``).
 
-    __slots__ = ("app", "name", "prefix", "source")
+    ``csrf`` turns the app's CSRF check on or off for the mounted app (``None``: the
+    ``CSRF`` setting decides).
+    """
 
-    def __init__(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
+    __slots__ = ("app", "csrf", "name", "prefix", "source")
+
+    def __init__(self, prefix: str, app: ASGIApp, *, name: str | None = None,
+                 csrf: bool | None = None) -> None:
         if not prefix.startswith("/") or prefix == "/" or prefix.endswith("/"):
             raise SetupError(
                 f"mount prefix {prefix!r} must start with '/' and not end with one, "
                 "like '/legacy'"
             )
+        if csrf is not None and not isinstance(csrf, bool):
+            raise SetupError(f"mount {prefix!r}: csrf= takes True, False or None, not {csrf!r}")
         self.prefix = prefix
         self.app = app
         self.name = name
+        self.csrf = csrf
         self.source = source_of(app)
 
     def matches(self, path: str) -> bool:

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from zephyr._disconnect import DisconnectWatcher, watching
+from zephyr._mounts import MountEndpoint
 from zephyr._plan import DependencyOverrides
 from zephyr._types import ASGIApp, Receive, Scope, Send
 from zephyr.concurrency import make_thread_pool
@@ -26,7 +27,7 @@ from zephyr.converters import Converter
 from zephyr.di import Depends
 from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
 from zephyr.error_handlers import DebugRenderer, handle_exception
-from zephyr.errors import ClientDisconnect, ContextError, HTTPException, SetupError
+from zephyr.errors import ClientDisconnect, ContextError, SetupError
 from zephyr.middleware import CallNext, accepted_shape, adapt_teardown, compose, wrap_asgi
 from zephyr.requests import BodyLimits, Request, RequestServices, State
 from zephyr.responses import RedirectResponse, Response
@@ -99,6 +100,8 @@ class Zephyr(Scaffold):
         #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
         self.dependency_overrides = DependencyOverrides()
         self._openapi_config: OpenAPIConfig | None = None
+        # Each mount compiled for serving (once the security layer exists).
+        self._mounted: dict[Mount, MountEndpoint] = {}
         for route in routes:
             self.add_route(route)
 
@@ -146,13 +149,24 @@ class Zephyr(Scaffold):
             self.registered_by.pop(route, None)
         return removed
 
-    def mount(self, prefix: str, app: ASGIApp, *, name: str | None = None) -> None:
+    def mount(self, prefix: str, app: ASGIApp, *, name: str | None = None,
+              csrf: bool | None = None) -> None:
         """Serve any ASGI app under ``prefix``; it sees ``root_path`` = the prefix.
 
         Mounted apps are matched before ``@app.middleware`` runs; ASGI
-        middleware added with :meth:`add_asgi_middleware` wraps them too.
+        middleware added with :meth:`add_asgi_middleware` wraps them too. They are
+        behind the app's request guard, CSRF check (``csrf=`` turns it on or off
+        for this mount; the ``CSRF`` setting by default) and ``RATE_LIMITS``
+        prefixes, and get its security headers.
         """
-        self.router.mount(Mount(prefix, app, name=name))
+        mount = Mount(prefix, app, name=name, csrf=csrf)
+        if self.security is not None:  # serving: compiled before the table shows it
+            self._mounted[mount] = MountEndpoint(mount, self.security, self._answer_error)
+        try:
+            self.router.mount(mount)
+        except BaseException:
+            self._mounted.pop(mount, None)
+            raise
 
     def add_asgi_middleware(self, cls: Callable[..., Any], /, **options: Any) -> None:
         """Wrap the whole app in an ASGI middleware: ``cls(app, **options)``."""
@@ -219,6 +233,8 @@ class Zephyr(Scaffold):
 
         self.security = security = SecurityLayer(config, auth_backends=self.auth_backends,
                                                  url_for=self.url_for)
+        self._mounted = {mount: MountEndpoint(mount, security, self._answer_error)
+                         for mount in self.router.mounts}
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
@@ -425,21 +441,7 @@ class Zephyr(Scaffold):
         mount = table.mount_for(route_path(scope))
         if mount is None:
             return False
-        if self.security is not None:
-            try:
-                self.security.guard.check(scope)
-            except HTTPException as exc:
-                # SECURITY: a mounted app is behind the same Host, header and framing checks.
-                request = Request(scope, receive, self._services)
-                response = await self._answer_error(request, exc)
-                saving = self.security.finish(request, response)
-                if saving is not None:
-                    await saving
-                await response(scope, receive, send)
-                return True
-        child = dict(scope)
-        child["root_path"] = scope.get("root_path", "") + mount.prefix
-        await mount.app(child, receive, send)
+        await self._mounted[mount](scope, receive, send, self._services)
         return True
 
     async def _finish(self, request: Request, error: BaseException | None) -> None:

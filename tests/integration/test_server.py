@@ -405,7 +405,10 @@ def test_mounted_asgi_app_sees_root_path_and_full_path(client: httpx.Client) -> 
         "root_path": "/legacy",
         "query_string": "x=1",
     }
+    assert r.headers["x-content-type-options"] == "nosniff"  # the app's security headers
     assert client.get("/legacy").json()["path"] == "/legacy"
+    cross_site = client.post("/legacy/x", headers={"Sec-Fetch-Site": "cross-site"})
+    assert (cross_site.status_code, cross_site.json()["reason"]) == (403, "csrf-sec-fetch-site")
 
 
 def test_uvicorn_root_path_reaches_urls(serve: ServeApp) -> None:

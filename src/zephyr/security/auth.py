@@ -375,25 +375,30 @@ def static_passwords(
 ) -> Callable[[str, str], Awaitable[Any]]:
     """A ``verify`` for :class:`BasicAuth` from ``{username: (argon2 hash, user)}``.
 
-    Hashes are checked in the thread pool with :func:`~zephyr.security.passwords.
-    check_password` (or ``hasher.check``); an unknown user name costs a full
-    hash too, so timing does not reveal which names exist.
+    Hashes are checked in the thread pool with ``hasher`` (the default
+    parameters of :func:`~zephyr.security.passwords.check_password` if none).
+    An unknown user name costs a check with the parameters of the slowest hash
+    held here, so timing does not reveal which names exist.
     """
     from zephyr.concurrency import run_sync
-    from zephyr.security.passwords import check_password
+    from zephyr.security.passwords import PasswordHasher
 
     for username, entry in mapping.items():
         if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
             raise SetupError(f"the entry for {username!r} must be a (password hash, user) "
                              "tuple; make the hash with zephyr.security.passwords.hash_password")
     known = dict(mapping)
-    check = hasher.check if hasher is not None else check_password
+    checker = hasher if hasher is not None else PasswordHasher()
+    unknown = checker.slowest_of(stored for stored, _ in known.values())
 
     async def verify(username: str, password: str) -> Any:
         entry = known.get(username)
-        # SECURITY: check(None, ...) burns the time of a real check for an unknown user.
-        result = await run_sync(check, entry[0] if entry is not None else None, password)
-        return entry[1] if result.ok and entry is not None else None
+        if entry is None:
+            # SECURITY: burn the time of the slowest real check for an unknown user.
+            await run_sync(unknown.check, None, password)
+            return None
+        result = await run_sync(checker.check, entry[0], password)
+        return entry[1] if result.ok else None
 
     return verify
 

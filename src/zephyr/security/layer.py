@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from zephyr._route import HTTP_METHODS, Route
 from zephyr.errors import ConfigError, URLBuildError
 from zephyr.security.csrf import CSRFProtection
-from zephyr.security.deploy import InsecureConfigError, require_secret_key, secret_key_problem
+from zephyr.security.deploy import route_problems
 from zephyr.security.guard import RequestGuard
 from zephyr.security.headers import SecurityHeaders
 from zephyr.security.hosts import HostValidator
@@ -32,6 +33,11 @@ from zephyr.security.ratelimit_backends import (
     RedisRateLimitBackend,
 )
 from zephyr.security.redirects import is_safe_redirect
+from zephyr.security.secret_keys import (
+    InsecureConfigError,
+    require_secret_key,
+    secret_key_problem,
+)
 from zephyr.security.session_backends import (
     CookieSessionBackend,
     MemorySessionBackend,
@@ -46,7 +52,7 @@ if TYPE_CHECKING:
     from zephyr.middleware import Endpoint
     from zephyr.requests import Request
     from zephyr.responses import Response
-    from zephyr.routing import Route
+    from zephyr.routing import Mount
     from zephyr.security.auth import AuthBackend
 
 __all__ = ["SecurityLayer"]
@@ -113,6 +119,8 @@ class SecurityLayer:
         security = resolve(route, layers, csrf=bool(self._config["CSRF"]),
                            auth=self.auth_backends, prefix_limits=self.prefix_limits,
                            client=self.client)
+        for found in route_problems(route, security):
+            logger.warning("%s", found)
         if security.headers and self.headers is not None:
             self._route_headers[route] = SecurityHeaders(self._config, security.headers)
         if not self.sessions.backend.loads_now:
@@ -121,6 +129,27 @@ class SecurityLayer:
         return protect_route(route, security, endpoint, on_error, csrf=self.csrf,
                              throttle=self.throttle, counter=self.limits,
                              login_path=self.login_path)
+
+    def protect_mount(self, mount: Mount, endpoint: Endpoint,
+                      on_error: OnError) -> tuple[tuple[str, Endpoint], ...]:
+        """``endpoint`` behind the checks of a route at ``mount``'s prefix taking every method:
+        CSRF (the mount's ``csrf=``, else the setting), the ``RATE_LIMITS`` prefixes covering
+        it and the failure throttle; no authentication (the mounted app sees the credentials).
+
+        Returns ``(prefix, checked endpoint)`` pairs: one for each ``RATE_LIMITS`` prefix
+        below the mount's (longest first, with the limits covering it), the mount's last.
+        """
+        options: dict[str, Any] = {"auth": ()}
+        if mount.csrf is not None:
+            options["csrf"] = mount.csrf
+        below = (prefix for prefix, _ in self.prefix_limits
+                 if prefix.startswith(mount.prefix + "/"))
+        name = mount.name or mount.prefix
+        return tuple(
+            (prefix, self.protect(Route(prefix, endpoint, methods=HTTP_METHODS, name=name),
+                                  [(options, name)], endpoint, on_error))
+            for prefix in (*sorted(set(below), key=len, reverse=True), mount.prefix)
+        )
 
     def finish(self, request: Request, response: Response, *,
                saved: bool = False) -> Awaitable[None] | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -39,6 +41,9 @@ MAX_PASSWORD_LENGTH = 4096
 # NOTE: the sizes of argon2-cffi's RFC 9106 low-memory profile (RFC 9106 §4, second choice).
 _SALT_LEN = 16
 _HASH_LEN = 32
+# NOTE: the PHC string of an argon2 hash: $argon2id$v=19$m=65536,t=3,p=4$salt$digest
+# ('v=' is absent from hashes of version 1.0).
+_PARAMETERS = re.compile(r"\$argon2(?:id|i|d)\$(?:v=\d+\$)?m=(\d+),t=(\d+),p=(\d+)\$")
 
 
 class PasswordError(ZephyrError, ValueError):
@@ -160,6 +165,26 @@ class PasswordHasher:
         except InvalidHashError:
             return True
 
+    def slowest_of(self, hashes: Iterable[str]) -> PasswordHasher:
+        """A hasher with the parameters of the slowest of ``hashes`` (this one if none is an
+        argon2 hash): its ``check(None, ...)`` costs what checking that hash costs.
+
+        Slowest means the most work (passes times memory), then the fewest lanes. Use it
+        for unknown users when the stored hashes are known in advance (as
+        :func:`~zephyr.security.auth.static_passwords` does).
+        """
+        found: set[tuple[int, int, int]] = set()
+        for stored in hashes:
+            match = _PARAMETERS.match(stored) if isinstance(stored, str) else None
+            if match is not None:
+                memory, passes, lanes = map(int, match.groups())
+                if passes >= 1 and lanes >= 1 and memory >= 8 * lanes:
+                    found.add((memory, passes, lanes))
+        if not found:
+            return self
+        memory, passes, lanes = max(found, key=lambda p: (p[0] * p[1], -p[2]))
+        return PasswordHasher(time_cost=passes, memory_cost=memory, parallelism=lanes)
+
     def check(self, stored_hash: str | None, password: str) -> PasswordCheck:
         """Verify a login; pass ``stored_hash=None`` when the user does not exist.
 
@@ -169,7 +194,8 @@ class PasswordHasher:
         """
         if stored_hash is None:
             # SECURITY: do the same work for an unknown user as for a known one, so the
-            # response time does not tell an attacker which user names exist.
+            # response time does not tell an attacker which user names exist (exactly so
+            # for users whose hash has this hasher's parameters; see slowest_of()).
             self.verify(self._dummy_hash, password)
             return PasswordCheck(ok=False)
         if not self.verify(stored_hash, password):

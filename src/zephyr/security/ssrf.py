@@ -33,6 +33,9 @@ _UNSAFE_ASCII = re.compile(r"[\x00-\x20\x7f\\]")
 # NOTE: RFC 3986 §3.2.2 reg-name after IDNA encoding: letters, digits, '-', '_' (seen in the
 # wild) and dots; no '%', so a percent-encoded host cannot hide an address.
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
+# NOTE: WHATWG URL §3.5 "ends in a number": a host whose last label is decimal or 0x-hex
+# digits is an IPv4 address, never a name.
+_NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 # The part of a URL up to its userinfo, for taking credentials out of logs.
 _SCHEME_PREFIX = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:[/\\]*")
 
@@ -47,6 +50,7 @@ _METADATA = frozenset(
 _THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")  # NOTE: RFC 791 "this host"; Linux: local
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # NOTE: RFC 6598 carrier-grade NAT
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # NOTE: RFC 6052 well-known prefix
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")  # NOTE: RFC 3879 deprecated it, not its use
 
 # The first category an address falls in names why it is refused.
 _CATEGORIES: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
@@ -57,10 +61,11 @@ _CATEGORIES: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
     ("multicast", lambda ip: ip.is_multicast),
     ("reserved", lambda ip: ip.is_reserved),
     ("shared", lambda ip: ip in _SHARED),
+    ("site-local", lambda ip: ip in _SITE_LOCAL),
     ("private", lambda ip: ip.is_private or not ip.is_global),
 )
 # What allow_private=True lets through: internal services, never the rest.
-_INTERNAL = frozenset({"private", "loopback", "link-local", "shared"})
+_INTERNAL = frozenset({"private", "loopback", "link-local", "shared", "site-local"})
 
 
 class UnsafeURLError(ZephyrError, ValueError):
@@ -81,8 +86,9 @@ class UnsafeURLError(ZephyrError, ValueError):
 class OutboundTarget:
     """A vetted outbound URL: connect to one of ``addresses``, send ``Host: host``.
 
-    ``host`` is the name from the URL, lower-cased and IDNA-encoded (an IPv6
-    literal without its brackets); ``addresses`` are the IPs that were checked.
+    ``host`` is the name from the URL, lower-cased and, if international,
+    encoded as HTTP clients encode it (IDNA 2008 with the UTS 46 mapping; an
+    IPv6 literal without its brackets); ``addresses`` are the IPs that were checked.
     """
 
     url: str
@@ -193,7 +199,7 @@ def _parse(
 
 
 def _host(url: str, hostname: str | None) -> tuple[str, IPAddress | None]:
-    """The host IDNA-encoded, and its address when it is written as one."""
+    """The host as HTTP clients send and resolve it, and its address when it is written as one."""
     if not hostname:
         raise _refuse("malformed", url, "it has no host",
                       "write an absolute URL such as 'https://example.com/'")
@@ -203,21 +209,46 @@ def _host(url: str, hostname: str | None) -> tuple[str, IPAddress | None]:
         except ValueError:
             raise _refuse("malformed", url, f"{hostname!r} is not an IPv6 address",
                           "check the part in brackets") from None
-    try:
-        # NOTE: encode first: IDNA maps full-width digits and ideographic dots to ASCII ones.
-        host = hostname.encode("idna").decode("ascii")
-    except UnicodeError:
-        host = ""
+    # NOTE: like httpx, an ASCII name is used as it is (lower-cased by urlsplit).
+    host = hostname if hostname.isascii() else _idna_encode(url, hostname)
     if not _HOST_NAME.fullmatch(host):
         raise _refuse("malformed", url, f"{hostname!r} is not a valid host name",
                       "use letters, digits, '-' and '.' (or a punycode 'xn--' name)")
-    try:
-        # SECURITY: resolvers read '2130706433', '0177.0.0.1', '0x7f.1' and '127.1' as IPv4
-        # addresses through inet_aton; reading them the same way catches every spelling.
-        packed = socket.inet_aton(host.removesuffix("."))
-    except OSError:
+    address = host.removesuffix(".")
+    if not _NUMBER.fullmatch(address.rpartition(".")[2]):
         return host, None
-    return host, ipaddress.IPv4Address(packed)
+    try:
+        return host, ipaddress.IPv4Address(address)
+    except ValueError:
+        # SECURITY: inet_aton reads '2130706433', '0177.0.0.1', '0x7f.1' and '127.1' as
+        # 127.0.0.1, other parsers read them as other addresses or as names: whichever this
+        # guard chose, the client could connect elsewhere.
+        raise _refuse("malformed", url, f"{hostname!r} ends in a number but is not an IPv4 "
+                      "address in four decimal parts (resolvers read octal, hex, leading zeros "
+                      "and short forms differently)",
+                      "write the address like 203.0.113.9") from None
+
+
+def _idna_encode(url: str, hostname: str) -> str:
+    """``hostname`` in IDNA 2008 with the UTS 46 mapping: the name httpx (and requests,
+    browsers) look up. Python's own 'idna' codec is IDNA 2003, which maps 'ß', 'ς' and
+    others to other names, and accepts symbols IDNA 2008 refuses."""
+    try:
+        # NOTE: idna comes with httpx (the client extra) and anyio; only international names
+        # need it, so it is imported with the first one.
+        import idna
+    except ImportError:
+        raise _refuse("malformed", url, f"{hostname!r} is an international name, and the "
+                      "'idna' package that encodes it as HTTP clients do is not installed",
+                      "install it with pip install 'zephyr[client]'") from None
+    try:
+        # NOTE: UTS 46 non-transitional processing keeps 'ß' and 'ς' (IDNA 2008), and maps
+        # full-width letters, digits and full stops as browsers do; where httpx takes a name
+        # (it lower-cases, then encodes with IDNA 2008), the result is the same.
+        return idna.encode(hostname, uts46=True).decode("ascii")
+    except UnicodeError as exc:  # idna.IDNAError is one
+        raise _refuse("malformed", url, f"{hostname!r} is not a valid international host name "
+                      f"(IDNA 2008: {exc})", "check how the URL was built") from None
 
 
 def _port(url: str, scheme: str, port: int | None, allowed_ports: Collection[int] | None) -> int:
