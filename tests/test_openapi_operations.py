@@ -7,7 +7,7 @@ import pydantic
 import pytest
 from openapi_spec_validator import validate
 
-from zephyr import Request, Zephyr
+from zephyr import HTMLResponse, Request, Zephyr
 from zephyr.openapi import pages
 from zephyr.testing import TestClient
 
@@ -101,7 +101,7 @@ def response_document() -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "method", "responses"),
     [
-        ("/nothing", "get", {"200": OK}),
+        ("/nothing", "get", {"204": OK}),
         ("/request", "get", {"200": OK}),
         ("/query", "get", {"200": _json({"$ref": REF + "Item"}), "422": INVALID}),
         ("/path/{id}", "get", {
@@ -116,7 +116,7 @@ def response_document() -> dict[str, Any]:
         ("/declared", "get", {"200": _json({"type": "array", "items": {"$ref": REF + "Pet"}})}),
         ("/unchecked", "get", {"200": OK}),
         ("/extra/{id}", "put", {
-            "200": OK, "404": {"description": "No such item"}, **BODY_ERRORS,
+            "204": OK, "404": {"description": "No such item"}, **BODY_ERRORS,
             **CSRF_REFUSALS, "409": {"description": "Conflict"},
         }),
     ],
@@ -125,6 +125,98 @@ def test_responses(
     response_document: dict[str, Any], path: str, method: str, responses: dict[str, Any]
 ) -> None:
     assert response_document["paths"][path][method]["responses"] == responses
+
+
+class Ticket(msgspec.Struct):
+    id: int = 1
+
+
+def status_app() -> Zephyr:
+    """One route per way of choosing the success status; each handler really answers."""
+    app = Zephyr(openapi=True)
+
+    @app.get("/none")
+    async def none() -> None: ...
+
+    @app.get("/none-sync")
+    def none_sync() -> None: ...
+
+    @app.get("/none-200", status_code=200)
+    async def none_200() -> None: ...
+
+    @app.post("/none-201", status_code=201)
+    async def none_201() -> None: ...
+
+    @app.delete("/none-204", status_code=204)
+    async def none_204() -> None: ...
+
+    @app.get("/none-unchecked", response_model=None)
+    async def none_unchecked() -> None: ...
+
+    @app.get("/none-html", response_class=HTMLResponse)
+    async def none_html() -> None: ...
+
+    @app.get("/model")
+    async def model() -> Ticket:
+        return Ticket()
+
+    @app.post("/model-201", status_code=201)
+    async def model_201() -> Ticket:
+        return Ticket()
+
+    @app.put("/dict-202", status_code=202)
+    async def dict_202() -> dict[str, int]:
+        return {"queued": 1}
+
+    @app.get("/text")
+    def text() -> str:
+        return "<p>hi</p>"
+
+    @app.get("/declared-201", status_code=201, response_model=Ticket)
+    async def declared_201() -> Any:
+        return {"id": 2}
+
+    return app
+
+
+STATUS_CASES = [
+    ("get", "/none", 204),
+    ("get", "/none-sync", 204),
+    ("get", "/none-200", 204),
+    ("post", "/none-201", 201),
+    ("delete", "/none-204", 204),
+    ("get", "/none-unchecked", 204),
+    ("get", "/none-html", 200),
+    ("get", "/model", 200),
+    ("post", "/model-201", 201),
+    ("put", "/dict-202", 202),
+    ("get", "/text", 200),
+    ("get", "/declared-201", 201),
+]
+
+
+@pytest.fixture(scope="module")
+def status_answers() -> tuple[dict[str, Any], dict[tuple[str, str], int]]:
+    """The document of status_app, and the status each route really answers with."""
+    with TestClient(status_app()) as client:
+        document = client.get("/openapi.json").json()
+        answers = {(method, path): client.request(method, path).status_code
+                   for method, path, _ in STATUS_CASES}
+    validate(document)
+    return document, answers
+
+
+@pytest.mark.parametrize(("method", "path", "status"), STATUS_CASES)
+def test_the_documented_success_status_is_the_one_the_app_answers(
+    status_answers: tuple[dict[str, Any], dict[tuple[str, str], int]],
+    method: str, path: str, status: int,
+) -> None:
+    document, answers = status_answers
+    responses = document["paths"][path][method]["responses"]
+    documented = [int(code) for code in responses if code.startswith("2")]
+    assert documented == [answers[method, path]] == [status]
+    if status == 204:
+        assert "content" not in responses["204"]
 
 
 def test_problem_components_are_present_only_when_referenced(
