@@ -61,6 +61,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("OPENAPI", bool, None, "Serve /openapi.json, /docs and /redoc (default: in debug).",
             optional=True),
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
+    Setting("HOST", str, "127.0.0.1", "Address app.run() listens on unless given one."),
+    Setting("PORT", int, 8000, "Port app.run() listens on unless given one."),
     Setting("GC_FREEZE", bool, True, "After startup, keep what exists out of the garbage "
             "collector's scans (gc.freeze()): shorter pauses under load."),
     # -- security (see docs/security.md) --
