@@ -219,6 +219,8 @@ class Zephyr(Scaffold):
             return
         config = self.config
         config.freeze()
+        for warning in config.environment_warnings():
+            logger.warning(warning)
         # NOTE: the security package is imported when the app starts serving, not with
         # Zephyr. First: an unsafe configuration refuses to start before anything is created.
         from zephyr.security.layer import SecurityLayer
