@@ -144,3 +144,13 @@ def test_what_the_index_says_is_coming_is_not_there_yet() -> None:
             f"docs/index.md lists {feature!r} as coming, but {COMING[feature]} exists: "
             "describe it where it is documented and take it off the list"
         )
+
+
+def test_the_routing_page_lists_every_route_option() -> None:
+    from zephyr._route import ROUTE_OPTIONS
+
+    text = (ROOT / "docs" / "routing.md").read_text()
+    table = text.split("| option | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = {name for row in table.splitlines()[1:]
+              for name in re.findall(r"`(\w+)`", row.split(" | ")[0])}
+    assert listed == ROUTE_OPTIONS | {"name", "replace"}
