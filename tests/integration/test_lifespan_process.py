@@ -6,6 +6,7 @@ output and the marker files its hooks write.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -199,8 +200,12 @@ if __name__ == "__main__":
 
 
 def test_make_run_passes_its_port_to_the_showcase() -> None:
-    result = subprocess.run(["make", "--dry-run", "--always-make", "run", "PORT=8001"],
-                            cwd=REPO, capture_output=True, text=True, timeout=15.0, check=True)
+    # Not as a sub-make of `make test`, which would print its directory around the command.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(
+        ["make", "--dry-run", "--always-make", "--no-print-directory", "run", "PORT=8001"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=15.0, check=True,
+    )
     command = result.stdout.splitlines()[-1]
     assert command == "ZEPHYR_PORT=8001 .venv/bin/python -m examples.showcase"
 
