@@ -17,9 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-## Serve the showcase app on http://127.0.0.1:8000
+## Serve the showcase app on http://127.0.0.1:8000 (another port: make run PORT=8001)
 run: $(STAMP)
-	$(BIN)/python -m examples.showcase
+	$(if $(PORT),ZEPHYR_PORT=$(PORT) )$(BIN)/python -m examples.showcase
 
 ## Lint, type-check and run every test
 test: $(STAMP)

@@ -641,6 +641,54 @@ def test_run_hands_the_app_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
                             "log_level": "warning", "proxy_headers": False})]
 
 
+@pytest.mark.parametrize(
+    ("environ", "settings", "arguments", "where", "how"),
+    [
+        ({}, {}, {}, ("127.0.0.1", 8000), "ZEPHYR_PORT={port} (the PORT setting)"),
+        ({"ZEPHYR_PORT": "8001", "ZEPHYR_HOST": "localhost"}, {}, {}, ("localhost", 8001),
+         "ZEPHYR_PORT={port} (the PORT setting)"),
+        ({}, {"host": "0.0.0.0", "port": 8123}, {}, ("0.0.0.0", 8123),
+         "PORT={port} where it is set now (keyword argument)"),
+        ({"ZEPHYR_PORT": "8001"}, {}, {"host": "::1", "port": 9000}, ("::1", 9000),
+         "app.run(port={port})"),
+    ],
+)
+def test_run_listens_where_the_host_and_port_settings_say_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], settings: dict[str, Any],
+    arguments: dict[str, Any], where: tuple[str, int], how: str,
+) -> None:
+    import uvicorn
+
+    from zephyr import server
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    checked: list[tuple[str, int, str]] = []
+    monkeypatch.setattr(server, "refuse_busy_port",
+                        lambda host, port, *, how: checked.append((host, port, how)))
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(uvicorn, "run",
+                        lambda target, **kw: served.append((kw["host"], kw["port"])))
+    Zephyr(**settings).run(**arguments)
+    assert served == [where]
+    assert checked == [(*where, how)]
+
+
+def test_run_on_a_unix_socket_checks_no_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import uvicorn
+
+    from zephyr import server
+
+    monkeypatch.setattr(server, "refuse_busy_port",
+                        lambda *args, **kwargs: pytest.fail("a unix socket has no port"))
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kw: served.append(kw))
+    Zephyr().run(uds=str(tmp_path / "app.sock"))
+    assert served[0]["uds"] == str(tmp_path / "app.sock")
+
+
 @pytest.mark.parametrize(("setting", "calls"), [(True, ["freeze", "unfreeze"]), (False, [])])
 def test_startup_freezes_what_exists_for_the_collector(
     monkeypatch: pytest.MonkeyPatch, setting: bool, calls: list[str]

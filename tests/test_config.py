@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from zephyr import Config, ConfigError, Setting, Zephyr
 from zephyr.config import DEFAULT_SETTINGS
+from zephyr.testing import TestClient
 
 NO_ENV: dict[str, str] = {}
 
@@ -179,6 +181,49 @@ def test_bad_float_environment_value() -> None:
 def test_other_zephyr_variables_in_the_environment_are_ignored() -> None:
     config = Config(environ={"ZEPHYR_REQUIRE_SERVICES": "1", "DEBUG": "1"})
     assert config["DEBUG"] is False
+
+
+def _ignored(name: str, meant: str) -> str:
+    return (f"environment variable {name} is not a Zephyr setting and is ignored; "
+            f"did you mean {meant}?")
+
+
+@pytest.mark.parametrize(
+    ("environ", "warnings"),
+    [
+        ({"ZEPHYR_DEBGU": "1"}, [_ignored("ZEPHYR_DEBGU", "ZEPHYR_DEBUG")]),
+        ({"ZEPHYR_SECRETKEY": "k", "ZEPHYR_GC_FREZE": "0", "ZEPHYR_debug": "1"}, [
+            _ignored("ZEPHYR_GC_FREZE", "ZEPHYR_GC_FREEZE"),
+            _ignored("ZEPHYR_SECRETKEY", "ZEPHYR_SECRET_KEY"),
+            _ignored("ZEPHYR_debug", "ZEPHYR_DEBUG"),
+        ]),
+        # Real settings, as the test suite sets them.
+        ({"ZEPHYR_SECRET_KEY": "k", "ZEPHYR_GC_FREEZE": "0", "ZEPHYR_PORT": "8001"}, []),
+        # Other tools share the prefix (the test suite, the Zephyr RTOS): like no setting.
+        ({"ZEPHYR_REQUIRE_SERVICES": "1", "ZEPHYR_BASE": "/opt/zephyrproject",
+          "ZEPHYR_SDK_INSTALL_DIR": "/opt/zephyr-sdk"}, []),
+        ({"DEBGU": "1", "TEST_REDIS_DB": "6"}, []),  # outside the namespace
+    ],
+)
+def test_a_misspelt_environment_variable_is_named_with_the_setting_it_resembles(
+    environ: dict[str, str], warnings: list[str]
+) -> None:
+    assert Config(environ=environ).environment_warnings() == warnings
+
+
+def test_the_app_warns_about_a_misspelt_variable_once_when_it_starts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("ZEPHYR_DEBGU", "1")
+    app = Zephyr()
+    with caplog.at_level(logging.WARNING, logger="zephyr"):
+        with TestClient(app):
+            pass
+        with TestClient(app):  # the same app started again: already said
+            pass
+    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
+        ("zephyr", logging.WARNING, _ignored("ZEPHYR_DEBGU", "ZEPHYR_DEBUG")),
+    ]
 
 
 def test_the_app_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:

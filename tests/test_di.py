@@ -1,10 +1,12 @@
 """Dependencies: Depends(), caching, yield cleanups after the response, levels, overrides."""
 
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import msgspec
+import pydantic
 import pytest
 
 from zephyr import (
@@ -70,6 +72,45 @@ def test_depends_as_default_in_annotated_and_on_a_class() -> None:
         assert client.get("/").json() == {"name": "/", "version": 3, "page": 1, "size": 10}
         assert client.get("/?page=2&size=5").json()["page"] == 2
         assert client.get("/?size=51").json()["errors"] == [
+            {"location": "query", "field": "size", "message": "Expected `int` <= 50",
+             "value": "51"},
+        ]
+
+
+class StructPaging(msgspec.Struct):
+    page: int = 1
+    size: Annotated[int, msgspec.Meta(le=50)] = 10
+
+
+@dataclasses.dataclass
+class DataclassPaging:
+    page: int = 1
+    size: Annotated[int, msgspec.Meta(le=50)] = 10
+
+
+class PydanticPaging(pydantic.BaseModel):
+    page: int = 1
+    size: Annotated[int, msgspec.Meta(le=50)] = 10
+
+
+@pytest.mark.parametrize("model", [StructPaging, DataclassPaging, PydanticPaging])
+def test_a_model_class_as_its_own_dependency_reads_its_typed_fields(model: type) -> None:
+    # msgspec and pydantic declare the fields on the class, not on __init__: each must still
+    # come from the query string as its annotated type, with its constraints checked.
+    app = Zephyr()
+
+    @app.get("/")
+    def read(paging: Annotated[model, Depends()]) -> dict[str, Any]:  # type: ignore[valid-type]
+        return {"page": paging.page, "size": paging.size}
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"page": 1, "size": 10}
+        assert client.get("/?page=2&size=5").json() == {"page": 2, "size": 5}
+        r = client.get("/?page=two&size=51")
+        assert r.status_code == 422
+        assert r.json()["errors"] == [
+            {"location": "query", "field": "page", "message": "Expected `int`, got `str`",
+             "value": "two"},
             {"location": "query", "field": "size", "message": "Expected `int` <= 50",
              "value": "51"},
         ]

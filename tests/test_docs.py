@@ -9,6 +9,7 @@ compiles it (for blocks that start a server).
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -23,6 +24,8 @@ from tests.conftest import TEST_SECRET_KEY
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 _FILE_MARKER = re.compile(r"<!-- file: (\S+\.py) -->")
+# `from zephyr[.module] import A, B` or `import (A,\n B)`, in a block or in the prose.
+_IMPORT = re.compile(r"from (zephyr(?:\.\w+)*) import (?:\(([^)]*)\)|(\w+(?:, *\w+)*))")
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,60 @@ def test_every_python_block_of_the_page_runs(page: Path, tmp_path: Path) -> None
 
 def test_the_pages_have_blocks_to_check() -> None:
     assert sum(len(blocks_of(page)) for page in PAGES) >= 40
+
+
+def test_every_name_the_pages_import_from_zephyr_is_there() -> None:
+    # Blocks that run would fail on a missing name, but not prose, text or not-run blocks.
+    missing = []
+    for page in PAGES:
+        for match in _IMPORT.finditer(page.read_text()):
+            module = importlib.import_module(match.group(1))
+            for item in (match.group(2) or match.group(3)).split(","):
+                name = item.split(" as ")[0].strip()
+                if name and not hasattr(module, name):
+                    missing.append(f"{page.name}: from {match.group(1)} import {name}")
+    assert missing == []
+
+
+def test_the_index_says_where_each_name_lives() -> None:
+    import zephyr
+
+    text = (ROOT / "docs" / "index.md").read_text()
+    daily = text.split("`from zephyr import ...` gives", 1)[1].split("Everything else", 1)[0]
+    assert set(re.findall(r"`(\w+)`", daily)) == set(zephyr.__all__)
+    rows = re.findall(r"^\| `(zephyr\.\w+)` \| (.*) \|$", text, flags=re.MULTILINE)
+    assert len(rows) >= 8
+    for module_name, holds in rows:
+        module = importlib.import_module(module_name)
+        for name in re.findall(r"`(\w+)`", holds):
+            assert hasattr(module, name), f"{module_name} has no {name}"
+
+
+# Where each feature the index lists as coming will live (docs/architecture.md).
+COMING = {
+    "WebSockets": "zephyr.websockets",
+    "Templates": "zephyr.templating",
+    "The `zephyr` command line": "zephyr.cli",
+}
+
+
+def test_what_the_index_says_is_coming_is_not_there_yet() -> None:
+    import importlib.util
+
+    coming = (ROOT / "docs" / "index.md").read_text().split("## Coming in later releases")[1]
+    for feature in re.findall(r"^- \*\*(.+?)\*\*", coming, flags=re.MULTILINE):
+        assert feature in COMING, f"where will {feature!r} live? add it to COMING"
+        assert importlib.util.find_spec(COMING[feature]) is None, (
+            f"docs/index.md lists {feature!r} as coming, but {COMING[feature]} exists: "
+            "describe it where it is documented and take it off the list"
+        )
+
+
+def test_the_routing_page_lists_every_route_option() -> None:
+    from zephyr._route import ROUTE_OPTIONS
+
+    text = (ROOT / "docs" / "routing.md").read_text()
+    table = text.split("| option | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    listed = {name for row in table.splitlines()[1:]
+              for name in re.findall(r"`(\w+)`", row.split(" | ")[0])}
+    assert listed == ROUTE_OPTIONS | {"name", "replace"}

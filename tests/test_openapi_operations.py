@@ -7,7 +7,7 @@ import pydantic
 import pytest
 from openapi_spec_validator import validate
 
-from zephyr import Request, Zephyr, limit
+from zephyr import HTMLResponse, Request, Zephyr, limit
 from zephyr.errors import SetupError
 from zephyr.openapi import OpenAPIConfig, pages
 from zephyr.security import BearerAuth, IsAuthenticated, static_tokens
@@ -103,7 +103,7 @@ def response_document() -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "method", "responses"),
     [
-        ("/nothing", "get", {"200": OK}),
+        ("/nothing", "get", {"204": OK}),
         ("/request", "get", {"200": OK}),
         ("/query", "get", {"200": _json({"$ref": REF + "Item"}), "422": INVALID}),
         ("/path/{id}", "get", {
@@ -118,7 +118,7 @@ def response_document() -> dict[str, Any]:
         ("/declared", "get", {"200": _json({"type": "array", "items": {"$ref": REF + "Pet"}})}),
         ("/unchecked", "get", {"200": OK}),
         ("/extra/{id}", "put", {
-            "200": OK, "404": {"description": "No such item"}, **BODY_ERRORS,
+            "204": OK, "404": {"description": "No such item"}, **BODY_ERRORS,
             **CSRF_REFUSALS, "409": {"description": "Conflict"},
         }),
     ],
@@ -127,6 +127,76 @@ def test_responses(
     response_document: dict[str, Any], path: str, method: str, responses: dict[str, Any]
 ) -> None:
     assert response_document["paths"][path][method]["responses"] == responses
+
+
+class Ticket(msgspec.Struct):
+    id: int = 1
+
+
+async def returns_none() -> None: ...
+
+
+def returns_none_sync() -> None: ...
+
+
+async def returns_ticket() -> Ticket:
+    return Ticket()
+
+
+async def returns_dict() -> dict[str, int]:
+    return {"queued": 1}
+
+
+def returns_text() -> str:
+    return "<p>hi</p>"
+
+
+async def returns_anything() -> Any:
+    return {"id": 2}
+
+
+# Each way of choosing the success status: method, handler, route options, what it answers.
+STATUS_CASES = [
+    ("GET", returns_none, {}, 204),
+    ("GET", returns_none_sync, {}, 204),
+    ("GET", returns_none, {"status_code": 200}, 204),
+    ("POST", returns_none, {"status_code": 201}, 201),
+    ("DELETE", returns_none, {"status_code": 204}, 204),
+    ("GET", returns_none, {"response_model": None}, 204),
+    ("GET", returns_none, {"response_class": HTMLResponse}, 200),
+    ("GET", returns_ticket, {}, 200),
+    ("POST", returns_ticket, {"status_code": 201}, 201),
+    ("PUT", returns_dict, {"status_code": 202}, 202),
+    ("GET", returns_text, {}, 200),
+    ("GET", returns_anything, {"status_code": 201, "response_model": Ticket}, 201),
+]
+
+
+@pytest.fixture(scope="module")
+def status_answers() -> tuple[dict[str, Any], list[int]]:
+    """The document of an app with a route per case, and the status each route answers."""
+    app = Zephyr(openapi=True)
+    for number, (method, handler, options, _) in enumerate(STATUS_CASES):
+        app.add_route(f"/{number}", handler, methods=[method], name=f"case{number}", **options)
+    with TestClient(app) as client:
+        document = client.get("/openapi.json").json()
+        answers = [client.request(method, f"/{number}").status_code
+                   for number, (method, *_) in enumerate(STATUS_CASES)]
+    validate(document)
+    return document, answers
+
+
+@pytest.mark.parametrize("number", range(len(STATUS_CASES)))
+def test_the_documented_success_status_is_the_one_the_app_answers(
+    status_answers: tuple[dict[str, Any], list[int]], number: int
+) -> None:
+    document, answers = status_answers
+    method, _, _, status = STATUS_CASES[number]
+    responses = document["paths"][f"/{number}"][method.lower()]["responses"]
+    documented = [int(code) for code in responses if code.startswith("2")]
+    assert documented == [answers[number]] == [status]
+    if status == 204:
+        assert "content" not in responses["204"]
 
 
 def test_problem_components_are_present_only_when_referenced(

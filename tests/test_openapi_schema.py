@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document (zephyr.openapi.schema): built from argument plans and models."""
 
 import dataclasses
+import enum
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import pydantic
@@ -261,17 +262,121 @@ def test_query_header_and_cookie_parameters() -> None:
          "description": "Words", "deprecated": True,
          "examples": {"example1": {"value": "ab"}, "example2": {"value": "abc"}}},
         {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 50}},
+         "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}},
         {"name": "tags", "in": "query", "required": False,
-         "schema": {"type": "array", "items": {"type": "string"}}},
+         "schema": {"type": "array", "items": {"type": "string"}, "default": []}},
         {"name": "id", "in": "query", "required": False,
-         "schema": {"type": "array", "items": {"type": "integer"}}},
+         "schema": {"type": "array", "items": {"type": "integer"}, "default": []}},
         {"name": "x-request-id", "in": "header", "required": False,
-         "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
-        {"name": "X-API-Key", "in": "header", "required": False, "schema": {"type": "string"}},
+         "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}},
+        {"name": "X-API-Key", "in": "header", "required": False,
+         "schema": {"type": "string", "default": ""}},
         {"name": "session", "in": "cookie", "required": False,
-         "schema": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}]}},
+         "schema": {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}],
+                    "default": None}},
     ]
+
+
+# -- defaults -----------------------------------------------------------------------------
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class StructPaging(msgspec.Struct):
+    page: int = 1
+    size: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
+
+
+@dataclasses.dataclass
+class DataclassSorting:
+    order: Literal["name", "date"] = "name"
+    desc: bool = False
+
+
+class PydanticFilter(pydantic.BaseModel):
+    q: str | None = None
+    color: Color = Color.BLUE
+
+
+def defaults_app() -> Zephyr:
+    app = Zephyr(openapi=True)
+
+    @app.get("/plain")
+    def plain(page: int = 1, q: str | None = None, ratio: float = 0.5,
+              color: Color = Color.RED, tags: list[str] = ["a"]  # noqa: B006 - never mutated
+              ) -> dict[str, Any]:
+        return {"page": page, "q": q, "ratio": ratio, "color": color, "tags": tags}
+
+    @app.get("/marked")
+    def marked(page: Annotated[int, Query(ge=1, description="Page")] = 1,
+               size: Annotated[int, Query(alias="per-page")] = 20,
+               x_mode: Annotated[str, Header()] = "fast",
+               theme: Annotated[str, Cookie()] = "light") -> dict[str, Any]:
+        return {"page": page, "per-page": size, "x-mode": x_mode, "theme": theme}
+
+    @app.get("/struct")
+    def struct(paging: Annotated[StructPaging, Depends()]) -> dict[str, Any]:
+        return msgspec.to_builtins(paging)  # type: ignore[no-any-return]
+
+    @app.get("/dataclass")
+    def dataclass(sorting: Annotated[DataclassSorting, Depends()]) -> dict[str, Any]:
+        return dataclasses.asdict(sorting)
+
+    @app.get("/pydantic")
+    def with_pydantic(filtering: Annotated[PydanticFilter, Depends()]) -> dict[str, Any]:
+        return filtering.model_dump(mode="json")
+
+    return app
+
+
+DEFAULTS = {
+    "/plain": {"page": 1, "q": None, "ratio": 0.5, "color": "red", "tags": ["a"]},
+    "/marked": {"page": 1, "per-page": 20, "x-mode": "fast", "theme": "light"},
+    "/struct": {"page": 1, "size": 20},
+    "/dataclass": {"order": "name", "desc": False},
+    "/pydantic": {"q": None, "color": "blue"},
+}
+
+
+@pytest.fixture(scope="module")
+def defaults_answers() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document of defaults_app, and what each handler got from a bare request."""
+    with TestClient(defaults_app()) as client:
+        document = client.get("/openapi.json").json()
+        answers = {path: client.get(path).json() for path in DEFAULTS}
+    validate(document)
+    return document, answers
+
+
+@pytest.mark.parametrize("path", list(DEFAULTS))
+def test_parameter_defaults_are_documented_as_the_handler_receives_them(
+    defaults_answers: tuple[dict[str, Any], dict[str, Any]], path: str
+) -> None:
+    document, answers = defaults_answers
+    parameters = document["paths"][path]["get"]["parameters"]
+    assert all(not p["required"] for p in parameters)
+    documented = {p["name"]: p["schema"]["default"] for p in parameters}
+    assert documented == answers[path] == DEFAULTS[path]
+
+
+def test_model_fields_of_a_class_dependency_keep_their_types_and_constraints(
+    defaults_answers: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    paths = defaults_answers[0]["paths"]
+    schemas = {(path, p["name"]): p["schema"]
+               for path in ("/struct", "/dataclass", "/pydantic")
+               for p in paths[path]["get"]["parameters"]}
+    assert schemas == {
+        ("/struct", "page"): {"type": "integer", "default": 1},
+        ("/struct", "size"): {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        ("/dataclass", "order"): {"enum": ["date", "name"], "default": "name"},
+        ("/dataclass", "desc"): {"type": "boolean", "default": False},
+        ("/pydantic", "q"): {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+        ("/pydantic", "color"): {"$ref": REF + "Color", "default": "blue"},
+    }
 
 
 Short = Annotated[str, msgspec.Meta(min_length=2)]
@@ -341,7 +446,7 @@ def test_parameters_of_dependencies_appear_once_on_the_operation() -> None:
         ("header", "x-user", True),  # route dependency, and the handler's own Depends
         ("query", "sort", False),
     ]
-    assert parameters[0]["schema"] == {"type": "integer", "minimum": 1}
+    assert parameters[0]["schema"] == {"type": "integer", "minimum": 1, "default": 1}
 
 
 # -- request bodies -----------------------------------------------------------------------
@@ -406,10 +511,11 @@ BINARY = {"type": "string", "format": "binary"}
             "schema": _object({"item": {"$ref": REF + "Item"}}, ["item"])}}}),
         ("/form", {"required": True, "content": {"application/x-www-form-urlencoded": {
             "schema": _object({"name": {"type": "string"},
-                               "age": {"type": "integer", "minimum": 0}}, ["name"])}}}),
+                               "age": {"type": "integer", "minimum": 0, "default": 0}},
+                              ["name"])}}}),
         ("/upload", {"required": True, "content": {"multipart/form-data": {"schema": _object(
             {"doc": BINARY, "more": {"type": "array", "items": BINARY},
-             "note": {"type": "string"}}, ["doc", "more"])}}}),
+             "note": {"type": "string", "default": ""}}, ["doc", "more"])}}}),
         ("/whole", {"required": True, "content": {"application/x-www-form-urlencoded": {
             "schema": {"$ref": REF + "Signup"}}}}),
         ("/pydantic", {"required": True,

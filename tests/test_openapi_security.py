@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,7 +49,7 @@ def document(app: Zephyr) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize(("backend", "name", "scheme"), [
+BUILT_IN = [
     (BearerAuth(TOKENS), "bearer", {"type": "http", "scheme": "bearer"}),
     (JWTAuth(JWTCodec(key="k" * 32)), "bearerJWT",
      {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
@@ -56,6 +58,11 @@ def document(app: Zephyr) -> dict[str, Any]:
      {"type": "apiKey", "in": "header", "name": "X-Key"}),
     (SessionAuth(lambda user_id: None), "session",
      {"type": "apiKey", "in": "cookie", "name": "sid"}),
+]
+
+
+@pytest.mark.parametrize(("backend", "name", "scheme"), [
+    *BUILT_IN,
     (HeaderTicket(), "ticket", {"type": "apiKey", "in": "header", "name": "X-Ticket"}),
     (BearerAuth(TOKENS, scheme="bearer"), "bearer", {"type": "http", "scheme": "bearer"}),
     # Swagger UI sends http schemes other than basic and bearer nowhere: another scheme word
@@ -116,3 +123,14 @@ def test_an_app_without_backends_has_no_security_schemes() -> None:
     body = document(app)
     assert "securitySchemes" not in body.get("components", {})
     assert "security" not in body["paths"]["/open"]["get"]
+
+
+def test_the_docs_name_each_built_in_scheme_as_the_document_does() -> None:
+    page = Path(__file__).resolve().parents[1] / "docs" / "openapi.md"
+    # The table rows: | `Backend(...)` | `name` | ...
+    documented = dict(re.findall(r"^\| `(\w+)[^`]*` \| `([^`]+)` \|", page.read_text(),
+                                 flags=re.MULTILINE))
+    # An API key's scheme is named after its header (X-Key in BUILT_IN, X-API-Key in the docs).
+    named = {type(backend).__name__: name.replace("X-Key", "X-API-Key")
+             for backend, name, _ in BUILT_IN}
+    assert documented == named

@@ -7,6 +7,7 @@ from types import ModuleType
 import pytest
 
 import zephyr
+import zephyr.errors
 import zephyr.security
 
 
@@ -75,6 +76,14 @@ def test_names_outside_all_resolve_from_their_module(name: str) -> None:
     module = importlib.import_module(zephyr._ELSEWHERE[name])
     assert getattr(zephyr, name) is getattr(module, name)
     assert name in module.__all__
+
+
+@pytest.mark.parametrize("name", sorted(set(zephyr.errors.__all__) - set(zephyr.__all__)))
+def test_every_exception_resolves_from_zephyr_too(name: str) -> None:
+    # The docs send readers to zephyr.errors, and older code imports them from zephyr.
+    namespace: dict[str, object] = {}
+    exec(f"from zephyr import {name}", namespace)  # noqa: S102 - the statement users write
+    assert namespace[name] is getattr(zephyr.errors, name)
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import tomllib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -316,3 +319,13 @@ def test_async_client_startup_failure() -> None:
 
     with pytest.raises(RuntimeError, match="startup failed: LookupError: no config"):
         asyncio.run(main())
+
+
+def test_the_test_extra_brings_the_test_client_and_pytest() -> None:
+    # `pip install 'zephyr[test]'` is what the quick start tells a project to run its tests.
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    test_extra = extras["optional-dependencies"]["test"]
+    assert {re.split(r"[\[<>=!~; ]", requirement)[0] for requirement in test_extra} >= {
+        "httpx", "pytest",
+    }

@@ -13,6 +13,7 @@ before they moved out of ``__all__``.
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from zephyr import errors as _errors
 from zephyr.app import Zephyr, current_app
 from zephyr.background import BackgroundTasks
 from zephyr.context import csp_nonce, current_user, g, request
@@ -75,16 +76,12 @@ __all__ = [
 ]
 
 # Where the names that are not imported above live. The security ones load the security
-# package on first use (so that `import zephyr` stays light); the others are names that
-# `zephyr` exported before its __all__ was trimmed to the daily ones.
+# package on first use (so that `import zephyr` stays light); the others are every
+# exception, and the names `zephyr` exported before its __all__ was trimmed to the daily ones.
 _ELSEWHERE = {
     **dict.fromkeys(("csrf_token", "limit", "login_user", "logout_user", "redirect"),
                     "zephyr.security"),
-    **dict.fromkeys(("BadRequest", "ClientDisconnect", "ConfigError", "ContextError",
-                     "Forbidden", "MethodNotAllowed", "PayloadTooLarge", "RequestTimeout",
-                     "RequestValidationError", "ResponseValidationError", "RouteConflictError",
-                     "SetupError", "TooManyRequests", "URLBuildError", "UnsupportedMediaType",
-                     "ZephyrError"), "zephyr.errors"),
+    **dict.fromkeys(_errors.__all__, "zephyr.errors"),
     **dict.fromkeys(("URL", "Headers", "MultiDict", "MutableHeaders", "QueryParams"),
                     "zephyr.datastructures"),
     "Config": "zephyr.config",

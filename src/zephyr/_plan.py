@@ -51,6 +51,7 @@ from zephyr.concurrency import run_sync
 from zephyr.converters import Param
 from zephyr.di import Dependency, Depends, Overrides
 from zephyr.errors import RequestValidationError, SetupError
+from zephyr.models import is_model
 from zephyr.params import ParamInfo
 from zephyr.requests import Request
 
@@ -326,9 +327,14 @@ class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
 def _hints(fn: Callable[..., Any], label: str) -> dict[str, Any]:
     target = fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn).__call__
     try:
-        return typing.get_type_hints(
-            target.__init__ if inspect.isclass(target) else target, include_extras=True
-        )
+        if not inspect.isclass(target):
+            return typing.get_type_hints(target, include_extras=True)
+        hints = typing.get_type_hints(target.__init__, include_extras=True)
+        if is_model(target):
+            # msgspec Structs and pydantic models declare their fields on the class: their
+            # generated __init__ carries no annotations.
+            hints = {**typing.get_type_hints(target, include_extras=True), **hints}
+        return hints
     except Exception as exc:
         raise SetupError(
             f"cannot read the type hints of {label} {name_of(fn)}: {exc}; annotations are "

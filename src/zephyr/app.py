@@ -209,11 +209,18 @@ class Zephyr(Scaffold):
         """The path of route ``name`` with ``params`` filled in (and ``_query`` appended)."""
         return build_url(self.router.url_path_for(name, params), _query)
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, *, reload: bool = False,
+    def run(self, host: str | None = None, port: int | None = None, *, reload: bool = False,
             workers: int = 1, server: str | None = None, **options: Any) -> None:
-        """Serve the app (uvicorn, or granian with ``server="granian"``)."""
-        from zephyr.server import serve
+        """Serve the app (uvicorn, or granian with ``server="granian"``).
 
+        ``host`` and ``port`` default to the ``HOST`` and ``PORT`` settings. A port
+        another process holds ends the process with one line saying how to pick another.
+        """
+        from zephyr.server import listen_address, refuse_busy_port, serve
+
+        host, port, how = listen_address(self.config, host, port)
+        if "uds" not in options and "fd" not in options:  # else uvicorn binds no port
+            refuse_busy_port(host, port, how=how)
         serve(self, host=host, port=port, reload=reload, workers=workers,
               server=server or self.config["SERVER"], **options)
 
@@ -227,6 +234,8 @@ class Zephyr(Scaffold):
             return
         config = self.config
         config.freeze()
+        for warning in config.environment_warnings():
+            logger.warning(warning)
         # NOTE: the security package is imported when the app starts serving, not with
         # Zephyr. First: an unsafe configuration refuses to start before anything is created.
         from zephyr.security.layer import SecurityLayer

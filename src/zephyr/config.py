@@ -61,6 +61,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("OPENAPI", bool, None, "Serve /openapi.json, /docs and /redoc (default: in debug).",
             optional=True),
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
+    Setting("HOST", str, "127.0.0.1", "Address app.run() listens on unless given one."),
+    Setting("PORT", int, 8000, "Port app.run() listens on unless given one."),
     Setting("GC_FREEZE", bool, True, "After startup, keep what exists out of the garbage "
             "collector's scans (gc.freeze()): shorter pauses under load."),
     # -- security (see docs/security.md) --
@@ -145,6 +147,7 @@ class Config(Mapping[str, Any]):
             for key, value in values.items():
                 self._set(self._known(key, label), value, label)
         env = os.environ if environ is None else environ
+        self._environ = env
         for name, setting in self._definitions.items():
             raw = env.get(ENV_PREFIX + name)
             if raw is not None:
@@ -193,6 +196,24 @@ class Config(Mapping[str, Any]):
             for row in rows
         )
 
+    def environment_warnings(self) -> list[str]:
+        """What to say about ``ZEPHYR_*`` variables that look like a misspelt setting.
+
+        Such a variable is ignored (the app logs these when it starts). Names that
+        resemble no setting are left alone: other tools share the prefix (the Zephyr
+        RTOS's ``ZEPHYR_BASE``, this project's test suite).
+        """
+        warnings = []
+        for key in sorted(self._environ):
+            name = key.removeprefix(ENV_PREFIX)
+            if name == key or name in self._definitions:
+                continue
+            close = self._closest(name)
+            if close is not None:
+                warnings.append(f"environment variable {key} is not a Zephyr setting and is "
+                                f"ignored; did you mean {ENV_PREFIX}{close}?")
+        return warnings
+
     def freeze(self) -> None:
         """Refuse changes from now on (called when the app starts serving)."""
         self._frozen = True
@@ -200,11 +221,16 @@ class Config(Mapping[str, Any]):
     def _known(self, name: str, where: str) -> str:
         if name in self._definitions:
             return name
+        close = self._closest(name)
+        hint = f"; did you mean {close!r}?" if close else ""
+        raise ConfigError(f"unknown setting {name!r} (from {where}){hint}")
+
+    def _closest(self, name: str) -> str | None:
+        """The setting whose name is most like ``name``, if any is close."""
         import difflib  # NOTE: only a misspelt setting needs it
 
         close = difflib.get_close_matches(name.upper(), self._definitions, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown setting {name!r} (from {where}){hint}")
+        return close[0] if close else None
 
     def _set(self, name: str, value: Any, source: str) -> None:
         setting = self._definitions[name]

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from zephyr.scaffold import Scaffold
     from zephyr.security.layer import SecurityLayer
 
-__all__ = ["EndpointCompiler", "RouteEndpoint", "response_model_of"]
+__all__ = ["EndpointCompiler", "RouteEndpoint", "response_model_of", "success_status"]
 
 Respond = Callable[[Any], Response]
 OnError = Callable[["Request", Exception], Awaitable[Response]]
@@ -220,11 +220,25 @@ def response_model_of(route: Route) -> Any:
     declared = route.options.get("response_model", _UNSET)
     if declared is not _UNSET:
         return declared
+    annotation = _return_annotation(route)
+    return annotation if model_of(annotation) is not None else None
+
+
+def success_status(route: Route) -> int:
+    """The status of the route's successful answer: ``status_code=`` (200 by default), or
+    204 for a handler annotated ``-> None`` whose ``None`` the default coercion answers."""
+    status: int = route.options.get("status_code", 200)
+    if (status == 200 and route.options.get("response_class") is None
+            and response_model_of(route) is None and _return_annotation(route) is type(None)):
+        return 204  # as to_response does with None
+    return status
+
+
+def _return_annotation(route: Route) -> Any:
     try:
-        annotation = typing.get_type_hints(route.handler).get("return")
+        return typing.get_type_hints(route.handler).get("return")
     except Exception:  # unresolvable annotations: the handler still works unchecked
         return None
-    return annotation if model_of(annotation) is not None else None
 
 
 def _shaper(model: Any, handler: Callable[..., Any]) -> Callable[[Any], Any]:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zephyr._types import Receive, Scope, Send
+from zephyr.config import ENV_PREFIX
 from zephyr.errors import SetupError
 
-__all__ = ["ServableApp", "import_string_for", "serve"]
+if TYPE_CHECKING:
+    from zephyr.config import Config
+
+__all__ = ["ServableApp", "import_string_for", "listen_address", "refuse_busy_port", "serve"]
 
 
 class ServableApp(Protocol):
@@ -44,6 +50,43 @@ def serve(app: ServableApp, *, host: str, port: int, reload: bool, workers: int,
                 reload=reload, **options).serve()
     else:
         raise SetupError(f"unknown server {server!r}; use 'uvicorn' or 'granian'")
+
+
+def listen_address(config: Config, host: str | None, port: int | None) -> tuple[str, int, str]:
+    """Where ``app.run()`` listens (its arguments, else the HOST and PORT settings), and how
+    to pick another port (``{port}`` marks where a free one goes)."""
+    if port is not None:
+        how = "app.run(port={port})"
+    else:
+        port = config["PORT"]
+        source = config.source_of("PORT")
+        how = (f"{ENV_PREFIX}PORT={{port}} (the PORT setting)"
+               if source in ("default", f"environment {ENV_PREFIX}PORT")
+               else f"PORT={{port}} where it is set now ({source})")
+    return (config["HOST"] if host is None else host), port, how
+
+
+def refuse_busy_port(host: str, port: int, *, how: str) -> None:
+    """End the process with one line when another process listens on ``host:port``.
+
+    ``how`` says how to pick another port, ``{port}`` standing for the next one. The
+    port is bound as uvicorn binds it (``SO_REUSEADDR``: a port whose old connections
+    linger in TIME_WAIT is free); any other failure (an unknown address, a privileged
+    port) is left for the server to report.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return
+            # A traceback would bury the one thing to do: say it in one line, exit status 1.
+            raise SystemExit(
+                f"port {port} is in use; stop the other server or pick another port: "
+                + how.format(port=port + 1)
+            ) from None
 
 
 def import_string_for(app: ServableApp) -> str:

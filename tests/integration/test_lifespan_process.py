@@ -6,6 +6,8 @@ output and the marker files its hooks write.
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +18,14 @@ import httpx
 import pytest
 
 from tests.integration.apps import MARKERS_ENV
-from tests.integration.conftest import ServeApp, Server, ServerPool, server_env, uvicorn_command
+from tests.integration.conftest import (
+    REPO,
+    ServeApp,
+    Server,
+    ServerPool,
+    server_env,
+    uvicorn_command,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +185,81 @@ def test_app_run_with_reload_refuses_an_app_it_cannot_import_again(tmp_path: Pat
     assert "cannot find an import string for <Zephyr '__main__' routes=0>" in result.stderr
     assert "create it as a module-level variable" in result.stderr
 
+
+
+# -- where app.run listens ----------------------------------------------------------------
+
+SETTINGS_SCRIPT = """\
+from zephyr import Zephyr
+
+app = Zephyr(__name__)
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def test_make_run_passes_its_port_to_the_showcase() -> None:
+    # Not as a sub-make of `make test`, which would print its directory around the command.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(
+        ["make", "--dry-run", "--always-make", "--no-print-directory", "run", "PORT=8001"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=15.0, check=True,
+    )
+    command = result.stdout.splitlines()[-1]
+    assert command == "ZEPHYR_PORT=8001 .venv/bin/python -m examples.showcase"
+
+
+def test_the_showcase_serves_on_the_port_setting(launch: ServerPool, tmp_path: Path) -> None:
+    # What `make run PORT=...` runs; from another directory, so the reloader watches no checkout.
+    server = launch.start(["env", "ZEPHYR_PORT={port}", sys.executable, "-m", "examples.showcase"],
+                          cwd=tmp_path)
+    r = httpx.get(server.base_url, timeout=5.0)
+    assert r.status_code == 200
+    assert "<h1>Zephyr</h1>" in r.text
+    server.interrupt()
+    assert server.wait(timeout=10.0) == 0, server.output()
+
+
+def test_the_showcase_runs_outside_debug_mode_as_its_docstring_says(
+    launch: ServerPool, tmp_path: Path
+) -> None:
+    import examples.showcase.app
+
+    documented = textwrap.dedent(str(examples.showcase.app.__doc__).split("::\n", 1)[1]).strip()
+    assert documented.startswith("ZEPHYR_DEBUG=0 ")
+    assert documented.endswith("make run")
+    command = documented.replace("make run", f"{sys.executable} -m examples.showcase")
+    # Without the test suite's secret key: the command must bring its own.
+    server = launch.start(["env", "-u", "ZEPHYR_SECRET_KEY", "ZEPHYR_PORT={port}",
+                           "sh", "-c", command], cwd=tmp_path)
+    assert httpx.get(f"{server.base_url}/api/entries", timeout=5.0).status_code == 200
+    assert httpx.get(f"{server.base_url}/docs", timeout=5.0).status_code == 404  # not debug
+
+
+@pytest.mark.parametrize(
+    ("script", "command", "env", "hint"),
+    [
+        (None, ["-m", "examples.showcase"], {"ZEPHYR_PORT": "{port}"},
+         "make run PORT={next} (or ZEPHYR_PORT={next})"),
+        (SETTINGS_SCRIPT, ["app.py"], {"ZEPHYR_PORT": "{port}"},
+         "ZEPHYR_PORT={next} (the PORT setting)"),
+        (RUN_SCRIPT.format(how="app.run", options=""), ["app.py"], {},
+         "app.run(port={next})"),
+    ],
+)
+def test_a_busy_port_is_one_line_and_a_failed_exit(
+    launch: ServerPool, tmp_path: Path, script: str | None, command: list[str],
+    env: dict[str, str], hint: str,
+) -> None:
+    if script is not None:
+        (tmp_path / "app.py").write_text(script, encoding="utf-8")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        process = launch.spawn([sys.executable, *command], port=port, cwd=tmp_path,
+                               env={k: v.format(port=port) for k, v in env.items()})
+        code = process.wait(timeout=15.0)
+    assert (code, process.output()) == (1, f"port {port} is in use; stop the other server or "
+                                           f"pick another port: {hint.format(next=port + 1)}\n")

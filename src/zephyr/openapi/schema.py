@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -19,22 +19,16 @@ from zephyr._arguments import (
     MISSING,
     Argument,
     BackgroundTasksArgument,
-    BodyArgument,
-    CookieArgument,
     DependencyArgument,
-    EmbeddedBodyArgument,
-    FileArgument,
-    FormArgument,
-    HeaderArgument,
     LookupArgument,
     PathArgument,
-    QueryArgument,
     RequestArgument,
 )
-from zephyr.converters import Compound, FloatConverter, IntConverter, PathConverter, UUIDConverter
-from zephyr.endpoints import response_model_of
+from zephyr.converters import Compound
+from zephyr.endpoints import response_model_of, success_status
 from zephyr.models import is_pydantic_model, model_of
 from zephyr.openapi.errors import PROBLEM, REF, VALIDATION_PROBLEM, ErrorBodies
+from zephyr.openapi.parameters import parameter, request_body
 from zephyr.openapi.security import SecuritySchemes
 from zephyr.security.protect import ProtectedEndpoint
 
@@ -48,18 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["build_document"]
 
-_PATH_SCHEMAS: dict[type, dict[str, Any]] = {
-    IntConverter: {"type": "integer", "minimum": 0},
-    FloatConverter: {"type": "number", "minimum": 0},
-    UUIDConverter: {"type": "string", "format": "uuid"},
-    PathConverter: {"type": "string", "minLength": 1},  # slashes included
-}
-_TEXT_SEGMENT = {"type": "string", "pattern": "^[^/]+$"}
-_PARAMETER_LOCATIONS: dict[type[Argument], str] = {
-    PathArgument: "path", QueryArgument: "query", HeaderArgument: "header",
-    CookieArgument: "cookie",
-}
-_BINARY = {"type": "string", "format": "binary"}
 
 
 def build_document(records: Iterable[RouteEndpoint], config: OpenAPIConfig,
@@ -129,10 +111,10 @@ def _operation(record: RouteEndpoint, plan: ArgumentPlan, method: str,
     if options.get("deprecated"):
         operation["deprecated"] = True
     arguments = _unique(_all_arguments(plan))
-    parameters = [p for a in arguments if (p := _parameter(route, a, schemas)) is not None]
+    parameters = [p for a in arguments if (p := parameter(route, a, schemas)) is not None]
     if parameters:
         operation["parameters"] = parameters
-    body = _request_body(arguments, schemas)
+    body = request_body(arguments, schemas)
     if body is not None:
         operation["requestBody"] = body
     operation["responses"] = _responses(record, arguments, body is not None, schemas, errors)
@@ -167,81 +149,10 @@ def _unique(arguments: Iterator[Argument]) -> list[Argument]:
     return list(seen.values())
 
 
-def _parameter(
-    route: Route, argument: Argument, schemas: _SchemaCollector
-) -> dict[str, Any] | None:
-    location = _PARAMETER_LOCATIONS.get(type(argument))
-    info = argument.info
-    if location is None or (info is not None and not info.include_in_schema):
-        return None
-    if isinstance(argument, PathArgument) and argument.convert is None:
-        schema = _path_schema(route, argument.alias)
-    else:
-        schema = schemas.ref(argument.annotation)
-    parameter: dict[str, Any] = {
-        "name": argument.alias,
-        "in": location,
-        "required": location == "path" or argument.required,
-        "schema": schema,
-    }
-    if info is not None:
-        if info.description:
-            parameter["description"] = info.description
-        if info.deprecated:
-            parameter["deprecated"] = True
-        if info.examples:
-            parameter["examples"] = {f"example{i}": {"value": v}
-                                     for i, v in enumerate(info.examples, 1)}
-    return parameter
-
-
-def _path_schema(route: Route, name: str) -> dict[str, Any]:
-    param = route.path_params.get(name)  # whole segments and compound ones alike
-    if param is None:
-        return {"type": "string"}
-    return dict(_PATH_SCHEMAS.get(type(param.converter), _TEXT_SEGMENT))
-
-
-def _request_body(arguments: list[Argument], schemas: _SchemaCollector) -> dict[str, Any] | None:
-    bodies = [a for a in arguments if isinstance(a, BodyArgument)]
-    if bodies:
-        body = bodies[0]
-        return {"required": body.required,
-                "content": {"application/json": {"schema": schemas.ref(body.annotation)}}}
-    embedded = [a for a in arguments if isinstance(a, EmbeddedBodyArgument)]
-    if embedded:
-        return {"required": any(a.required for a in embedded),
-                "content": {"application/json": {"schema": _object(embedded, schemas)}}}
-    fields = [a for a in arguments if isinstance(a, FormArgument | FileArgument)]
-    if not fields:
-        return None
-    whole = [a for a in fields if isinstance(a, FormArgument) and a.whole_form]
-    schema = schemas.ref(whole[0].annotation) if whole else _object(fields, schemas)
-    media = ("multipart/form-data" if any(isinstance(a, FileArgument) for a in fields)
-             else "application/x-www-form-urlencoded")
-    return {"required": any(a.required for a in fields), "content": {media: {"schema": schema}}}
-
-
-def _object(arguments: Sequence[Argument], schemas: _SchemaCollector) -> dict[str, Any]:
-    properties = {}
-    for argument in arguments:
-        if isinstance(argument, FileArgument):
-            properties[argument.alias] = (
-                {"type": "array", "items": dict(_BINARY)} if argument.is_list else dict(_BINARY)
-            )
-        else:
-            properties[argument.alias] = schemas.ref(argument.annotation)
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    required = [a.alias for a in arguments if a.required]
-    if required:
-        schema["required"] = required
-    return schema
-
-
 def _responses(record: RouteEndpoint, arguments: list[Argument], has_body: bool,
                schemas: _SchemaCollector, errors: ErrorBodies) -> dict[str, Any]:
     route = record.route
-    status = str(route.options.get("status_code", 200))
+    status = str(success_status(route))
     success: dict[str, Any] = {"description": "Successful response"}
     model = response_model_of(route)
     if model is not None and status not in ("204", "304"):
