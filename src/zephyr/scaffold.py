@@ -7,13 +7,11 @@ routes registered through it.
 
 from __future__ import annotations
 
-import inspect
-import typing
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from zephyr._route import HTTP_METHODS, SECURITY_OPTIONS, Route
+from zephyr._route import SECURITY_OPTIONS, Route
+from zephyr.controllers import controller_routes
 from zephyr.di import Depends
 from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
 from zephyr.errors import SetupError
@@ -25,7 +23,6 @@ from zephyr.middleware import (
     adapt_before,
     check_middleware,
 )
-from zephyr.requests import Request
 from zephyr.routing import Router
 
 __all__ = ["Group", "Scaffold"]
@@ -208,23 +205,8 @@ class Scaffold:
         request, and parameters with defaults come from the query string.
         """
         _check_prefix("controller", prefix)
-        instance = controller() if isinstance(controller, type) else controller
-        label = type(instance).__name__
-        routes = []
-        for attr in sorted(dir(instance)):
-            verb, _, rest = attr.partition("_")
-            if attr.startswith("_") or not rest or verb.upper() not in HTTP_METHODS:
-                continue
-            method = getattr(instance, attr)
-            if callable(method):
-                path = prefix + _controller_path(rest, method)
-                routes.append(self.add_route(path.rstrip("/") or "/", method,
-                                             methods=[verb.upper()], name=f"{label}.{attr}"))
-        if not routes:
-            raise SetupError(
-                f"controller {label} has no methods named like get_index or post_checkout"
-            )
-        return routes
+        return [self.add_route(path, method, methods=[verb], name=name)
+                for path, method, verb, name in controller_routes(prefix, controller)]
 
     # -- middleware, hooks, error handlers --------------------------------------------
 
@@ -302,9 +284,6 @@ class Group(Scaffold):
         return f"<Group {self._full_prefix()!r} name={self.name!r}>"
 
 
-_SEGMENT_CONVERTERS = {int: "int", float: "float", uuid.UUID: "uuid", str: "str"}
-
-
 def _check_depends(marker: Any) -> Depends:
     if not isinstance(marker, Depends):
         raise SetupError(f"dependencies=[...] takes Depends(fn) markers, not {marker!r}")
@@ -326,25 +305,3 @@ def _check_prefix(kind: str, prefix: str) -> None:
         raise SetupError(
             f"{kind} prefix {prefix!r} must start with '/' and not end with one, like '/api'"
         )
-
-
-def _controller_path(rest: str, method: Callable[..., Any]) -> str:
-    path = "" if rest == "index" else "/" + rest.replace("_", "-")
-    hints = typing.get_type_hints(method)
-    for parameter in inspect.signature(method).parameters.values():
-        annotation = hints.get(parameter.name)
-        is_request = isinstance(annotation, type) and issubclass(annotation, Request)
-        if (
-            is_request
-            or (parameter.name == "request" and annotation is None)
-            or parameter.default is not parameter.empty
-        ):
-            continue  # the request itself, or a query parameter
-        converter = _SEGMENT_CONVERTERS.get(annotation or str)
-        if converter is None:
-            raise SetupError(
-                f"controller method {method.__qualname__}: path parameter {parameter.name!r} "
-                f"must be annotated int, float, UUID or str"
-            )
-        path += f"/{{{parameter.name}:{converter}}}"
-    return path or "/"
