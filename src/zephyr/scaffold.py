@@ -1,14 +1,16 @@
-"""The registration API shared by the app and its groups: route decorators, hooks, handlers.
+"""The registration API shared by the app and its groups: route decorators, hooks, handlers,
+and what templates are built from (folders, context processors, filters, components).
 
 ``Zephyr`` and ``Group`` are both a :class:`Scaffold`; a group adds a path
-prefix, a name prefix and its own middleware, hooks and error handlers to the
-routes registered through it.
+prefix, a name prefix and its own middleware, hooks, error handlers, template
+folder and context processors to the routes registered through it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zephyr._route import SECURITY_OPTIONS, Route
 from zephyr.controllers import controller_routes
@@ -25,9 +27,13 @@ from zephyr.middleware import (
 )
 from zephyr.routing import Router
 
+if TYPE_CHECKING:
+    from zephyr.components import Component
+
 __all__ = ["Group", "Scaffold"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class Scaffold:
@@ -39,11 +45,14 @@ class Scaffold:
 
     #: The routes of the whole app (the root scaffold's router, shared by its groups).
     router: Router[Any]
+    #: The folder relative paths start from (the app's; see ``Zephyr.root_path``).
+    root_path: str
 
     def __init__(self, root: Scaffold | None = None, *, prefix: str = "",
                  name: str | None = None, middleware: Sequence[Middleware] = (),
                  dependencies: Iterable[Depends] = (),
-                 options: Mapping[str, Any] | None = None) -> None:
+                 options: Mapping[str, Any] | None = None,
+                 template_folder: str | None = None) -> None:
         _check_prefix("group", prefix)
         self._root = root or self
         if root is not None:
@@ -51,6 +60,17 @@ class Scaffold:
         #: The scaffold each route was registered through (the root's map, shared).
         self.registered_by: dict[Route, Scaffold] = (
             root.registered_by if root is not None else {})
+        #: Templates searched first by this scaffold's handlers (relative to ``root_path``).
+        self.template_folder = template_folder
+        #: ``fn() -> dict`` adding to the templates this scaffold's handlers render.
+        self.context_processors: list[Callable[[], Mapping[str, Any]]] = []
+        # The app's filters, tests, globals and components (the root's, shared).
+        self.template_filters: dict[str, Callable[..., Any]] = (
+            root.template_filters if root is not None else {})
+        self.template_tests: dict[str, Callable[..., Any]] = (
+            root.template_tests if root is not None else {})
+        self.template_globals: dict[str, Any] = root.template_globals if root is not None else {}
+        self.components: dict[str, Component] = root.components if root is not None else {}
         self.prefix = prefix
         self.name = name
         self.parent: Scaffold | None = None
@@ -84,6 +104,13 @@ class Scaffold:
     def after_hooks(self) -> tuple[AfterHook, ...]:
         """The ``after_request`` hooks registered here, adapted, in order."""
         return tuple(self._after)
+
+    @property
+    def template_path(self) -> str | None:
+        """The absolute path of this scaffold's template folder (``None``: it has none)."""
+        if self.template_folder is None:
+            return None
+        return os.path.join(self._root.root_path, self.template_folder)
 
     @property
     def counter_name(self) -> str:
@@ -181,17 +208,20 @@ class Scaffold:
 
     def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
               name: str | None = None, dependencies: Iterable[Depends] = (),
-              **options: Any) -> Group:
+              template_folder: str | None = None, **options: Any) -> Group:
         """A group of routes under ``prefix`` with its own middleware, hooks and errors.
 
         ``dependencies`` run before every handler of the group; ``name`` also
-        tags the group's operations in the OpenAPI schema. Security options
-        (``csrf=False``, ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
+        tags the group's operations in the OpenAPI schema; the templates the
+        group's handlers render are looked up in ``template_folder`` (relative
+        to the app's ``root_path``) first. Security options (``csrf=False``,
+        ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
         ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
         every route of the group unless a route sets its own.
         """
         group = Group(self._root, prefix=prefix, middleware=middleware, name=name,
-                      dependencies=dependencies, options=options)
+                      dependencies=dependencies, options=options,
+                      template_folder=template_folder)
         group.parent = self
         return group
 
@@ -246,6 +276,65 @@ class Scaffold:
 
         return decorator
 
+    # -- templates ------------------------------------------------------------------
+
+    def context_processor(self, fn: F) -> F:
+        """Add what ``fn()`` returns (a dict) to every template rendered while a handler
+        registered here runs (the app's: every handler's)."""
+        self._refuse_when_live("add a context processor")
+        self.context_processors.append(_check_callable("context_processor", fn))
+        return fn
+
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a Jinja2 filter: ``@app.template_filter()`` (named after the function)."""
+        return self._template_item("filter", self.template_filters, name)
+
+    def template_test(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a Jinja2 test (``{% if n is even %}``): ``@app.template_test()``."""
+        return self._template_item("test", self.template_tests, name)
+
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a function every template can call: ``@app.template_global()``."""
+        return self._template_item("global", self.template_globals, name)
+
+    def _template_item(self, kind: str, registry: dict[str, Any],
+                       name: str | None) -> Callable[[F], F]:
+        if callable(name):
+            raise SetupError(f"write @app.template_{kind}() with parentheses, or "
+                             f"@app.template_{kind}('name')")
+
+        def register(fn: F) -> F:
+            self._refuse_when_live(f"add a template {kind}")
+            registry[name or fn.__name__] = _check_callable(f"template_{kind}", fn)
+            return fn
+
+        return register
+
+    def component(self, name: str, *, template: str | None = None,
+                  endpoint: str | None = None) -> Callable[[T], T]:
+        """Register a server-side component (see :mod:`zephyr.components`).
+
+        The decorated function (its parameters are the props), msgspec Struct
+        or dataclass (its fields are) renders ``template``; a function without
+        one returns its HTML. ``endpoint="/components/x"`` also registers a GET
+        route (named ``component.<name>``) rendering it from the query string.
+        """
+
+        def register(target: T) -> T:
+            self._refuse_when_live("add a component")
+            if name in self.components:
+                raise SetupError(f"component {name!r} is already registered; pick another name")
+            # NOTE: components (and Jinja2) load with the first component an app registers.
+            from zephyr.components import Component
+
+            component = self.components[name] = Component(name, target, template=template)
+            if endpoint is not None:
+                self.add_route(endpoint, component.endpoint(), name=f"component.{name}",
+                               include_in_schema=False)
+            return target
+
+        return register
+
     # -- helpers for composition ---------------------------------------------------
 
     def lineage(self) -> list[Scaffold]:
@@ -276,12 +365,20 @@ class Group(Scaffold):
 
     def __init__(self, root: Scaffold, *, prefix: str, middleware: Sequence[Middleware] = (),
                  name: str | None = None, dependencies: Iterable[Depends] = (),
-                 options: Mapping[str, Any] | None = None) -> None:
+                 options: Mapping[str, Any] | None = None,
+                 template_folder: str | None = None) -> None:
         super().__init__(root, prefix=prefix, name=name, middleware=middleware,
-                         dependencies=dependencies, options=options)
+                         dependencies=dependencies, options=options,
+                         template_folder=template_folder)
 
     def __repr__(self) -> str:
         return f"<Group {self._full_prefix()!r} name={self.name!r}>"
+
+
+def _check_callable(what: str, fn: F) -> F:
+    if not callable(fn):
+        raise SetupError(f"{what} registers a function, not {fn!r}")
+    return fn
 
 
 def _check_depends(marker: Any) -> Depends:
