@@ -48,6 +48,24 @@ def test_request_g_and_url_for_are_there(tmp_path: Path) -> None:
     assert get(app).text == "GET / Ada / /users/3?a=1"
 
 
+def test_a_plain_def_handler_and_an_error_handler_render_too(tmp_path: Path) -> None:
+    app = Zephyr(root_path=tmp_path)
+
+    @app.get("/sync")
+    def sync_page() -> HTMLResponse:  # runs in the thread pool
+        g.who = "Ada"
+        return render_template_string("{{ request.path }} {{ g.who }}")
+
+    @app.errorhandler(404)
+    async def not_found(exc: Exception) -> HTMLResponse:
+        return render_template_string("<h1>No {{ request.path }}</h1>", status_code=404)
+
+    with TestClient(app) as client:
+        assert client.get("/sync").text == "/sync Ada"
+        missing = client.get("/nowhere")
+    assert (missing.status_code, missing.text) == (404, "<h1>No /nowhere</h1>")
+
+
 def test_url_for_includes_the_mount_point_and_can_be_external(tmp_path: Path) -> None:
     app = page_app(tmp_path, "{{ url_for('home') }} {{ url_for('home', _external=True) }}")
     assert get(app, root_path="/site").text == "/site/ http://localhost/site/"
@@ -243,6 +261,21 @@ def test_filters_tests_and_globals_by_decorator(tmp_path: Path) -> None:
 
     source = "{{ 'hi'|shout }} {{ 'abc'|rev }} {{ 4 is even }} {{ 3 is even }} {{ site() }}"
     assert app.templates.render_string(source) == "HI! cba True False Zephyr"
+
+
+def test_a_filter_registered_after_the_templates_were_first_used_counts(tmp_path: Path) -> None:
+    app = Zephyr(root_path=tmp_path)
+    assert app.templates.render_string("{{ 'x'|upper }}") == "X"  # built at import time
+
+    @app.template_filter()
+    def twice(text: str) -> str:
+        return text * 2
+
+    @app.template_global("answer")
+    def forty_two() -> int:
+        return 42
+
+    assert app.templates.render_string("{{ 'x'|twice }} {{ answer() }}") == "xx 42"
 
 
 def test_a_filter_decorator_without_parentheses_is_refused_with_the_fix(tmp_path: Path) -> None:

@@ -84,6 +84,13 @@ def test_a_missing_default_folder_is_fine_until_a_template_is_rendered(tmp_path:
     )
 
 
+def test_an_app_without_a_template_folder_still_renders_strings(tmp_path: Path) -> None:
+    app = Zephyr(root_path=tmp_path, template_folder=None)
+    assert app.templates.render_string("{{ 6 * 7 }}") == "42"
+    with pytest.raises(TemplateNotFound, match=r"searched: no template folder \(template_folder"):
+        app.templates.render("page.html")
+
+
 # -- rendering ----------------------------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer
     from zephyr.security.sessions import SessionManager
-    from zephyr.templating import Templates
+    from zephyr.templating import TemplateRegistry, Templates
 
 __all__ = ["Zephyr", "current_app"]
 
@@ -286,6 +286,11 @@ class Zephyr(Scaffold):
         """The app and the groups ``route`` was registered through, outermost first."""
         return self.registered_by.get(route, self).lineage()
 
+    def _template_registered(self) -> None:
+        """Add a template filter, test or global registered after the templates were built."""
+        if self._templates is not None:
+            self._templates.register(self._template_registry())
+
     def _has_templates(self) -> bool:
         """Whether the app renders templates: a template folder exists, or it registered
         template filters, tests, globals, context processors or components."""
@@ -302,7 +307,7 @@ class Zephyr(Scaffold):
         # when any app starts serving.
         from zephyr.components import install_components
         from zephyr.security.csrf import csrf_token
-        from zephyr.templating import TemplateConfig, TemplateRegistry, Templates
+        from zephyr.templating import TemplateConfig, Templates
 
         config = self.config
         auto_reload = config["TEMPLATE_AUTO_RELOAD"]
@@ -310,13 +315,16 @@ class Zephyr(Scaffold):
             TemplateConfig(self.template_path, sandbox=config["TEMPLATE_SANDBOX"],
                            auto_reload=config["DEBUG"] if auto_reload is None else auto_reload,
                            debug=config["DEBUG"], settings=config.public()),
-            url_for=self.url_for, csrf_token=csrf_token,
-            registry=TemplateRegistry(self.template_filters, self.template_tests,
-                                      self.template_globals),
+            url_for=self.url_for, csrf_token=csrf_token, registry=self._template_registry(),
             lineage_of=self._lineage_of,
         )
         install_components(templates, self.components)
         return templates
+
+    def _template_registry(self) -> TemplateRegistry:
+        from zephyr.templating import TemplateRegistry  # NOTE: loaded with the templates
+
+        return TemplateRegistry(self.template_filters, self.template_tests, self.template_globals)
 
     # -- lifespan ---------------------------------------------------------------------
 

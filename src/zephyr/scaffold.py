@@ -306,6 +306,7 @@ class Scaffold:
         def register(fn: F) -> F:
             self._refuse_when_live(f"add a template {kind}")
             registry[name or fn.__name__] = _check_callable(f"template_{kind}", fn)
+            self._root._template_registered()
             return fn
 
         return register
@@ -334,6 +335,9 @@ class Scaffold:
             return target
 
         return register
+
+    def _template_registered(self) -> None:
+        """Called on the app when a template filter, test or global is registered."""
 
     # -- helpers for composition ---------------------------------------------------
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import ChainMap
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, cast
@@ -79,11 +78,11 @@ class TemplateConfig:
 
 
 class TemplateRegistry(NamedTuple):
-    """The filters, tests and globals an app registered; read live, so later ones count."""
+    """The filters, tests and globals an app registered (they win over Jinja2's and ours)."""
 
-    filters: MutableMapping[str, Callable[..., Any]]
-    tests: MutableMapping[str, Callable[..., Any]]
-    globals: MutableMapping[str, Any]
+    filters: Mapping[str, Callable[..., Any]]
+    tests: Mapping[str, Callable[..., Any]]
+    globals: Mapping[str, Any]
 
 
 class TemplateSource(Protocol):
@@ -125,18 +124,23 @@ class Templates:
                                                 default=False),
             auto_reload=config.auto_reload, cache_size=CACHE_SIZE,
         )
-        # Chained, not copied: the registries are read live, and what code adds to the
-        # environment itself (environment.globals["x"] = ...) goes to the first map.
-        env.filters = cast("dict[str, Any]", ChainMap({}, registry.filters, {"tojson": tojson},
-                                                      env.filters))
-        env.tests = cast("dict[str, Any]", ChainMap({}, registry.tests, env.tests))
-        own = template_globals(url_for=url_for, static_url=static_url, csrf_token=csrf_token,
-                               settings=config.settings, sandbox=config.sandbox)
-        env.globals = cast("dict[str, Any]", ChainMap({}, registry.globals, own, env.globals))
+        env.filters["tojson"] = tojson
+        env.globals.update(template_globals(url_for=url_for, static_url=static_url,
+                                            csrf_token=csrf_token, settings=config.settings,
+                                            sandbox=config.sandbox))
         self._env = env
+        self.register(registry)
         self._overlays: dict[tuple[str, ...], jinja2.Environment] = {}
         self._strings: LRUCache = LRUCache(STRING_CACHE_SIZE)
         self._parents: WeakKeyDictionary[jinja2.Template, str | None] = WeakKeyDictionary()
+
+    def register(self, registry: TemplateRegistry) -> None:
+        """Add the app's filters, tests and globals (again: the app calls this when it
+        registers one after its templates were built)."""
+        env = self._env
+        env.filters.update(registry.filters)
+        env.tests.update(registry.tests)
+        env.globals.update(registry.globals)
 
     @property
     def environment(self) -> jinja2.Environment:
