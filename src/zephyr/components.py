@@ -96,7 +96,7 @@ class Component:
             context["caller"] = caller
         # A class always has a template; a function without one returned above.
         template = self._template(env, cast("str", self.template))
-        # The output of an autoescaped template: already safe.
+        # What the component's own template renders is its HTML (values were escaped in it).
         return Markup(template.render(context))  # noqa: S704
 
     def endpoint(self) -> Callable[..., Awaitable[HTMLResponse]]:

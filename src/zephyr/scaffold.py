@@ -328,10 +328,11 @@ class Scaffold:
             # NOTE: components (and Jinja2) load with the first component an app registers.
             from zephyr.components import Component
 
-            component = self.components[name] = Component(name, target, template=template)
+            component = Component(name, target, template=template)
             if endpoint is not None:
                 self.add_route(endpoint, component.endpoint(), name=f"component.{name}",
                                include_in_schema=False)
+            self.components[name] = component
             return target
 
         return register
