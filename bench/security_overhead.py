@@ -57,6 +57,11 @@ def build(variant: str) -> Any:
 
 def scope(endpoint: str) -> dict[str, Any]:
     method, path, body = ENDPOINTS[endpoint]
+    return request_scope(method, path, body)
+
+
+def request_scope(method: str, path: str, body: bytes = b"") -> dict[str, Any]:
+    """The ASGI scope of a request to the bench app (a JSON body if ``body``)."""
     headers = SCOPE_HEADERS
     if body:
         headers = [*headers, (b"content-type", b"application/json"),
@@ -69,7 +74,11 @@ def scope(endpoint: str) -> dict[str, Any]:
 
 async def drive(app: Any, n: int, endpoint: str = "json") -> float:
     """Seconds per request over ``n`` requests."""
-    body = ENDPOINTS[endpoint][2]
+    return await drive_requests(app, n, *ENDPOINTS[endpoint])
+
+
+async def drive_requests(app: Any, n: int, method: str, path: str, body: bytes = b"") -> float:
+    """Seconds per request over ``n`` requests ``method path`` (each must answer 200)."""
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -82,7 +91,7 @@ async def drive(app: Any, n: int, endpoint: str = "json") -> float:
 
     start = time.perf_counter()
     for i in range(n):
-        await app(scope(endpoint), receive, send)
+        await app(request_scope(method, path, body), receive, send)
         if i % 64 == 0:
             await asyncio.sleep(0)
     elapsed = time.perf_counter() - start

@@ -1,4 +1,5 @@
-"""Shared fixtures: a strong test secret key for every app, and the real Redis service.
+"""Shared fixtures: a strong test secret key for every app, the real Redis service, and a
+helper writing folders of files (templates).
 
 Tests that need Redis take the ``redis_url`` fixture: it skips when Redis is
 not listening on 127.0.0.1:6379, except under ``ZEPHYR_REQUIRE_SERVICES=1``
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +109,12 @@ def verified(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(argon2.PasswordHasher, "verify", spy)
     return hashes
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``files`` (paths relative to ``root`` -> text) under ``root``; return ``root``."""
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root

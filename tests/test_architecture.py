@@ -21,6 +21,8 @@ from typing import Any, TypeAlias
 
 import pytest
 
+from tests.conftest import write_tree
+
 SRC_PACKAGE = Path(__file__).resolve().parents[1] / "src" / "zephyr"
 
 
@@ -238,15 +240,6 @@ def test_the_package_has_no_import_cycle() -> None:
         pytest.fail(describe_cycles(graph, cycles), pytrace=False)
 
 
-def _write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    """Write a tiny package of ``files`` (paths relative to the package) under ``root``."""
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
 ACYCLIC_TREE = {
     # Importing its own submodule: an edge pkg -> pkg.a only, never pkg.a -> pkg back.
     "__init__.py": "from .a import f\n",
@@ -259,7 +252,7 @@ ACYCLIC_TREE = {
 
 
 def test_graph_resolves_every_kind_of_import(tmp_path: Path) -> None:
-    graph = import_graph(_write_tree(tmp_path / "pkg", ACYCLIC_TREE))
+    graph = import_graph(write_tree(tmp_path / "pkg", ACYCLIC_TREE))
     edges = {importer: set(targets) for importer, targets in graph.items()}
     assert edges == {
         "pkg": {"pkg.a"},
@@ -275,7 +268,7 @@ def test_graph_resolves_every_kind_of_import(tmp_path: Path) -> None:
 def test_cycle_through_function_local_and_type_checking_imports_is_found(tmp_path: Path) -> None:
     # c closes the loop a -> b (TYPE_CHECKING) -> c -> a with an import inside a method.
     cyclic = {**ACYCLIC_TREE, "c.py": "class C:\n    def m(self):\n        from .a import f\n"}
-    graph = import_graph(_write_tree(tmp_path / "pkg", cyclic))
+    graph = import_graph(write_tree(tmp_path / "pkg", cyclic))
     cycles = import_cycles(graph)
     assert cycles == [["pkg.a", "pkg.b", "pkg.c", "pkg.sub.d"]]
     report = describe_cycles(graph, cycles)
@@ -329,6 +322,12 @@ FORBIDDEN = [
     "zephyr.dev",
     "zephyr.server",
     "zephyr.testing",
+    "zephyr.templating",
+    "zephyr.components",
+    "zephyr.flash_messages",
+    "zephyr._template_loader",
+    "zephyr._template_context",
+    "zephyr._template_errors",
     # Heavier stdlib modules. asyncio itself already loads ssl, subprocess and
     # concurrent.futures, and msgspec loads uuid and decimal, so for those five the check is
     # that zephyr adds nothing of them (e.g. a submodule the baseline did not need) rather
@@ -356,6 +355,7 @@ FORBIDDEN = [
     "uvicorn",
     "click",
     "jinja2",
+    "markupsafe",
     "itsdangerous",
     "python_multipart",
     "multipart",

@@ -405,3 +405,16 @@ def test_settings_with_choices_refuse_other_values(
     with pytest.raises(ConfigError) as info:
         Config(environ=environ, overrides=overrides)
     assert str(info.value) == message
+
+
+def test_the_public_view_leaves_secrets_out_and_follows_changes() -> None:
+    config = Config(environ={}, overrides={"secret_key": "k" * 40, "debug": False})
+    public = config.public()
+    secrets = {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "REDIS_URL"}
+    assert set(public) == set(config) - secrets
+    assert len(public) == len(config) - len(secrets)
+    assert "SECRET_KEY" not in public
+    with pytest.raises(KeyError):
+        public["SECRET_KEY"]
+    config["DEBUG"] = True
+    assert public["DEBUG"] is True

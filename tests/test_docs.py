@@ -4,7 +4,9 @@ A block runs as its own script (not as ``__main__``), in a directory shared
 by the blocks of its page. Two HTML comments on the line before a block change that:
 ``<!-- file: NAME.py -->`` saves it as NAME.py for later blocks to import (a
 ``test_*.py`` file is run with pytest), and ``<!-- not run -->`` only
-compiles it (for blocks that start a server).
+compiles it (for blocks that start a server). A block in another language with
+``<!-- file: PATH -->`` before it (a template: ``<!-- file: templates/page.html -->``)
+is saved at PATH for the blocks after it.
 """
 
 from __future__ import annotations
@@ -26,39 +28,53 @@ PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 _FILE_MARKER = re.compile(r"<!-- file: (\S+\.py) -->")
 # `from zephyr[.module] import A, B` or `import (A,\n B)`, in a block or in the prose.
 _IMPORT = re.compile(r"from (zephyr(?:\.\w+)*) import (?:\(([^)]*)\)|(\w+(?:, *\w+)*))")
+_DATA_MARKER = re.compile(r"<!-- file: (\S+) -->")
 
 
 @dataclass(frozen=True)
 class Block:
-    """One fenced ``python`` block of a page."""
+    """One fenced ``python`` block of a page (or a file another language's block saves)."""
 
     line: int
     code: str
     filename: str | None
     run: bool
+    is_python: bool = True
 
 
 def blocks_of(page: Path) -> list[Block]:
-    """The ``python`` blocks of ``page`` with the marker that precedes each."""
+    """The ``python`` blocks of ``page`` with the marker that precedes each, and the blocks
+    of other languages that a ``file:`` marker saves."""
     lines = page.read_text().splitlines()
     found: list[Block] = []
     index = 0
     while index < len(lines):
-        if lines[index].strip() == "```python":
-            marker = lines[index - 1].strip() if index else ""
+        fence = lines[index].strip()
+        marker = lines[index - 1].strip() if index else ""
+        data = _DATA_MARKER.fullmatch(marker)
+        if fence == "```python" or (fence.startswith("```") and fence != "```" and data):
             end = lines.index("```", index + 1)
-            named = _FILE_MARKER.fullmatch(marker)
+            is_python = fence == "```python"
+            named = _FILE_MARKER.fullmatch(marker) if is_python else data
             found.append(
                 Block(
                     line=index + 1,
                     code="\n".join(lines[index + 1 : end]) + "\n",
                     filename=named.group(1) if named else None,
                     run=marker != "<!-- not run -->",
+                    is_python=is_python,
                 )
             )
             index = end
         index += 1
     return found
+
+
+def _save(block: Block, workdir: Path) -> None:
+    """Write a non-Python block where its marker says, for the blocks after it."""
+    path = workdir / str(block.filename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(block.code)
 
 
 def _run(block: Block, number: int, workdir: Path) -> subprocess.CompletedProcess[str]:
@@ -88,6 +104,9 @@ def test_every_python_block_of_the_page_runs(page: Path, tmp_path: Path) -> None
     blocks = blocks_of(page)
     failures = []
     for number, block in enumerate(blocks, start=1):
+        if not block.is_python:
+            _save(block, tmp_path)
+            continue
         result = _run(block, number, tmp_path)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()[-2000:]
@@ -129,7 +148,6 @@ def test_the_index_says_where_each_name_lives() -> None:
 # Where each feature the index lists as coming will live (docs/architecture.md).
 COMING = {
     "WebSockets": "zephyr.websockets",
-    "Templates": "zephyr.templating",
     "The `zephyr` command line": "zephyr.cli",
 }
 
@@ -154,3 +172,18 @@ def test_the_routing_page_lists_every_route_option() -> None:
     listed = {name for row in table.splitlines()[1:]
               for name in re.findall(r"`(\w+)`", row.split(" | ")[0])}
     assert listed == ROUTE_OPTIONS | {"name", "replace"}
+
+
+def test_a_block_of_another_language_is_saved_where_its_marker_says(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("\n".join([
+        "<!-- file: templates/hi.html -->", "```html", "<p>{{ name }}</p>", "```",
+        "```html", "<p>not saved</p>", "```",
+        "```python", "from pathlib import Path",
+        "assert Path('templates/hi.html').read_text() == '<p>{{ name }}</p>\\n'", "```",
+    ]))
+    blocks = blocks_of(page)
+    assert [(b.filename, b.is_python) for b in blocks] == [("templates/hi.html", False),
+                                                           (None, True)]
+    _save(blocks[0], tmp_path)
+    assert _run(blocks[1], 2, tmp_path).returncode == 0

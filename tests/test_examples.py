@@ -128,6 +128,19 @@ def test_signing_redirects_with_303_then_lists_the_entry(client: TestClient) -> 
     assert (entry["name"], entry["message"]) == ("Ada", "Hello from the engine room")
 
 
+def test_signing_is_thanked_once_after_the_redirect(client: TestClient) -> None:
+    r = client.post("/guestbook", data={"name": "Ada", "message": "hi"}, follow_redirects=True)
+    assert [step.status_code for step in r.history] == [303]
+    assert '<p class="message">Thank you for signing, Ada!</p>' in r.text
+    assert "Thank you for signing" not in client.get("/guestbook").text
+
+
+def test_an_invalid_form_shows_the_guestbook_again_with_the_problem(client: TestClient) -> None:
+    r = client.post("/guestbook", data={"name": "Ada", "message": " "})
+    assert '<p class="error">Please give a name' in r.text
+    assert "<strong>Zephyr</strong>: Welcome! Leave a message below." in r.text
+
+
 def test_entries_are_html_escaped_on_the_page(client: TestClient) -> None:
     assert sign(client, "<b>Eve</b>", "<script>alert(1)</script> & co").status_code == 303
     page = client.get("/guestbook").text

@@ -7,10 +7,18 @@ route's own limit of 5 attempts a minute.
 
 from __future__ import annotations
 
-import html
-
-from examples.showcase.pages import csrf_field, page
-from zephyr import Request, Response, Zephyr, current_user, limit, login_user, logout_user, redirect
+from zephyr import (
+    HTMLResponse,
+    Request,
+    Response,
+    Zephyr,
+    current_user,
+    limit,
+    login_user,
+    logout_user,
+    redirect,
+    render_template,
+)
 from zephyr.concurrency import run_sync
 from zephyr.security import (
     AuthUser,
@@ -42,14 +50,9 @@ def install(app: Zephyr) -> None:
         users[DEMO_NAME] = (hasher.hash(DEMO_PASSWORD), AuthUser(id=DEMO_NAME, name="Demo user"))
 
     @app.get("/login", include_in_schema=False)
-    async def login(next: str = "/", failed: bool = False) -> str:
-        error = '<p class="error">Wrong name or password.</p>' if failed else ""
-        return page("Log in", f"""<h1>Log in</h1>{error}
-<p>Try <code>{DEMO_NAME}</code> / <code>{DEMO_PASSWORD}</code>.</p>
-<form method="post">{csrf_field()}<input type="hidden" name="next" value="{html.escape(next)}">
-<label>Name <input name="name" required autocomplete="username"></label>
-<label>Password <input name="password" type="password" required
-autocomplete="current-password"></label><button>Log in</button></form>""")
+    async def login(next: str = "/", failed: bool = False) -> HTMLResponse:
+        return render_template("login.html", next=next, failed=failed, demo_name=DEMO_NAME,
+                               demo_password=DEMO_PASSWORD)
 
     @app.post("/login", include_in_schema=False)
     @limit("5/minute")
@@ -75,11 +78,10 @@ autocomplete="current-password"></label><button>Log in</button></form>""")
         return redirect(app.url_for("home"))
 
     @app.get("/account", include_in_schema=False)
-    async def account() -> Response | str:
+    async def account() -> Response:
         if not current_user:
             return redirect(app.url_for("login", _query={"next": app.url_for("account")}))
-        return page("Your account", f"<h1>Hello, {html.escape(current_user.name)}</h1>"
-                    "<p>You are signed in; the session cookie was renewed when you did.</p>")
+        return render_template("account.html")
 
     @app.get("/api/me", permissions=[IsAuthenticated()], tags=["accounts"])
     async def me() -> dict[str, str]:

@@ -9,26 +9,28 @@ that an app outside debug mode refuses to start without::
     ZEPHYR_DEBUG=0 \
     ZEPHYR_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     make run
+
+The pages are Jinja2 templates in ``templates/``, beside this module.
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
-from examples.showcase import accounts, notes
-from examples.showcase.pages import csrf_field, page
+from examples.showcase import accounts, notes, pages
 from zephyr import (
+    HTMLResponse,
     MultiDict,
     Query,
     RedirectResponse,
     Request,
-    Response,
     UploadFile,
     Zephyr,
     abort,
+    flash,
+    render_template,
 )
 from zephyr.openapi import OpenAPIConfig
 
@@ -37,6 +39,7 @@ app.openapi_config = OpenAPIConfig(
     title="Zephyr showcase", version="1.0.0",
     description="The guestbook and notes APIs of the showcase app.",
 )
+pages.install(app)
 notes.install(app)
 accounts.install(app)
 
@@ -57,26 +60,8 @@ def seed_guestbook() -> None:
 
 
 @app.get("/", include_in_schema=False)
-async def home() -> str:
-    return page(
-        "Zephyr showcase",
-        f"""<h1>Zephyr</h1>
-<p>A fast ASGI framework with Flask's ergonomics. This app shows the basics:</p>
-<ul>
-<li>this page: a handler returning a <code>str</code> becomes HTML;</li>
-<li><a href="{app.url_for('api.list_entries')}">/api/entries</a>: a <code>list</code> of
-dataclasses becomes JSON;</li>
-<li><a href="{app.url_for('api.get_entry', entry_id=1)}">/api/entries/1</a>: a typed path
-parameter (<code>/api/entries/&lt;int:entry_id&gt;</code>);</li>
-<li><a href="{app.url_for('guestbook')}">the guestbook</a>: a form posted back to the app,
-with a CSRF token;</li>
-<li><a href="{app.url_for('login')}">log in</a> as the demo user: an argon2-hashed password,
-a rate-limited login that renews the session, and <a href="/api/me">/api/me</a> for the
-signed-in user;</li>
-<li><a href="/docs">/docs</a> and <a href="/redoc">/redoc</a>: the typed notes API
-(<code>/api/notes</code>) and the others, from the generated OpenAPI document.</li>
-</ul>""",
-    )
+async def home() -> HTMLResponse:
+    return render_template("home.html")
 
 
 api = app.group("/api", name="api")
@@ -98,16 +83,8 @@ async def get_entry(entry_id: int) -> Entry:
 
 
 @app.get("/guestbook", include_in_schema=False)
-async def guestbook() -> str:
-    items = "".join(
-        f"<li><strong>{html.escape(e.name)}</strong>: {html.escape(e.message)}</li>"
-        for e in app.state.entries
-    )
-    form = f"""<form method="post" action="{app.url_for('sign_guestbook')}">{csrf_field()}
-<label>Name <input name="name" required maxlength="40"></label>
-<label>Message <textarea name="message" required maxlength="500"></textarea></label>
-<button>Sign</button></form>"""
-    return page("Guestbook", f"<h1>Guestbook</h1><ul>{items}</ul>{form}")
+async def guestbook() -> HTMLResponse:
+    return render_template("guestbook.html", entries=app.state.entries)
 
 
 def _text(form: MultiDict[str | UploadFile], name: str) -> str:
@@ -117,14 +94,16 @@ def _text(form: MultiDict[str | UploadFile], name: str) -> str:
 
 
 @app.post("/guestbook", include_in_schema=False)
-async def sign_guestbook(request: Request) -> Response | tuple[str, int]:
+async def sign_guestbook(request: Request) -> HTMLResponse:
     form = await request.form()
     name, message = _text(form, "name"), _text(form, "message")
-    if not name or not message or len(name) > 40 or len(message) > 500:
-        back = app.url_for("guestbook")
-        return page("Guestbook", "<p>Please give a name (up to 40 characters) and a "
-                     f"message (up to 500). <a href='{back}'>Back</a></p>"), 400
     entries: list[Entry] = app.state.entries
+    if not name or not message or len(name) > 40 or len(message) > 500:
+        return render_template(
+            "guestbook.html", entries=entries, status_code=400,
+            error="Please give a name (up to 40 characters) and a message (up to 500).",
+        )
     entries.append(Entry(max((e.id for e in entries), default=0) + 1, name, message))
+    flash(f"Thank you for signing, {name}!")  # shown by the next page, after the redirect
     # 303 See Other: the browser follows with a GET, so a reload does not post again.
     return RedirectResponse(app.url_for("guestbook"), status_code=303)

@@ -34,7 +34,10 @@ from zephyr.routing import Route
 from zephyr.scaffold import Group
 
 if TYPE_CHECKING:
+    from zephyr.components import render_component
+    from zephyr.flash_messages import flash, get_flashed_messages
     from zephyr.security import csrf_token, limit, login_user, logout_user, redirect
+    from zephyr.templating import render_template, render_template_string, stream_template
 
 __version__ = "0.1.0.dev0"
 
@@ -67,20 +70,31 @@ __all__ = [
     "csrf_token",
     "current_app",
     "current_user",
+    "flash",
     "g",
+    "get_flashed_messages",
     "limit",
     "login_user",
     "logout_user",
     "redirect",
+    "render_component",
+    "render_template",
+    "render_template_string",
     "request",
+    "stream_template",
 ]
 
-# Where the names that are not imported above live. The security ones load the security
-# package on first use (so that `import zephyr` stays light); the others are every
-# exception, and the names `zephyr` exported before its __all__ was trimmed to the daily ones.
+# Where the names that are not imported above live. The security, template and flash ones
+# load their feature on first use (so that `import zephyr` stays light: no Jinja2); the
+# others are every exception, and the names `zephyr` exported before its __all__ was
+# trimmed to the daily ones.
 _ELSEWHERE = {
     **dict.fromkeys(("csrf_token", "limit", "login_user", "logout_user", "redirect"),
                     "zephyr.security"),
+    **dict.fromkeys(("render_template", "render_template_string", "stream_template"),
+                    "zephyr.templating"),
+    **dict.fromkeys(("flash", "get_flashed_messages"), "zephyr.flash_messages"),
+    "render_component": "zephyr.components",
     **dict.fromkeys(_errors.__all__, "zephyr.errors"),
     **dict.fromkeys(("URL", "Headers", "MultiDict", "MutableHeaders", "QueryParams"),
                     "zephyr.datastructures"),

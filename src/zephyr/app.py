@@ -11,6 +11,8 @@ import asyncio
 import gc
 import inspect
 import logging
+import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer
     from zephyr.security.sessions import SessionManager
+    from zephyr.templating import TemplateRegistry, Templates
 
 __all__ = ["Zephyr", "current_app"]
 
@@ -63,6 +66,10 @@ class Zephyr(Scaffold):
     Settings come from ``settings=`` (module name, ``.py``/``.toml`` file or
     mapping), ``ZEPHYR_*`` environment variables and keyword arguments, in
     that order of precedence (see :class:`~zephyr.config.Config`).
+
+    As in Flask, ``template_folder`` and ``static_folder`` are relative to
+    :attr:`root_path`, the folder of the module named by ``import_name``; a
+    missing folder is no error until something is looked up in it.
     """
 
     def __init__(
@@ -72,11 +79,22 @@ class Zephyr(Scaffold):
         routes: Iterable[Route] = (),
         settings: str | Path | Mapping[str, Any] | None = None,
         dependencies: Iterable[Depends] = (),
+        root_path: str | os.PathLike[str] | None = None,
+        template_folder: str | None = "templates",
+        static_folder: str | None = "static",
+        static_url_path: str | None = None,
         **overrides: Any,
     ) -> None:
         self.router: Router[RouteEndpoint] = Router()
-        super().__init__(dependencies=dependencies)
+        super().__init__(dependencies=dependencies, template_folder=template_folder)
         self.import_name = import_name
+        #: The folder relative paths start from: the folder of the module ``import_name``.
+        self.root_path = os.path.abspath(root_path if root_path is not None
+                                         else _root_path_of(import_name))
+        #: The folder of static files (relative to ``root_path``) and the URL path they are
+        #: served under (default: ``/`` + the folder's name).
+        self.static_folder = static_folder
+        self.static_url_path = static_url_path
         self.config = Config(settings=settings, overrides=overrides)
         self.state = State()
         self.executor: ThreadPoolExecutor | None = None
@@ -102,6 +120,7 @@ class Zephyr(Scaffold):
         self._openapi_config: OpenAPIConfig | None = None
         # Each mount compiled for serving (once the security layer exists).
         self._mounted: dict[Mount, MountEndpoint] = {}
+        self._templates: Templates | None = None
         for route in routes:
             self.add_route(route)
 
@@ -123,6 +142,17 @@ class Zephyr(Scaffold):
     @openapi_config.setter
     def openapi_config(self, config: OpenAPIConfig) -> None:
         self._openapi_config = config
+
+    @property
+    def templates(self) -> Templates:
+        """The app's templates (its Jinja2 environment): ``app.templates.render(name, **ctx)``.
+
+        Built from the settings in force when first used: at startup when the app
+        has a template folder or template registrations, else at the first render.
+        """
+        if self._templates is None:
+            self._templates = self._build_templates()
+        return self._templates
 
     @property
     def sessions(self) -> SessionManager | None:
@@ -252,8 +282,11 @@ class Zephyr(Scaffold):
             max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
         )
+        if self._templates is None and self._has_templates():
+            self._templates = self._build_templates()  # now, not in the first request
         self._services = RequestServices(app=self, limits=self.body_limits,
-                                         sessions=security.sessions, url_for=self.url_for)
+                                         sessions=security.sessions, url_for=self.url_for,
+                                         templates=lambda: self.templates)
         if config["DEBUG"]:
             # NOTE: the debug page is a deferred feature: imported in debug mode only.
             from zephyr.dev.debug_page import debug_response
@@ -279,6 +312,46 @@ class Zephyr(Scaffold):
     def _lineage_of(self, route: Route) -> Sequence[Scaffold]:
         """The app and the groups ``route`` was registered through, outermost first."""
         return self.registered_by.get(route, self).lineage()
+
+    def _template_registered(self) -> None:
+        """Add a template filter, test or global registered after the templates were built."""
+        if self._templates is not None:
+            self._templates.register(self._template_registry())
+
+    def _has_templates(self) -> bool:
+        """Whether the app renders templates: a template folder exists, or it registered
+        template filters, tests, globals, context processors or components."""
+        scaffolds = {s for leaf in {self, *self.registered_by.values()} for s in leaf.lineage()}
+        return bool(
+            self.template_filters or self.template_tests or self.template_globals
+            or self.components or any(s.context_processors for s in scaffolds)
+            or any((path := s.template_path) and os.path.isdir(path) for s in scaffolds)
+        )
+
+    def _build_templates(self) -> Templates:
+        # NOTE: Jinja2 loads with the templates, when the app first needs them (see the
+        # templates property); the security package (for csrf_token) with them, as it does
+        # when any app starts serving.
+        from zephyr.components import install_components
+        from zephyr.security.csrf import csrf_token
+        from zephyr.templating import TemplateConfig, Templates
+
+        config = self.config
+        auto_reload = config["TEMPLATE_AUTO_RELOAD"]
+        templates = Templates(
+            TemplateConfig(self.template_path, sandbox=config["TEMPLATE_SANDBOX"],
+                           auto_reload=config["DEBUG"] if auto_reload is None else auto_reload,
+                           debug=config["DEBUG"], settings=config.public()),
+            url_for=self.url_for, csrf_token=csrf_token, registry=self._template_registry(),
+            lineage_of=self._lineage_of,
+        )
+        install_components(templates, self.components)
+        return templates
+
+    def _template_registry(self) -> TemplateRegistry:
+        from zephyr.templating import TemplateRegistry  # NOTE: loaded with the templates
+
+        return TemplateRegistry(self.template_filters, self.template_tests, self.template_globals)
 
     # -- lifespan ---------------------------------------------------------------------
 
@@ -485,6 +558,16 @@ class Zephyr(Scaffold):
 
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
+
+
+def _root_path_of(import_name: str) -> str:
+    """The folder of module ``import_name`` (the working directory when it has none)."""
+    module = sys.modules.get(import_name)
+    filename: str | None = getattr(module, "__file__", None)
+    # The default name ("zephyr", no import_name given) names the framework, not the app.
+    if filename is None or import_name == "zephyr":
+        return os.getcwd()
+    return os.path.dirname(os.path.abspath(filename))
 
 
 def _describe(exc: BaseException) -> str:

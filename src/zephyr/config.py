@@ -65,6 +65,10 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("PORT", int, 8000, "Port app.run() listens on unless given one."),
     Setting("GC_FREEZE", bool, True, "After startup, keep what exists out of the garbage "
             "collector's scans (gc.freeze()): shorter pauses under load."),
+    Setting("TEMPLATE_AUTO_RELOAD", bool, None, "Check template files for changes at each "
+            "render (default: in debug mode).", optional=True),
+    Setting("TEMPLATE_SANDBOX", bool, False, "Render templates in Jinja2's sandbox, for "
+            "template source that is not trusted."),
     # -- security (see docs/security.md) --
     Setting("SECRET_KEY_FALLBACKS", list, [], "Old secret keys still accepted when reading "
             "signed values (rotation).", True),
@@ -176,6 +180,11 @@ class Config(Mapping[str, Any]):
         """A plain copy of every resolved value."""
         return dict(self._values)
 
+    def public(self) -> Mapping[str, Any]:
+        """A read-only live view of the settings without the secret ones (for templates)."""
+        secret = frozenset(name for name, s in self._definitions.items() if s.secret)
+        return _PublicSettings(self._values, secret)
+
     def source_of(self, name: str) -> str:
         """Where the value of ``name`` came from (``"default"``, ``"environment ..."``...)."""
         return self._sources[self._known(name, "lookup")]
@@ -246,6 +255,27 @@ class Config(Mapping[str, Any]):
             )
         self._values[name] = value
         self._sources[name] = source
+
+
+class _PublicSettings(Mapping[str, Any]):
+    """The settings that are not secret, as they are now."""
+
+    __slots__ = ("_secret", "_values")
+
+    def __init__(self, values: Mapping[str, Any], secret: frozenset[str]) -> None:
+        self._values = values
+        self._secret = secret
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._secret:
+            raise KeyError(name)
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._values if name not in self._secret)
+
+    def __len__(self) -> int:
+        return len(self._values) - len(self._secret)
 
 
 def _shorten(text: str, width: int = 60) -> str:

@@ -19,7 +19,7 @@ from zephyr.errors import ContextError
 if TYPE_CHECKING:
     from zephyr.requests import Request, State
 
-__all__ = ["ContextProxy", "csp_nonce", "current_user", "g", "request"]
+__all__ = ["ContextProxy", "csp_nonce", "current_request", "current_user", "g", "request"]
 
 T = TypeVar("T")
 
@@ -70,17 +70,21 @@ def current_executor() -> Executor | None:
 use_pool_finder(current_executor)
 
 
+def current_request(what: str, hint: str = "") -> Request:
+    """The request being handled; outside one, a ContextError says ``what`` needs one."""
+    request = request_var.get(None)
+    if request is None:
+        raise ContextError(f"{what} needs a request; call it while handling one{hint}")
+    return request
+
+
 def csp_nonce(request: Request | None = None) -> str:
     """This request's CSP nonce (made on first use): ``<script nonce="{{ csp_nonce() }}">``.
 
     The Content-Security-Policy of the response then allows scripts and
     styles carrying it.
     """
-    if request is None:
-        request = request_var.get(None)
-        if request is None:
-            raise ContextError("csp_nonce() needs a request; call it while handling one")
-    return request.csp_nonce
+    return (request or current_request("csp_nonce()")).csp_nonce
 
 
 class ContextProxy(Generic[T]):

@@ -21,6 +21,11 @@ The hierarchy (the classes of features live in their modules, named on the right
     ├── SessionTooLargeError        session data too large for a cookie (security.session_backends)
     ├── SessionBackendError         the session store failed (security.session_backends)
     ├── RateLimitBackendError       the rate-limit store failed (security.ratelimit_backends)
+    ├── TemplateError               a template could not be compiled or rendered (templating)
+    │   ├── TemplateSyntaxError     not valid Jinja2 (the file and line in the message)
+    │   ├── TemplateSecurityError   the template sandbox refused
+    │   ├── BlockNotFoundError      a fragment names a block the template lacks
+    │   └── ComponentError          a missing component, or bad props (components)
     └── HTTPException               turned into an HTTP error response
         ├── BadRequest              400
         ├── AuthenticationFailed    401 (carries ``WWW-Authenticate``; security.auth)
@@ -30,8 +35,10 @@ The hierarchy (the classes of features live in their modules, named on the right
         │   ├── CSRFError           a failed CSRF check (security.csrf)
         │   └── PermissionDenied    a permission refused the user (security.permissions)
         ├── NotFound                404
-        │   └── SlashRedirect       the path with the slash added or removed has a route
-        │                           (routing; answered with a redirect, not a 404)
+        │   ├── SlashRedirect       the path with the slash added or removed has a route
+        │   │                       (routing; answered with a redirect, not a 404)
+        │   └── TemplateNotFound    the template a handler asked for is in no folder
+        │                           (templating)
         ├── MethodNotAllowed        405 (carries ``Allow``)
         ├── RequestTimeout          408 (closes the connection)
         ├── PayloadTooLarge         413

@@ -76,17 +76,20 @@ class RequestServices:
     PERF: a plain slotted class (read on every request; a dataclass costs ~0.6 ms at import).
     """
 
-    __slots__ = ("app", "limits", "sessions", "url_for")
+    __slots__ = ("app", "limits", "sessions", "templates", "url_for")
 
     def __init__(self, *, app: Any = None, limits: BodyLimits = _DEFAULT_LIMITS,
                  sessions: SessionOpener | None = None,
-                 url_for: Callable[..., str] | None = None) -> None:
+                 url_for: Callable[..., str] | None = None,
+                 templates: Callable[[], Any] | None = None) -> None:
         """``app`` is what ``request.app`` gives; ``url_for(name, _query=..., **params)``
-        builds the path of a named route."""
+        builds the path of a named route; ``templates()`` gives the app's templates
+        (``zephyr.templating.Templates``), built on first use."""
         self.app = app
         self.limits = limits
         self.sessions = sessions
         self.url_for = url_for
+        self.templates = templates
 
 
 _NO_SERVICES = RequestServices()
@@ -187,6 +190,11 @@ class Request:
     def app(self) -> Any:
         """The application that received the request (``None`` for a request built by hand)."""
         return self._services.app
+
+    @property
+    def services(self) -> RequestServices:
+        """What the application handed the request (limits, session opener, templates...)."""
+        return self._services
 
     @property
     def method(self) -> str:

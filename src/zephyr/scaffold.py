@@ -1,19 +1,19 @@
-"""The registration API shared by the app and its groups: route decorators, hooks, handlers.
+"""The registration API shared by the app and its groups: route decorators, hooks, handlers,
+and what templates are built from (folders, context processors, filters, components).
 
 ``Zephyr`` and ``Group`` are both a :class:`Scaffold`; a group adds a path
-prefix, a name prefix and its own middleware, hooks and error handlers to the
-routes registered through it.
+prefix, a name prefix and its own middleware, hooks, error handlers, template
+folder and context processors to the routes registered through it.
 """
 
 from __future__ import annotations
 
-import inspect
-import typing
-import uuid
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from zephyr._route import HTTP_METHODS, SECURITY_OPTIONS, Route
+from zephyr._route import SECURITY_OPTIONS, Route
+from zephyr.controllers import controller_routes
 from zephyr.di import Depends
 from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
 from zephyr.errors import SetupError
@@ -26,12 +26,15 @@ from zephyr.middleware import (
     check_middleware,
 )
 from zephyr.models import require_model
-from zephyr.requests import Request
 from zephyr.routing import Router
+
+if TYPE_CHECKING:
+    from zephyr.components import Component
 
 __all__ = ["Group", "Scaffold"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class Scaffold:
@@ -43,11 +46,14 @@ class Scaffold:
 
     #: The routes of the whole app (the root scaffold's router, shared by its groups).
     router: Router[Any]
+    #: The folder relative paths start from (the app's; see ``Zephyr.root_path``).
+    root_path: str
 
     def __init__(self, root: Scaffold | None = None, *, prefix: str = "",
                  name: str | None = None, middleware: Sequence[Middleware] = (),
                  dependencies: Iterable[Depends] = (),
-                 options: Mapping[str, Any] | None = None) -> None:
+                 options: Mapping[str, Any] | None = None,
+                 template_folder: str | None = None) -> None:
         _check_prefix("group", prefix)
         self._root = root or self
         if root is not None:
@@ -55,6 +61,17 @@ class Scaffold:
         #: The scaffold each route was registered through (the root's map, shared).
         self.registered_by: dict[Route, Scaffold] = (
             root.registered_by if root is not None else {})
+        #: Templates searched first by this scaffold's handlers (relative to ``root_path``).
+        self.template_folder = template_folder
+        #: ``fn() -> dict`` adding to the templates this scaffold's handlers render.
+        self.context_processors: list[Callable[[], Mapping[str, Any]]] = []
+        # The app's filters, tests, globals and components (the root's, shared).
+        self.template_filters: dict[str, Callable[..., Any]] = (
+            root.template_filters if root is not None else {})
+        self.template_tests: dict[str, Callable[..., Any]] = (
+            root.template_tests if root is not None else {})
+        self.template_globals: dict[str, Any] = root.template_globals if root is not None else {}
+        self.components: dict[str, Component] = root.components if root is not None else {}
         self.prefix = prefix
         self.name = name
         self.parent: Scaffold | None = None
@@ -89,6 +106,13 @@ class Scaffold:
     def after_hooks(self) -> tuple[AfterHook, ...]:
         """The ``after_request`` hooks registered here, adapted, in order."""
         return tuple(self._after)
+
+    @property
+    def template_path(self) -> str | None:
+        """The absolute path of this scaffold's template folder (``None``: it has none)."""
+        if self.template_folder is None:
+            return None
+        return os.path.join(self._root.root_path, self.template_folder)
 
     @property
     def counter_name(self) -> str:
@@ -186,19 +210,22 @@ class Scaffold:
 
     def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
               name: str | None = None, dependencies: Iterable[Depends] = (),
-              **options: Any) -> Group:
+              template_folder: str | None = None, **options: Any) -> Group:
         """A group of routes under ``prefix`` with its own middleware, hooks and errors.
 
         ``dependencies`` run before every handler of the group; ``name`` also
-        tags the group's operations in the OpenAPI schema. Security options
-        (``csrf=False``, ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
+        tags the group's operations in the OpenAPI schema; the templates the
+        group's handlers render are looked up in ``template_folder`` (relative
+        to the app's ``root_path``) first. Security options (``csrf=False``,
+        ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
         ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
         every route of the group unless a route sets its own. ``error_model=``
         is the body the OpenAPI document shows for the group's error responses
         (``None``: problem+json), over the app's ``OpenAPIConfig.error_model``.
         """
         group = Group(self._root, prefix=prefix, middleware=middleware, name=name,
-                      dependencies=dependencies, options=options)
+                      dependencies=dependencies, options=options,
+                      template_folder=template_folder)
         group.parent = self
         return group
 
@@ -212,23 +239,8 @@ class Scaffold:
         request, and parameters with defaults come from the query string.
         """
         _check_prefix("controller", prefix)
-        instance = controller() if isinstance(controller, type) else controller
-        label = type(instance).__name__
-        routes = []
-        for attr in sorted(dir(instance)):
-            verb, _, rest = attr.partition("_")
-            if attr.startswith("_") or not rest or verb.upper() not in HTTP_METHODS:
-                continue
-            method = getattr(instance, attr)
-            if callable(method):
-                path = prefix + _controller_path(rest, method)
-                routes.append(self.add_route(path.rstrip("/") or "/", method,
-                                             methods=[verb.upper()], name=f"{label}.{attr}"))
-        if not routes:
-            raise SetupError(
-                f"controller {label} has no methods named like get_index or post_checkout"
-            )
-        return routes
+        return [self.add_route(path, method, methods=[verb], name=name)
+                for path, method, verb, name in controller_routes(prefix, controller)]
 
     # -- middleware, hooks, error handlers --------------------------------------------
 
@@ -268,6 +280,70 @@ class Scaffold:
 
         return decorator
 
+    # -- templates ------------------------------------------------------------------
+
+    def context_processor(self, fn: F) -> F:
+        """Add what ``fn()`` returns (a dict) to every template rendered while a handler
+        registered here runs (the app's: every handler's)."""
+        self._refuse_when_live("add a context processor")
+        self.context_processors.append(_check_callable("context_processor", fn))
+        return fn
+
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a Jinja2 filter: ``@app.template_filter()`` (named after the function)."""
+        return self._template_item("filter", self.template_filters, name)
+
+    def template_test(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a Jinja2 test (``{% if n is even %}``): ``@app.template_test()``."""
+        return self._template_item("test", self.template_tests, name)
+
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a function every template can call: ``@app.template_global()``."""
+        return self._template_item("global", self.template_globals, name)
+
+    def _template_item(self, kind: str, registry: dict[str, Any],
+                       name: str | None) -> Callable[[F], F]:
+        if callable(name):
+            raise SetupError(f"write @app.template_{kind}() with parentheses, or "
+                             f"@app.template_{kind}('name')")
+
+        def register(fn: F) -> F:
+            self._refuse_when_live(f"add a template {kind}")
+            registry[name or fn.__name__] = _check_callable(f"template_{kind}", fn)
+            self._root._template_registered()
+            return fn
+
+        return register
+
+    def component(self, name: str, *, template: str | None = None,
+                  endpoint: str | None = None) -> Callable[[T], T]:
+        """Register a server-side component (see :mod:`zephyr.components`).
+
+        The decorated function (its parameters are the props), msgspec Struct
+        or dataclass (its fields are) renders ``template``; a function without
+        one returns its HTML. ``endpoint="/components/x"`` also registers a GET
+        route (named ``component.<name>``) rendering it from the query string.
+        """
+
+        def register(target: T) -> T:
+            self._refuse_when_live("add a component")
+            if name in self.components:
+                raise SetupError(f"component {name!r} is already registered; pick another name")
+            # NOTE: components (and Jinja2) load with the first component an app registers.
+            from zephyr.components import Component
+
+            component = Component(name, target, template=template)
+            if endpoint is not None:
+                self.add_route(endpoint, component.endpoint(), name=f"component.{name}",
+                               include_in_schema=False)
+            self.components[name] = component
+            return target
+
+        return register
+
+    def _template_registered(self) -> None:
+        """Called on the app when a template filter, test or global is registered."""
+
     # -- helpers for composition ---------------------------------------------------
 
     def lineage(self) -> list[Scaffold]:
@@ -298,17 +374,24 @@ class Group(Scaffold):
 
     def __init__(self, root: Scaffold, *, prefix: str, middleware: Sequence[Middleware] = (),
                  name: str | None = None, dependencies: Iterable[Depends] = (),
-                 options: Mapping[str, Any] | None = None) -> None:
+                 options: Mapping[str, Any] | None = None,
+                 template_folder: str | None = None) -> None:
         super().__init__(root, prefix=prefix, name=name, middleware=middleware,
-                         dependencies=dependencies, options=options)
+                         dependencies=dependencies, options=options,
+                         template_folder=template_folder)
 
     def __repr__(self) -> str:
         return f"<Group {self._full_prefix()!r} name={self.name!r}>"
 
 
-_SEGMENT_CONVERTERS = {int: "int", float: "float", uuid.UUID: "uuid", str: "str"}
 # The security options, and the body the OpenAPI document shows for the group's errors.
 _GROUP_OPTIONS = SECURITY_OPTIONS | {"error_model"}
+
+
+def _check_callable(what: str, fn: F) -> F:
+    if not callable(fn):
+        raise SetupError(f"{what} registers a function, not {fn!r}")
+    return fn
 
 
 def _check_depends(marker: Any) -> Depends:
@@ -334,25 +417,3 @@ def _check_prefix(kind: str, prefix: str) -> None:
         raise SetupError(
             f"{kind} prefix {prefix!r} must start with '/' and not end with one, like '/api'"
         )
-
-
-def _controller_path(rest: str, method: Callable[..., Any]) -> str:
-    path = "" if rest == "index" else "/" + rest.replace("_", "-")
-    hints = typing.get_type_hints(method)
-    for parameter in inspect.signature(method).parameters.values():
-        annotation = hints.get(parameter.name)
-        is_request = isinstance(annotation, type) and issubclass(annotation, Request)
-        if (
-            is_request
-            or (parameter.name == "request" and annotation is None)
-            or parameter.default is not parameter.empty
-        ):
-            continue  # the request itself, or a query parameter
-        converter = _SEGMENT_CONVERTERS.get(annotation or str)
-        if converter is None:
-            raise SetupError(
-                f"controller method {method.__qualname__}: path parameter {parameter.name!r} "
-                f"must be annotated int, float, UUID or str"
-            )
-        path += f"/{{{parameter.name}:{converter}}}"
-    return path or "/"
