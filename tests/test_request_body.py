@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from zephyr import Request, Zephyr
+from zephyr.errors import PayloadTooLarge
+from zephyr.requests import BodyLimits, RequestServices
 from zephyr.testing import TestClient
 
 Message = dict[str, Any]
@@ -263,6 +265,44 @@ def test_a_content_length_that_is_not_a_number_is_a_400(declared: bytes) -> None
     assert connection.json_body()["detail"] == (
         f"Content-Length {declared.decode()!r} is not a number"
     )
+
+
+JSON = b"application/json"
+FORM = b"application/x-www-form-urlencoded"
+MULTIPART = b"multipart/form-data; boundary=x"
+
+
+@pytest.mark.parametrize(
+    ("types", "kind", "fits"),
+    [
+        ([JSON, MULTIPART], "application/json", False),
+        ([MULTIPART, JSON], "multipart/form-data", True),
+        ([FORM, MULTIPART], "application/x-www-form-urlencoded", False),
+    ],
+)
+def test_two_content_types_without_a_guard_decide_everything_by_the_first(
+    types: list[bytes], kind: str, fits: bool
+) -> None:
+    # A request no guard looked at (built by hand, or in a mounted app): the limit, the
+    # content type and the parser still agree on one media type.
+    limits = BodyLimits(json=10, form=10, multipart=1000, other=10)
+    body = b"a=1&b=2&c=3&d=4&e=5"
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+             "headers": [(b"content-type", kind) for kind in types]}
+
+    async def read() -> Any:
+        request = Request(scope, Connection(chunk(body, more=False)).receive,
+                          RequestServices(limits=limits))
+        assert request.content_type == kind
+        if kind == "application/x-www-form-urlencoded":
+            return await request.form()
+        return await request.body()
+
+    if fits:
+        assert asyncio.run(read()) == body
+    else:
+        with pytest.raises(PayloadTooLarge, match="limit of 10 bytes"):
+            asyncio.run(read())
 
 
 def test_limits_are_not_checked_when_the_body_is_not_read() -> None:

@@ -583,6 +583,31 @@ def test_ambiguous_framing_is_refused_and_the_connection_closed(
     assert answer.header("connection") == "close"
 
 
+TWO_TYPES = "the request has more than one Content-Type header; send one"
+
+
+@pytest.mark.parametrize(
+    "types",
+    [
+        pytest.param(["application/json", "application/json"], id="same-type-twice"),
+        # The JSON limit (1 MiB) would have been read from one, the multipart one (16 MiB)
+        # from the other.
+        pytest.param(["application/json", "multipart/form-data; boundary=x"], id="json-then-mp"),
+        pytest.param(["multipart/form-data; boundary=x", "application/x-www-form-urlencoded"],
+                     id="mp-then-form"),
+    ],
+)
+def test_a_repeated_content_type_is_refused_and_the_connection_closed(
+    security_log: pytest.LogCaptureFixture, types: list[str]
+) -> None:
+    app, calls = make_app()
+    headers = [*LOCALHOST, ("content-length", "5"), *(("content-type", kind) for kind in types)]
+    answer = call(app, headers, method="POST", path="/body", body=whole_body(b"hello"))
+    assert_refused(security_log, answer, calls, status=400, detail=TWO_TYPES,
+                   reason="duplicate-content-type")
+    assert answer.header("connection") == "close"
+
+
 @pytest.mark.parametrize(
     "framing",
     [[("content-length", "5")], [("transfer-encoding", "chunked")]],

@@ -14,7 +14,7 @@ from zephyr.datastructures import MultiDict, parse_query_string
 from zephyr.errors import PayloadTooLarge, UnsupportedMediaType
 from zephyr.uploads import UploadFile
 
-__all__ = ["BodyLimits", "FormValue", "parse_form"]
+__all__ = ["BodyLimits", "FormValue", "is_json_type", "media_type", "parse_form"]
 
 FormValue = typing.Union[str, "UploadFile"]
 MiB = 1024 * 1024
@@ -34,23 +34,34 @@ class BodyLimits:
     #: Seconds the whole body may take to arrive (``BODY_TIMEOUT``); ``None``: no limit.
     timeout: float | None = 60.0
 
-    def for_content_type(self, content_type: bytes) -> int | None:
-        """The size limit for a body of ``content_type`` (the raw header value)."""
-        kind = content_type.partition(b";")[0].strip().lower()
-        if kind == b"application/json" or kind.endswith(b"+json"):
+    def for_media_type(self, kind: str) -> int | None:
+        """The size limit for a body of media type ``kind`` (see :func:`media_type`)."""
+        if is_json_type(kind):
             return self.json
-        if kind == b"application/x-www-form-urlencoded":
+        if kind == "application/x-www-form-urlencoded":
             return self.form
-        if kind.startswith(b"multipart/"):
+        if kind.startswith("multipart/"):
             return self.multipart
         return self.other
 
 
-async def parse_form(content_type: str, body: Callable[[], Awaitable[bytes]],
+def media_type(content_type: bytes) -> str:
+    """The media type of a ``Content-Type`` value: lower-cased, without parameters."""
+    return content_type.partition(b";")[0].strip().lower().decode("latin-1")
+
+
+def is_json_type(kind: str) -> bool:
+    """Whether media type ``kind`` is JSON (``application/json`` or ``*+json``)."""
+    return kind == "application/json" or kind.endswith("+json")
+
+
+async def parse_form(kind: str, content_type: str, body: Callable[[], Awaitable[bytes]],
                      stream: Callable[[], AsyncIterator[bytes]],
                      limits: BodyLimits) -> MultiDict[FormValue]:
-    """Parse a form body of ``content_type`` (the header value), read by ``body`` or ``stream``."""
-    kind = content_type.partition(";")[0].strip().lower()
+    """Parse a form body of media type ``kind``, read by ``body`` or ``stream``.
+
+    ``content_type`` is the header value ``kind`` came from (a multipart boundary is in it).
+    """
     if kind == "application/x-www-form-urlencoded":
         pairs = parse_query_string(await body(), what="form body")
         if len(pairs) > limits.max_fields:

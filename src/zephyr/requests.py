@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
-from zephyr._forms import BodyLimits, FormValue, parse_form
+from zephyr._forms import BodyLimits, FormValue, is_json_type, media_type, parse_form
 from zephyr._types import Message, Receive, RouteInfo, Scope
 from zephyr.audit import log_refusal
 from zephyr.concurrency import resume
@@ -136,6 +136,7 @@ class Request:
     __slots__ = (
         "_body",
         "_body_done",
+        "_content_type",
         "_cookies",
         "_form",
         "_headers",
@@ -170,6 +171,8 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._body_done = False
+        # The Content-Type header this request goes by (``None``: not looked up yet).
+        self._content_type: bytes | None = None
         self._received: int | None = None
         self._form: MultiDict[FormValue] | None = None
         self._state: State | None = None
@@ -241,11 +244,22 @@ class Request:
 
     @property
     def content_type(self) -> str:
-        """The media type of the body, lower-cased, without parameters."""
-        for name, value in self.scope["headers"]:
-            if name == b"content-type":
-                return str(value.decode("latin-1").partition(";")[0].strip().lower())
-        return ""
+        """The media type of the body, lower-cased, without parameters (``""`` if none).
+
+        Decided once, from the first ``Content-Type`` header; the size limit and the
+        form parser go by the same one (the guard refuses a request that sends two).
+        """
+        content_type = self._content_type
+        if content_type is None:
+            content_type = self._keep_content_type(_first_content_type(self.scope["headers"]))
+        return media_type(content_type)
+
+    def _keep_content_type(self, value: bytes | None) -> bytes:
+        """Make ``value`` (the first Content-Type header, if any) the one this request uses."""
+        content_type = self._content_type
+        if content_type is None:
+            content_type = self._content_type = value or b""
+        return content_type
 
     @property
     def session(self) -> Session:
@@ -422,15 +436,17 @@ class Request:
                 "the request body was already consumed by stream(); "
                 "call request.body() first if you need it more than once"
             )
-        content_type = b""
+        content_type = None
         declared = None
         # PERF: one pass over the raw headers finds both (names are lower-case in ASGI).
         for name, value in self.scope["headers"]:
             if name == b"content-type":
-                content_type = value
+                if content_type is None:
+                    content_type = value
             elif name == b"content-length":
                 declared = value
-        limit = self.limits.for_content_type(content_type)
+        kind = media_type(self._keep_content_type(content_type))
+        limit = self.limits.for_media_type(kind)
         if declared is not None:
             _check_declared_length(declared, limit)
         self._received = 0
@@ -477,8 +493,9 @@ class Request:
         the size, field-count or file-count limits.
         """
         if self._form is None:
-            content_type = self.headers.get("content-type", "")
-            self._form = await parse_form(content_type, self.body, self.stream, self.limits)
+            kind = self.content_type
+            header = (self._content_type or b"").decode("latin-1")
+            self._form = await parse_form(kind, header, self.body, self.stream, self.limits)
             self.add_cleanup(self._close_uploads)
         return self._form
 
@@ -527,6 +544,13 @@ class Request:
         return f"<Request {self.scope.get('method')} {self.scope.get('path')!r}>"
 
 
+def _first_content_type(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"content-type":
+            return value
+    return None
+
+
 def _check_declared_length(declared: bytes, limit: int | None) -> None:
     if not declared.isdigit():
         raise BadRequest(f"Content-Length {declared.decode('latin-1')!r} is not a number")
@@ -545,7 +569,7 @@ def _too_large(limit: int, *, declared: int | None = None) -> str:
 def require_json(request: Request) -> None:
     """415 unless the request says its body is JSON (``application/json`` or ``*+json``)."""
     kind = request.content_type
-    if kind != "application/json" and not kind.endswith("+json"):
+    if not is_json_type(kind):
         raise UnsupportedMediaType(
             "expected a JSON body with Content-Type: application/json, "
             f"got {kind or 'no content type'!r}"

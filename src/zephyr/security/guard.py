@@ -16,7 +16,7 @@ from zephyr.security.proxies import ProxyResolver
 
 __all__ = ["RequestGuard"]
 
-_WATCHED = frozenset({b"host", b"content-length", b"transfer-encoding"})
+_WATCHED = frozenset({b"host", b"content-length", b"content-type", b"transfer-encoding"})
 
 
 def _closing(detail: str) -> HTTPException:
@@ -44,7 +44,7 @@ class RequestGuard:
             self._refuse(scope, "too-many-headers", RequestHeaderFieldsTooLarge(
                 f"the request has {len(headers)} headers; at most {self._max_count} are allowed"
             ))
-        size = hosts = lengths = 0
+        size = hosts = lengths = types = 0
         host: bytes | None = None
         chunked = False
         # PERF: one pass sums the sizes and counts the few headers the checks read.
@@ -56,14 +56,16 @@ class RequestGuard:
                     host = value
                 elif name == b"content-length":
                     lengths += 1
+                elif name == b"content-type":
+                    types += 1
                 else:
                     chunked = True
         if size > self._max_size:
             self._refuse(scope, "headers-too-large", RequestHeaderFieldsTooLarge(
                 f"the request headers take {size} bytes; at most {self._max_size} are allowed"
             ))
-        if hosts > 1 or lengths > 1 or (chunked and lengths):
-            self._refuse_framing(scope, hosts, lengths)
+        if hosts > 1 or lengths > 1 or types > 1 or (chunked and lengths):
+            self._refuse_framing(scope, hosts, lengths, types)
         if self._proxies is not None:
             forwarded = self._proxies.apply(scope, headers)
             if forwarded is not None:
@@ -75,8 +77,9 @@ class RequestGuard:
         if host not in self._known_hosts:
             self._check_host(scope, host)
 
-    def _refuse_framing(self, scope: dict[str, Any], hosts: int, lengths: int) -> NoReturn:
-        """Refuse a repeated Host or length, or a body framed two ways."""
+    def _refuse_framing(self, scope: dict[str, Any], hosts: int, lengths: int,
+                        types: int) -> NoReturn:
+        """Refuse a repeated Host, length or content type, or a body framed two ways."""
         if hosts > 1:
             # SECURITY: two Host headers: caches and the app may each pick another.
             self._refuse(scope, "duplicate-host", BadRequest(
@@ -85,6 +88,10 @@ class RequestGuard:
             # SECURITY: RFC 9112 §6.3: repeated lengths are a smuggling vector.
             self._refuse(scope, "duplicate-content-length", _closing(
                 "the request has more than one Content-Length header"))
+        if types > 1:
+            # SECURITY: the size limit and the parser must read the body as one media type.
+            self._refuse(scope, "duplicate-content-type", _closing(
+                "the request has more than one Content-Type header; send one"))
         # SECURITY: RFC 9112 §6.1: both framings at once is request smuggling.
         self._refuse(scope, "ambiguous-framing", _closing(
             "the request has both Content-Length and Transfer-Encoding; send one of them"))
