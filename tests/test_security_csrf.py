@@ -15,6 +15,7 @@ import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
+import zephyr.datastructures
 from tests.conftest import TEST_SECRET_KEY
 from zephyr import Request, Zephyr, csrf_token
 from zephyr.datastructures import CSRF_KEY
@@ -360,3 +361,33 @@ def test_a_malformed_form_looked_at_for_the_token_is_a_400(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == detail
     assert ran == []
+
+
+def test_the_token_lookup_decodes_no_form_larger_than_max_form_size(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A route that takes larger bodies (max_body_size=) must not make the CSRF check
+    # percent-decode more than MAX_FORM_SIZE, even if the handler never reads its body.
+    ran: list[str] = []
+    app = csrf_app(ran, max_form_size=1000)
+
+    @app.post("/big", max_body_size=100_000)
+    async def big() -> str:
+        ran.append("big")
+        return "done"
+
+    decoded: list[bytes] = []
+    decode = zephyr.datastructures._decode_component
+    monkeypatch.setattr(zephyr.datastructures, "_decode_component",
+                        lambda raw, what: decoded.append(raw) or decode(raw, what))
+    with TestClient(app, same_origin=False) as client:
+        token = get_token(client)
+        small = client.post("/big", data={"csrf_token": token, "text": "x"})
+        assert (small.status_code, ran) == (200, ["big"])
+        decoded.clear()
+        large = client.post("/big", data={"csrf_token": token, "text": "x" * 2000})
+    assert large.status_code == 413
+    assert large.json()["detail"] == (
+        "the form is larger than 1000 bytes, the most the CSRF check reads to find its "
+        "token; send the token in the X-CSRF-Token header, or raise MAX_FORM_SIZE"
+    )
+    assert (ran, decoded) == (["big"], [])

@@ -77,7 +77,7 @@ class SecurityLayer:
         # Built even with CSRF=False: a route may still ask for it with csrf=True.
         self.csrf = CSRFProtection(
             keys, trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
-            max_age=config["SESSION_MAX_AGE"],
+            max_age=config["SESSION_MAX_AGE"], form_limit=config["MAX_FORM_SIZE"],
         )
         self.limits: RateLimitBackend = (
             RedisRateLimitBackend(config["REDIS_URL"])
