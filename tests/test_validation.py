@@ -6,7 +6,7 @@ import msgspec
 import pydantic
 import pytest
 
-from zephyr import Body, Cookie, Form, Header, Query, Zephyr
+from zephyr import Body, Cookie, Form, Header, Query, Request, Zephyr
 from zephyr.testing import TestClient
 from zephyr.validation import is_secret_name, problem
 
@@ -394,6 +394,47 @@ def test_deeply_nested_json_is_a_400() -> None:
         assert errors_of(r) == [
             {"location": "body", "field": "body", "message": "Expected `object`, got `array`"},
         ]
+
+
+class Counted(msgspec.Struct):
+    count: int
+    ratio: float
+    data: Any = None
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix", "depth"),
+    [
+        # 1.0 for an int: the strict decode refuses it, and the retry that reads whole
+        # floats as ints decodes the document again (too deep for the parser), or walks it
+        # in Python (too deep for the interpreter, though the parser managed).
+        ("/counted", b'{"count": 1.0, "ratio": 2, "data": ', 100_000),
+        ("/counted", b'{"count": 1.0, "ratio": 2, "data": ', 900),
+        ("/counted", b'{"ratio": 2.5, "data": ', 100_000),
+        ("/typed-any", b'{"data": ', 100_000),
+        ("/untyped", b'{"data": ', 100_000),
+    ],
+)
+def test_json_nested_too_deeply_is_a_400_on_every_decoding_path(
+    path: str, prefix: bytes, depth: int
+) -> None:
+    app = Zephyr()
+
+    @app.post("/counted")
+    def counted(counted: Counted) -> None: ...
+
+    @app.post("/typed-any")
+    def typed_any(doc: Anything) -> None: ...
+
+    @app.post("/untyped")
+    async def untyped(request: Request) -> None:
+        await request.json()
+
+    deep = prefix + b"[" * depth + b"]" * depth + b"}"
+    with TestClient(app) as client:
+        r = client.post(path, content=deep, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"] == "malformed JSON: the document is nested too deeply"
 
 
 def test_a_body_over_the_limit_is_a_413() -> None:
