@@ -608,6 +608,46 @@ def test_a_repeated_content_type_is_refused_and_the_connection_closed(
     assert answer.header("connection") == "close"
 
 
+CLOSING_REFUSALS = [
+    pytest.param(headers_counting(101), 431, id="too-many-headers"),
+    pytest.param(headers_weighing(16 * 1024 + 1), 431, id="headers-too-large"),
+    pytest.param([*LOCALHOST, *LOCALHOST], 400, id="same-host-twice"),
+    pytest.param([("host", "evil.com"), *LOCALHOST], 400, id="two-hosts"),
+    pytest.param([*LOCALHOST, ("content-length", "5"), ("content-length", "5")], 400,
+                 id="two-lengths"),
+    pytest.param([*LOCALHOST, ("content-length", "5"), ("transfer-encoding", "chunked")], 400,
+                 id="two-framings"),
+    pytest.param([*LOCALHOST, ("content-type", "text/plain"), ("content-type", "text/plain")],
+                 400, id="two-content-types"),
+]
+
+
+@pytest.mark.parametrize(("headers", "status"), CLOSING_REFUSALS)
+def test_refusals_of_doubtful_framing_or_oversized_headers_close_the_connection(
+    headers: list[Header], status: int
+) -> None:
+    # Whatever the client sent after such a request (pipelined, or smuggled in the body) is
+    # not to be served: the server closes the connection after the refusal.
+    app, calls = make_app()
+    answer = call(app, headers, method="POST", path="/body", body=whole_body(b"hello"))
+    assert (answer.status, answer.header("connection"), calls) == (status, "close", [])
+
+
+@pytest.mark.parametrize(("headers", "status"), CLOSING_REFUSALS)
+def test_a_closing_refusal_still_closes_when_an_error_handler_answers_it(
+    headers: list[Header], status: int
+) -> None:
+    app, calls = make_app()
+
+    @app.errorhandler(status)
+    def custom(exc: Exception) -> tuple[str, int]:
+        return "refused, politely", status
+
+    answer = call(app, headers, method="POST", path="/body", body=whole_body(b"hello"))
+    assert (answer.status, answer.body) == (status, b"refused, politely")
+    assert (answer.header("connection"), calls) == ("close", [])
+
+
 @pytest.mark.parametrize(
     "framing",
     [[("content-length", "5")], [("transfer-encoding", "chunked")]],

@@ -117,7 +117,12 @@ async def handle_exception(
             result = handler(request, exc) if takes_request else handler(exc)
             if inspect.isawaitable(result):
                 result = await result
-            return to_response(result, _status_of(exc), handler)
+            response = to_response(result, _status_of(exc), handler)
+            if isinstance(exc, HTTPException) and "Connection" in exc.headers:
+                # SECURITY: a refusal that closes the connection (doubtful framing, headers
+                # over the limits, a slow body) still closes it when a handler answers it.
+                response.headers["connection"] = exc.headers["Connection"]
+            return response
         except Exception as handler_exc:
             if isinstance(handler_exc, HTTPException) and handler_exc is not exc:
                 return default_response(request, handler_exc, debug=debug)

@@ -36,7 +36,7 @@ The hierarchy (the classes of features live in their modules, named on the right
         ├── UnsupportedMediaType    415
         ├── RequestValidationError  422 (carries ``errors``)
         ├── TooManyRequests         429 (carries ``Retry-After``)
-        └── RequestHeaderFieldsTooLarge  431
+        └── RequestHeaderFieldsTooLarge  431 (closes the connection)
 
 How an exception becomes a response lives in :mod:`zephyr.error_handlers`.
 """
@@ -253,10 +253,13 @@ class TooManyRequests(HTTPException):
 
 
 class RequestHeaderFieldsTooLarge(HTTPException):
-    """431: too many request headers, or too large (RFC 6585 §5)."""
+    """431: too many request headers, or too large (RFC 6585 §5); the connection is closed
+    after it."""
 
     def __init__(self, detail: str | None = None) -> None:
-        super().__init__(431, detail)
+        # SECURITY: a client that oversteps the header limits gets no further requests served
+        # on the connection (whatever it pipelined behind this one included).
+        super().__init__(431, detail, headers={"Connection": "close"})
 
 
 def require_extra(module: str, *, extra: str, feature: str) -> None:

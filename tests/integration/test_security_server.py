@@ -251,6 +251,35 @@ def test_repeated_content_length(
         assert handler_calls(guarded, token) == []
 
 
+# -- refusals that close the connection --------------------------------------------------
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([f"X-H{index}: v" for index in range(MAX_HEADER_COUNT)], id="too-many"),
+        pytest.param([f"X-Big: {'a' * 2 * MAX_HEADER_SIZE}"], id="too-large"),
+        # h11 refuses a second Host itself; llhttp lets it through to the guard.
+        pytest.param(["Host: 127.0.0.1"], id="two-hosts"),
+        pytest.param(["Content-Type: application/json",
+                      "Content-Type: multipart/form-data; boundary=x"], id="two-content-types"),
+    ],
+)
+def test_a_refused_request_takes_the_requests_pipelined_behind_it_down_with_it(
+    guarded: Server, headers: list[str]
+) -> None:
+    token = new_token()
+    refused = request_bytes("POST", f"/upload?token={token}", *headers, "Content-Length: 0")
+    behind = request_bytes("GET", f"/whoami?token={token}")
+    with RawConnection(guarded) as conn:
+        conn.send(refused + behind)
+        r = conn.read_response()
+        assert r.status in (400, 431)
+        assert r.headers["connection"] == "close"
+        # NOTE: the request behind it is never answered: the server closes the connection.
+        assert leftover(conn) == (b"", True)
+    assert handler_calls(guarded, token) == []
+
+
 # -- forwarding headers ------------------------------------------------------------------
 
 def whoami(server: Server, *headers: str) -> RawResponse:

@@ -82,7 +82,7 @@ class RequestGuard:
         """Refuse a repeated Host, length or content type, or a body framed two ways."""
         if hosts > 1:
             # SECURITY: two Host headers: caches and the app may each pick another.
-            self._refuse(scope, "duplicate-host", BadRequest(
+            self._refuse(scope, "duplicate-host", _closing(
                 "the request has more than one Host header"))
         if lengths > 1:
             # SECURITY: RFC 9112 §6.3: repeated lengths are a smuggling vector.
