@@ -178,16 +178,21 @@ def call(
     path: str = "/where",
     client: tuple[str, int] = PEER,
     body: ReceiveFactory | None = None,
+    raw_path: bytes | None = None,
+    http_version: str = "1.1",
 ) -> Answer:
-    """Start ``app``, send it one request built exactly as given, stop it."""
+    """Start ``app``, send it one request built exactly as given, stop it.
+
+    ``raw_path`` is the path's bytes unless given.
+    """
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
+        "http_version": http_version,
         "method": method,
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode(),
+        "raw_path": path.encode() if raw_path is None else raw_path,
         "query_string": b"",
         "root_path": "",
         "headers": [
@@ -658,6 +663,73 @@ def test_one_framing_header_is_fine(framing: list[Header]) -> None:
                   body=whole_body(b"hello"))
     assert answer.json() == {"length": 5}
     assert calls == ["body started", "body read"]
+
+
+# -- request targets and HTTP versions ---------------------------------------------------
+
+NOT_A_PATH = ("the request target is not a path; send one that starts with '/' (or '*' "
+              "with OPTIONS)")
+BAD_VERSION = "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw_path"),
+    [
+        # What uvicorn's h11 puts in the scope for 'GET http://evil/x HTTP/1.1' (absolute
+        # form), 'GET evil', 'GET ?x=1', and what both parsers give for 'GET *' and 'GET *x'.
+        ("GET", "http://evil/x", b"http://evil/x"),
+        ("GET", "https://evil", b"https://evil"),
+        ("GET", "evil", b"evil"),
+        ("GET", "", b""),
+        ("GET", "*", b"*"),
+        ("POST", "*", b"*"),
+        ("GET", "*x", b"*x"),
+        ("OPTIONS", "*x", b"*x"),
+        ("OPTIONS", "http://evil", b"http://evil"),
+        # A decoded path that looks fine, from a target that is no path.
+        ("GET", "/where", b"%2Fwhere"),
+    ],
+)
+def test_a_request_target_that_is_not_a_path_is_refused(
+    security_log: pytest.LogCaptureFixture, method: str, path: str, raw_path: bytes
+) -> None:
+    app, calls = make_app()
+    answer = call(app, method=method, path=path, raw_path=raw_path)
+    assert_refused(security_log, answer, calls, status=400, detail=NOT_A_PATH,
+                   reason="request-target")
+    assert answer.header("connection") == "close"
+
+
+@pytest.mark.parametrize("version", ["0.9", "1.2", "2.0", "3.0", "9.9", "", "HTTP/1.1"])
+def test_an_http_version_asgi_does_not_define_is_a_505(
+    security_log: pytest.LogCaptureFixture, version: str
+) -> None:
+    app, calls = make_app()
+    answer = call(app, http_version=version)
+    assert_refused(security_log, answer, calls, status=505, detail=BAD_VERSION,
+                   reason="http-version")
+    assert answer.json()["title"] == "HTTP Version Not Supported"
+    assert answer.header("connection") == "close"
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "2", "3"])
+def test_http_versions_asgi_servers_send_are_served(version: str) -> None:
+    app, calls = make_app()
+    assert (call(app, http_version=version).status, calls) == (200, ["where"])
+
+
+def test_options_star_asks_about_the_whole_app() -> None:
+    # NOTE: RFC 9110 §9.3.7: 'OPTIONS *' is about the server, not a resource: the answer
+    # lists every method some route of the app answers.
+    app, calls = make_app()
+    answer = call(app, method="OPTIONS", path="*")
+    assert (answer.status, answer.body, calls) == (204, b"", [])
+    assert answer.header("allow") == "GET, HEAD, OPTIONS, POST"
+
+
+def test_a_path_starting_with_two_slashes_is_a_path() -> None:
+    app, calls = make_app()
+    assert (call(app, path="//evil/x").status, calls) == (404, [])
 
 
 # -- trusted proxies ---------------------------------------------------------------------

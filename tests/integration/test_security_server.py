@@ -280,6 +280,66 @@ def test_a_refused_request_takes_the_requests_pipelined_behind_it_down_with_it(
     assert handler_calls(guarded, token) == []
 
 
+# -- request targets and versions --------------------------------------------------------
+
+NOT_A_PATH = ("the request target is not a path; send one that starts with '/' (or '*' "
+              "with OPTIONS)")
+BAD_VERSION = "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)"
+GUARD_400 = (400, NOT_A_PATH)
+GUARD_505 = (505, BAD_VERSION)
+PARSER_400 = (400, None)
+SERVED = (200, None)
+
+
+@pytest.mark.parametrize(
+    ("target", "version", "h11", "httptools"),
+    [
+        pytest.param("*", "1.1", GUARD_400, GUARD_400, id="star"),
+        pytest.param("*x", "1.1", GUARD_400, GUARD_400, id="star-x"),
+        # Absolute form: h11 hands the app 'http://evil/whoami' as the path; httptools
+        # drops scheme and host and hands it '/whoami', so the app serves the path it
+        # names, under the Host header the guard checked.
+        pytest.param("http://evil/whoami?token={token}", "1.1", GUARD_400, SERVED,
+                     id="absolute-form"),
+        pytest.param("evil", "1.1", GUARD_400, PARSER_400, id="bare-word"),
+        pytest.param("?token={token}", "1.1", GUARD_400, PARSER_400, id="query-only"),
+        pytest.param("/whoami?token={token}", "0.9", GUARD_505, GUARD_505, id="HTTP/0.9"),
+        pytest.param("/whoami?token={token}", "1.2", GUARD_505, PARSER_400, id="HTTP/1.2"),
+        pytest.param("/whoami?token={token}", "2.0", GUARD_505, GUARD_505, id="HTTP/2.0"),
+        pytest.param("/whoami?token={token}", "3.0", GUARD_505, PARSER_400, id="HTTP/3.0"),
+        pytest.param("/whoami?token={token}", "1.0", SERVED, SERVED, id="HTTP/1.0"),
+    ],
+)
+def test_request_targets_and_versions_on_the_wire(
+    guarded: Server, parser: str, target: str, version: str,
+    h11: tuple[int, str | None], httptools: tuple[int, str | None],
+) -> None:
+    token = new_token()
+    status, detail = h11 if parser == "h11" else httptools
+    with RawConnection(guarded) as conn:
+        conn.send(f"GET {target.format(token=token)} HTTP/{version}\r\nHost: 127.0.0.1\r\n\r\n"
+                  .encode())
+        r = conn.read_response()
+        assert r.status == status
+        if status != 200:
+            if detail is None:
+                assert r.body == UVICORN_400
+            else:
+                assert_problem(r, status, detail)
+            assert leftover(conn) == (b"", True)
+    assert handler_calls(guarded, token) == (["whoami"] if status == 200 else [])
+
+
+def test_options_star_is_answered_for_the_whole_app(guarded: Server) -> None:
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("OPTIONS", "*"))
+        r = conn.read_response()
+        assert (r.status, r.headers["allow"]) == (204, "GET, HEAD, OPTIONS, POST")
+        # An ordinary answer: the connection goes on serving.
+        conn.send(request_bytes("GET", "/whoami"))
+        assert conn.read_response().status == 200
+
+
 # -- forwarding headers ------------------------------------------------------------------
 
 def whoami(server: Server, *headers: str) -> RawResponse:

@@ -1,8 +1,9 @@
 """The checks every request passes before routing, in one pass over its headers.
 
-Header count and size (431), message framing the server let through but the
-app must not trust (400), trusted-proxy rewriting, then the Host allow-list
-(400). Nothing here runs a handler, so a refused request never reaches one.
+The HTTP version (505) and the request target (400), header count and size
+(431), message framing the server let through but the app must not trust
+(400), trusted-proxy rewriting, then the Host allow-list (400). Nothing here
+runs a handler, so a refused request never reaches one.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from zephyr.security.proxies import ProxyResolver
 __all__ = ["RequestGuard"]
 
 _WATCHED = frozenset({b"host", b"content-length", b"content-type", b"transfer-encoding"})
+# NOTE: the ASGI HTTP spec (2.5) defines "1.0", "1.1" and "2"; it already speaks of HTTP/3,
+# and the servers that speak it (Hypercorn, uvicorn) send "3".
+_HTTP_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
 
 
-def _closing(detail: str) -> HTTPException:
-    """A 400 after which the connection closes: where the body ends is unknown (RFC 9112 §6.3)."""
-    return HTTPException(400, detail, headers={"Connection": "close"})
+def _closing(detail: str, status: int = 400) -> HTTPException:
+    """A refusal after which the connection closes: where the body ends, or what the rest of
+    the connection means, is unknown (RFC 9112 §6.3)."""
+    return HTTPException(status, detail, headers={"Connection": "close"})
 
 
 class RequestGuard:
@@ -37,8 +42,18 @@ class RequestGuard:
         self._max_count = max_count
         self._max_size = max_size
 
-    def check(self, scope: dict[str, Any]) -> None:
+    def check(self, scope: dict[str, Any]) -> None:  # noqa: C901 - PERF: every check in one frame
         """Refuse ``scope`` (raising an HTTP error) unless it passes every check."""
+        version = scope["http_version"]
+        if version != "1.1" and version not in _HTTP_VERSIONS:
+            # SECURITY: a version no ASGI server should report is a request line nobody parsed
+            # the way it was meant (h11 passes 'HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9' through).
+            self._refuse(scope, "http-version", _closing(
+                "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)", 505))
+        # PERF: the target is checked by its first byte; raw_path is what the client sent.
+        target = scope.get("raw_path") or scope["path"].encode()
+        if target[:1] != b"/" and not (target == b"*" and scope["method"] == "OPTIONS"):
+            self._refuse_target(scope)
         headers = scope["headers"]
         if len(headers) > self._max_count:
             self._refuse(scope, "too-many-headers", RequestHeaderFieldsTooLarge(
@@ -76,6 +91,14 @@ class RequestGuard:
                 return
         if host not in self._known_hosts:
             self._check_host(scope, host)
+
+    def _refuse_target(self, scope: dict[str, Any]) -> NoReturn:
+        # SECURITY: RFC 9112 §3.2: only the origin form ('/path?query') names a resource of
+        # this app, and '*' only with OPTIONS. An absolute-form target names its own host,
+        # which the Host allow-list never saw (uvicorn's h11 passes it on as the path).
+        self._refuse(scope, "request-target", _closing(
+            "the request target is not a path; send one that starts with '/' (or '*' with "
+            "OPTIONS)"))
 
     def _refuse_framing(self, scope: dict[str, Any], hosts: int, lengths: int,
                         types: int) -> NoReturn:
