@@ -77,12 +77,21 @@ def make_app(**settings: Any) -> tuple[Zephyr, list[str]]:
             "external": request.url_for("where", _external=True),
         }
 
-    @app.post("/body", csrf=False)
-    async def body(request: Request) -> dict[str, int]:
-        calls.append("body started")
-        size = len(await request.body())
-        calls.append("body read")
-        return {"length": size}
+    def body_reader(name: str) -> Callable[[Request], Awaitable[dict[str, int]]]:
+        async def read(request: Request) -> dict[str, int]:
+            calls.append(f"{name} started")
+            size = len(await request.body())
+            calls.append(f"{name} read")
+            return {"length": size}
+
+        return read
+
+    app.post("/body", csrf=False, name="body")(body_reader("body"))
+    # No body timeouts on this route; longer pauses in this group.
+    app.post("/patient", csrf=False, name="patient", body_timeout=None,
+             body_idle_timeout=None)(body_reader("patient"))
+    lenient = app.group("/lenient", body_timeout=None, body_idle_timeout=1.0)
+    lenient.post("/body", csrf=False, name="lenient")(body_reader("lenient"))
 
     @app.post("/stream", csrf=False)
     async def stream(request: Request) -> dict[str, int]:
@@ -97,13 +106,6 @@ def make_app(**settings: Any) -> tuple[Zephyr, list[str]]:
         data = await request.json()
         calls.append("json read")
         return {"data": data}
-
-    @app.post("/patient", csrf=False, body_timeout=None)
-    async def patient(request: Request) -> dict[str, int]:
-        calls.append("patient started")
-        size = len(await request.body())
-        calls.append("patient read")
-        return {"length": size}
 
     return app, calls
 
@@ -967,18 +969,86 @@ def test_a_body_slower_than_body_timeout_gets_408_and_a_closed_connection(
         "request-refused", "body-timeout")
 
 
-def test_body_timeout_none_on_a_route_waits_for_a_slow_body() -> None:
+@pytest.mark.parametrize("path", ["/patient", "/lenient/body"])
+def test_body_timeout_none_on_a_route_or_group_waits_for_a_slow_body(path: str) -> None:
     app, calls = make_app(body_timeout=0.2)
-    answer = call(app, [*LOCALHOST, ("content-length", "10")], method="POST", path="/patient",
+    answer = call(app, [*LOCALHOST, ("content-length", "10")], method="POST", path=path,
                   body=late_body(b"01234", b"56789", delay=0.4))
     assert answer.json() == {"length": 10}
-    assert calls == ["patient started", "patient read"]
+    name = path.split("/")[1]
+    assert calls == [f"{name} started", f"{name} read"]
     # The same slow body on a route without the option is cut off.
     calls.clear()
     answer = call(app, [*LOCALHOST, ("content-length", "10")], method="POST", path="/body",
                   body=late_body(b"01234", b"56789", delay=0.4))
     assert answer.status == 408
     assert calls == ["body started"]
+
+
+def paused_body(pause: float, *, every: float = 0.02, chunks: int = 5) -> ReceiveFactory:
+    """``chunks`` bytes, one every ``every`` seconds, a ``pause``, then the last byte."""
+
+    def factory(done: asyncio.Event) -> Receive:
+        delays = [0.0, *[every] * (chunks - 1), pause]
+
+        async def receive() -> Message:
+            if not delays:
+                await done.wait()
+                return {"type": "http.disconnect"}
+            await asyncio.sleep(delays.pop(0))
+            return {"type": "http.request", "body": b"x", "more_body": bool(delays)}
+
+        return receive
+
+    return factory
+
+
+IDLE = "the request body stopped arriving: nothing came for 0.2 seconds"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail"),
+    [
+        # Bytes come faster than the idle timeout: only the total one can cut them off.
+        ("/body", trickled_body(0.05), "the request body did not arrive within 0.6 seconds"),
+        ("/body", stalled_body(b"0123456789"), IDLE),
+        ("/body", stalled_body(b""), IDLE),
+        ("/body", paused_body(0.4), IDLE),
+        ("/stream", stalled_body(b"0123456789"), IDLE),
+        ("/json", stalled_body(b'{"a": '), IDLE),
+    ],
+)
+def test_a_body_that_stops_arriving_gets_408_after_body_idle_timeout(
+    security_log: pytest.LogCaptureFixture, path: str, body: ReceiveFactory, detail: str
+) -> None:
+    app, calls = make_app(body_timeout=0.6, body_idle_timeout=0.2)
+    began = time.monotonic()
+    answer = call(app, [*LOCALHOST, ("content-type", "application/json"),
+                        ("content-length", "100")], method="POST", path=path, body=body)
+    took = time.monotonic() - began
+    assert (answer.status, answer.detail) == (408, detail)
+    assert answer.header("connection") == "close"
+    assert calls == [f"{path.strip('/')} started"]
+    assert (0.6 if "within" in detail else 0.2) <= took < 2.0
+    [record] = refusals(security_log)
+    assert record.reason == ("body-timeout" if "within" in detail  # type: ignore[attr-defined]
+                             else "body-idle-timeout")
+
+
+@pytest.mark.parametrize(("path", "pause"), [("/body", 0.1), ("/patient", 0.4),
+                                             ("/lenient/body", 0.4)])
+def test_pauses_shorter_than_body_idle_timeout_are_waited_for(path: str, pause: float) -> None:
+    # The route (None) and its group (1.0) allow longer pauses than the app (0.2).
+    app, _ = make_app(body_idle_timeout=0.2)
+    answer = call(app, [*LOCALHOST, ("content-length", "6")], method="POST", path=path,
+                  body=paused_body(pause))
+    assert (answer.status, answer.json()) == (200, {"length": 6})
+
+
+def test_body_idle_timeout_is_15_seconds_unless_set() -> None:
+    app, _ = make_app()
+    start_app(app)
+    assert (app.body_limits.idle_timeout, app.config["BODY_IDLE_TIMEOUT"]) == (15.0, 15.0)
 
 
 def test_a_body_within_the_timeout_is_read_whole() -> None:

@@ -543,7 +543,8 @@ def test_invalid_timeouts_stop_startup(timeout: Any, where: str) -> None:
 
 # -- options refused at setup ------------------------------------------------------------------
 
-OPTIONS = "auth, body_timeout, csrf, limits, permissions, security_headers, timeout"
+OPTIONS = ("auth, body_idle_timeout, body_timeout, csrf, limits, permissions, security_headers, "
+           "timeout")
 
 
 def test_unknown_group_option_is_refused_by_name() -> None:

@@ -33,6 +33,8 @@ class BodyLimits:
     spool_size: int = MiB
     #: Seconds the whole body may take to arrive (``BODY_TIMEOUT``); ``None``: no limit.
     timeout: float | None = 60.0
+    #: Seconds the body may stop arriving (``BODY_IDLE_TIMEOUT``); ``None``: no limit.
+    idle_timeout: float | None = 15.0
 
     def for_media_type(self, kind: str) -> int | None:
         """The size limit for a body of media type ``kind`` (see :func:`media_type`)."""

@@ -224,6 +224,7 @@ class Zephyr(Scaffold):
             multipart=config["MAX_MULTIPART_SIZE"], other=config["MAX_BODY_SIZE"],
             max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
+            idle_timeout=config["BODY_IDLE_TIMEOUT"],
         )
         self._services = RequestServices(app=self, limits=self.body_limits,
                                          sessions=security.sessions, url_for=self.url_for)

@@ -399,12 +399,16 @@ class Request:
         return self._body
 
     def _body_receiver(self) -> Receive:
-        """``receive``, bounded by the body timeout (route ``body_timeout=`` or the setting)."""
-        timeout = self.limits.timeout
+        """``receive``, bounded by the body timeouts: the whole body within ``timeout``, and
+        no wait for more longer than ``idle_timeout`` (route or group ``body_timeout=`` and
+        ``body_idle_timeout=``, else the settings)."""
+        limits = self.limits
+        timeout, idle = limits.timeout, limits.idle_timeout
         receive = self._receive
-        if timeout is None:
+        if timeout is None and idle is None:
             return receive
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
 
         async def receive_in_time() -> Message:
             pending = receive()
@@ -417,14 +421,19 @@ class Request:
                     message: Message = done.value
                     return message
                 pending = resume(pending, waiting_on)
+            # SECURITY: a slow body (slowloris) must not hold a worker forever, nor one that
+            # stops arriving for the whole of BODY_TIMEOUT.
+            stalls = idle is not None and (deadline is None or loop.time() + idle < deadline)
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(idle) if stalls else asyncio.timeout_at(deadline):
                     return await pending
             except TimeoutError:
                 self._body_done = True
-                log_refusal("request-refused", self.scope, "body-timeout")
-                # SECURITY: a slow body (slowloris) must not hold a worker forever.
+                log_refusal("request-refused", self.scope,
+                            "body-idle-timeout" if stalls else "body-timeout")
                 raise RequestTimeout(
+                    f"the request body stopped arriving: nothing came for {idle:g} seconds"
+                    if stalls else
                     f"the request body did not arrive within {timeout:g} seconds"
                 ) from None
 

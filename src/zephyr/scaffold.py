@@ -190,8 +190,8 @@ class Scaffold:
         ``dependencies`` run before every handler of the group; ``name`` also
         tags the group's operations in the OpenAPI schema. Security options
         (``csrf=False``, ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
-        ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
-        every route of the group unless a route sets its own.
+        ``security_headers={...}``, ``timeout=``, ``body_timeout=``,
+        ``body_idle_timeout=``) apply to every route of the group unless a route sets its own.
         """
         group = Group(self._root, prefix=prefix, middleware=middleware, name=name,
                       dependencies=dependencies, options=options)

@@ -18,7 +18,12 @@ import httpx
 import pytest
 
 from tests.integration.conftest import ServeApp, Server, ServerPool, uvicorn_command
-from tests.integration.security_apps import BODY_TIMEOUT, MAX_HEADER_COUNT, MAX_HEADER_SIZE
+from tests.integration.security_apps import (
+    BODY_IDLE_TIMEOUT,
+    BODY_TIMEOUT,
+    MAX_HEADER_COUNT,
+    MAX_HEADER_SIZE,
+)
 from tests.integration.test_server import UVICORN_400, RawConnection, RawResponse
 
 pytestmark = pytest.mark.integration
@@ -196,6 +201,43 @@ def test_a_body_that_arrives_in_time_is_read(guarded: Server) -> None:
         conn.send(b"56789")
         assert conn.read_response().json() == {"length": 10}
     assert handler_calls(guarded, token) == ["upload started", "upload read 10"]
+
+
+@pytest.fixture(scope="module")
+def idle_guarded(session_pool: ServerPool, parser: str) -> Server:
+    """``BODY_IDLE_TIMEOUT`` 0.3 s, ``BODY_TIMEOUT`` 10 s."""
+    return session_pool.start(uvicorn_command(
+        "tests.integration.security_apps:idle_app", "--http", parser, "--no-proxy-headers"))
+
+
+def test_a_body_trickled_faster_than_the_idle_timeout_keeps_going(idle_guarded: Server) -> None:
+    token = new_token()
+    with RawConnection(idle_guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={token}", "Content-Length: 8"))
+        # Eight bytes over about 1 s: longer than the idle timeout in all, never idle that long.
+        for byte in b"01234567":
+            time.sleep(BODY_IDLE_TIMEOUT / 3)
+            conn.send(bytes([byte]))
+        assert conn.read_response().json() == {"length": 8}
+    assert handler_calls(idle_guarded, token) == ["upload started", "upload read 8"]
+
+
+def test_a_body_that_pauses_longer_than_the_idle_timeout_gets_408_and_a_closed_connection(
+    idle_guarded: Server,
+) -> None:
+    token = new_token()
+    with RawConnection(idle_guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={token}", "Content-Length: 8",
+                                body=b"0123"))
+        began = time.monotonic()
+        r = conn.read_response()
+        took = time.monotonic() - began
+        assert_problem(r, 408, "the request body stopped arriving: nothing came for "
+                               f"{BODY_IDLE_TIMEOUT:g} seconds")
+        assert r.headers["connection"] == "close"
+        assert BODY_IDLE_TIMEOUT - 0.05 <= took < BODY_IDLE_TIMEOUT + 2.0
+        assert leftover(conn) == (b"", True)
+    assert handler_calls(idle_guarded, token) == ["upload started"]
 
 
 # -- request smuggling -------------------------------------------------------------------
@@ -394,6 +436,43 @@ def test_app_run_leaves_forwarding_headers_to_trusted_proxies(launch: ServerPool
     r = whoami(server, *SPOOFED)
     assert r.json() == {"client": "127.0.0.1", "scheme": "http",
                         "url": "http://127.0.0.1/whoami"}
+
+
+# -- what app.run() has uvicorn bound ------------------------------------------------------
+
+RUN_SCRIPT = (
+    "import json, sys\n"
+    "from tests.integration.security_apps import app\n"
+    "app.run(port=int(sys.argv[1]), http=sys.argv[2], **json.loads(sys.argv[3]))\n"
+)
+
+
+def test_app_run_closes_a_connection_left_idle_after_a_response(
+    launch: ServerPool, parser: str
+) -> None:
+    # uvicorn's keep-alive timeout (app.run's default: 5 s, here 1 s to keep the test short).
+    server = launch.start([sys.executable, "-c", RUN_SCRIPT, "{port}", parser,
+                           '{"timeout_keep_alive": 1}'])
+    with RawConnection(server) as conn:
+        conn.send(request_bytes("GET", "/whoami"))
+        assert conn.read_response().status == 200
+        began = time.monotonic()
+        assert leftover(conn, timeout=4.0) == (b"", True)
+        assert 0.9 <= time.monotonic() - began < 3.0
+
+
+def test_app_run_has_h11_buffer_no_larger_a_head_than_the_guard_accepts(
+    launch: ServerPool,
+) -> None:
+    # The app's limits (1024 bytes of headers, 20 of them) make a head limit of
+    # 1024 + 4 * 20 + 8192 bytes; uvicorn's own default is 16 KiB. A head that never ends is
+    # refused once past it, instead of being buffered until it does.
+    server = launch.start([sys.executable, "-c", RUN_SCRIPT, "{port}", "h11", "{}"])
+    with RawConnection(server) as conn:
+        conn.send(b"GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 12_000)
+        r = conn.read_response()
+        assert (r.status, r.body) == (400, UVICORN_400)
+        assert leftover(conn) == (b"", True)
 
 
 def test_host_verdicts_do_not_leak_between_requests(guarded: Server) -> None:
