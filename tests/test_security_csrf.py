@@ -258,18 +258,19 @@ def test_with_csrf_off_tokens_still_work_for_routes_that_ask_for_it() -> None:
 # -- the HTML refusal page ------------------------------------------------------------------
 
 
+CROSS_SITE = ("CSRF check failed: the browser says this request came from another site "
+              "(Sec-Fetch-Site)")
+FOREIGN_ORIGIN = "CSRF check failed: the request's Origin is not this site"
+
+
 @pytest.mark.parametrize(("headers", "token_kind", "shown"), [
-    ({SITE: "cross-site"}, None,
-     "CSRF check failed: the browser says this request came from another site "
-     "(Sec-Fetch-Site: cross-site)"),
-    ({"origin": EVIL}, None,
-     f"CSRF check failed: the request's Origin {EVIL!r} is not this site"),
+    ({SITE: "cross-site"}, None, CROSS_SITE),
+    ({"origin": EVIL}, None, FOREIGN_ORIGIN),
     ({}, None, "CSRF check failed: the CSRF token is missing"),
     ({}, "garbage", "CSRF check failed: the CSRF token is not valid for this session"),
-    # Attacker-chosen header values are escaped, never markup.
-    ({"origin": "<script>alert(1)</script>"}, None,
-     "CSRF check failed: the request's Origin '<script>alert(1)</script>' is not this site"),
-    ({SITE: "<svg onload=1>"}, None, "(Sec-Fetch-Site: <svg onload=1>)"),
+    # Attacker-chosen header values never reach the page (outside debug mode).
+    ({"origin": "<script>alert(1)</script>"}, None, FOREIGN_ORIGIN),
+    ({SITE: "<svg onload=1>"}, None, CROSS_SITE),
 ])
 def test_a_browser_gets_an_html_page_naming_the_failed_check(
         headers: dict[str, str], token_kind: str | None, shown: str) -> None:
@@ -281,8 +282,8 @@ def test_a_browser_gets_an_html_page_naming_the_failed_check(
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "<h1>403 Forbidden</h1>" in response.text
     assert html.escape(shown) in response.text
-    assert "<script>alert" not in response.text
-    assert "<svg" not in response.text
+    assert "alert" not in response.text
+    assert "svg" not in response.text
     assert ran == []
 
 
@@ -350,7 +351,7 @@ def test_repeated_csrf_failures_are_throttled(caplog: pytest.LogCaptureFixture) 
     ("multipart/form-data", b"--x\r\n",
      "the multipart body has no boundary in its Content-Type header"),
     ("application/x-www-form-urlencoded", b"csrf_token=%ff",
-     "the form body is not valid UTF-8 in b'%ff'; percent-encode text as UTF-8"),
+     "the form body is not valid UTF-8; percent-encode text as UTF-8"),
 ])
 def test_a_malformed_form_looked_at_for_the_token_is_a_400(
         content_type: str, body: bytes, detail: str) -> None:

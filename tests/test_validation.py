@@ -88,12 +88,13 @@ def test_the_whole_422_problem_document() -> None:
         r = client.get("/items/abc?page=x")
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json() == {
+    problem = r.json()
+    assert problem.pop("instance").startswith("urn:zephyr:request:")
+    assert problem == {
         "type": "about:blank",
         "title": "Unprocessable Content",
         "status": 422,
         "detail": "2 invalid values in the request; see 'errors'",
-        "instance": "/items/abc",
         "errors": [
             {"location": "path", "field": "id", "message": "Expected `int`, got `str`",
              "value": "abc"},
@@ -330,7 +331,7 @@ def test_a_json_body_needs_a_json_content_type(path: str) -> None:
         assert r.status_code == 415
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == (
-            "expected a JSON body with Content-Type: application/json, got 'text/plain'"
+            "expected a JSON body with Content-Type: application/json, got another media type"
         )
         r = client.post(path, content=b'{"items": []}',
                         headers={"content-type": "application/vnd.api+json"})
@@ -363,7 +364,7 @@ def test_invalid_utf8_in_a_json_string_is_a_400() -> None:
                         headers={"content-type": "application/json"})
         assert r.status_code == 400
         assert r.json()["detail"] == (
-            "malformed JSON: a string is not valid UTF-8 near b'{\"title\": \"\\xff'"
+            "malformed JSON: a string is not valid UTF-8 at byte 11"
         )
         # Also when the document does not fit the model either (the value is then unknown).
         r = client.post("/", content=b'{"x": "\xff"}', headers={"content-type": "application/json"})

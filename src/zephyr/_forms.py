@@ -80,7 +80,8 @@ async def parse_form(kind: str, content_type: str, body: Callable[[], Awaitable[
         return MultiDict(await reader.read(stream()))
     raise UnsupportedMediaType(
         "expected a form (Content-Type: application/x-www-form-urlencoded or "
-        f"multipart/form-data), got {kind or 'no content type'!r}"
+        "multipart/form-data), got " + ("another media type" if kind else "no content type"),
+        received={"content-type": kind} if kind else None,
     )
 
 

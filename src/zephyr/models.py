@@ -111,7 +111,8 @@ def _raise_for_bad_utf8(data: bytes) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         near = data[max(exc.start - 20, 0) : exc.end]
-        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
+        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 at byte {exc.start}",
+                         received={"near": repr(near)}) from None
     raise BadRequest("malformed JSON: a string is not valid UTF-8")
 
 

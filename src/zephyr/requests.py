@@ -251,15 +251,13 @@ class Request:
         """
         content_type = self._content_type
         if content_type is None:
-            content_type = self._keep_content_type(_first_content_type(self.scope["headers"]))
+            content_type = b""
+            for name, value in self.scope["headers"]:
+                if name == b"content-type":
+                    content_type = value
+                    break
+            self._content_type = content_type
         return media_type(content_type)
-
-    def _keep_content_type(self, value: bytes | None) -> bytes:
-        """Make ``value`` (the first Content-Type header, if any) the one this request uses."""
-        content_type = self._content_type
-        if content_type is None:
-            content_type = self._content_type = value or b""
-        return content_type
 
     @property
     def session(self) -> Session:
@@ -445,17 +443,18 @@ class Request:
                 "the request body was already consumed by stream(); "
                 "call request.body() first if you need it more than once"
             )
-        content_type = None
+        content_type = self._content_type
         declared = None
         # PERF: one pass over the raw headers finds both (names are lower-case in ASGI).
         for name, value in self.scope["headers"]:
-            if name == b"content-type":
-                if content_type is None:
-                    content_type = value
-            elif name == b"content-length":
+            if name == b"content-length":
                 declared = value
-        kind = media_type(self._keep_content_type(content_type))
-        limit = self.limits.for_media_type(kind)
+            elif name == b"content-type" and content_type is None:
+                content_type = value  # the first: what content_type says too
+        if content_type is None:
+            content_type = b""
+        self._content_type = content_type
+        limit = self.limits.for_media_type(media_type(content_type))
         if declared is not None:
             _check_declared_length(declared, limit)
         self._received = 0
@@ -553,24 +552,17 @@ class Request:
         return f"<Request {self.scope.get('method')} {self.scope.get('path')!r}>"
 
 
-def _first_content_type(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    for name, value in headers:
-        if name == b"content-type":
-            return value
-    return None
-
-
 def _check_declared_length(declared: bytes, limit: int | None) -> None:
     if not declared.isdigit():
-        raise BadRequest(f"Content-Length {declared.decode('latin-1')!r} is not a number")
+        raise BadRequest("the Content-Length header is not a number",
+                         received={"content-length": declared[:40].decode("latin-1")})
     if limit is not None and int(declared) > limit:
-        raise PayloadTooLarge(_too_large(limit, declared=int(declared)))
+        raise PayloadTooLarge(_too_large(limit), received={"content-length": str(int(declared))})
 
 
-def _too_large(limit: int, *, declared: int | None = None) -> str:
-    said = f" (Content-Length says {declared})" if declared is not None else ""
+def _too_large(limit: int) -> str:
     return (
-        f"the request body is larger than the limit of {limit} bytes{said}; "
+        f"the request body is larger than the limit of {limit} bytes; "
         "send less, or raise the limit with max_body_size= on the route"
     )
 
@@ -580,6 +572,7 @@ def require_json(request: Request) -> None:
     kind = request.content_type
     if not is_json_type(kind):
         raise UnsupportedMediaType(
-            "expected a JSON body with Content-Type: application/json, "
-            f"got {kind or 'no content type'!r}"
+            "expected a JSON body with Content-Type: application/json, got "
+            + ("another media type" if kind else "no content type"),
+            received={"content-type": kind} if kind else None,
         )

@@ -49,7 +49,8 @@ class SlashRedirect(NotFound):
     """No route matches the path, but one does with the trailing slash added or removed."""
 
     def __init__(self, location: str, status: int) -> None:
-        super().__init__(f"this resource lives at {location!r}")
+        super().__init__("this resource lives at the path with (or without) a trailing slash",
+                         received={"location": location})
         self.location = location
         self.redirect_status = status
 
@@ -146,7 +147,7 @@ class RouteTable(Generic[R]):
         if searched is not None:
             return searched, dict(zip(searched.route.param_names, search.values))  # noqa: B905
         if not allowed:
-            raise NotFound(f"no route matches {path!r}")
+            raise NotFound("no route matches this path", received={"path": path})
         # NOTE: the implicit OPTIONS answer (RFC 9110 section 9.3.7) lists the methods of
         # every route matching the path, static and dynamic alike, like a 405's Allow does.
         allowed.add("OPTIONS")

@@ -28,7 +28,7 @@ from tests.integration.test_server import UVICORN_400, RawConnection, RawRespons
 
 pytestmark = pytest.mark.integration
 
-HOST_HINT = " is not served here; if it should be, add it to ALLOWED_HOSTS"
+NOT_SERVED = "the host is not served here; if it should be, add it to ALLOWED_HOSTS"
 HSTS = "max-age=31536000"
 SPOOFED = ("X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https")
 
@@ -103,7 +103,7 @@ def test_a_bad_host_is_refused_before_any_handler(guarded: Server, host: str) ->
     token = new_token()
     with RawConnection(guarded) as conn:
         conn.send(request_bytes("GET", f"/whoami?token={token}", host=host))
-        assert_problem(conn.read_response(), 400, f"the host {host!r}{HOST_HINT}")
+        assert_problem(conn.read_response(), 400, NOT_SERVED)
         # An ordinary 400: the connection goes on serving good requests.
         conn.send(request_bytes("GET", f"/whoami?token={token}"))
         assert conn.read_response().json()["client"] == "127.0.0.1"
@@ -414,7 +414,7 @@ def test_a_forwarded_host_is_checked_against_allowed_hosts(
     r = whoami(proxied, f"X-Forwarded-Host: {forwarded_host}")
     assert r.status == status
     if status == 400:
-        assert r.json()["detail"] == f"the host {forwarded_host!r}{HOST_HINT}"
+        assert r.json()["detail"] == NOT_SERVED
 
 
 def test_uvicorn_believes_forwarding_headers_from_loopback_by_default(serve: ServeApp) -> None:

@@ -74,15 +74,15 @@ class CSRFProtection:
             if origin is not None and origin.lower() in self.trusted_origins:
                 return
             self._refuse(request, "sec-fetch-site",
-                         f"the browser says this request came from another site "
-                         f"(Sec-Fetch-Site: {site[:20]}); add its origin to "
-                         "CSRF_TRUSTED_ORIGINS if it is yours")
+                         "the browser says this request came from another site "
+                         "(Sec-Fetch-Site); add its origin to CSRF_TRUSTED_ORIGINS if it is "
+                         "yours", received={"sec-fetch-site": site[:20]})
         if origin is not None:
             if origin.lower() in (request.base_origin.lower(), *self.trusted_origins):
                 return
             self._refuse(request, "origin",
-                         f"the request's Origin {origin[:100]!r} is not this site; add it to "
-                         "CSRF_TRUSTED_ORIGINS if it is yours")
+                         "the request's Origin is not this site; add it to "
+                         "CSRF_TRUSTED_ORIGINS if it is yours", received={"origin": origin[:100]})
         await self._check_token(request)
 
     async def _check_token(self, request: Request) -> None:
@@ -105,9 +105,11 @@ class CSRFProtection:
                          "submit again")
 
     @staticmethod
-    def _refuse(request: Request, reason: str, detail: str) -> NoReturn:
-        log_refusal("csrf-refused", request.scope, reason)
-        raise CSRFError(f"CSRF check failed: {detail}", reason=f"csrf-{reason}")
+    def _refuse(request: Request, reason: str, detail: str,
+                received: dict[str, str] | None = None) -> NoReturn:
+        log_refusal("csrf-refused", request.scope, reason, received=received or {})
+        raise CSRFError(f"CSRF check failed: {detail}", reason=f"csrf-{reason}",
+                        received=received)
 
 
 async def _submitted_token(request: Request, form_limit: int | None) -> str | None:

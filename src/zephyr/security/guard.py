@@ -23,10 +23,10 @@ _WATCHED = frozenset({b"host", b"content-length", b"content-type", b"transfer-en
 _HTTP_VERSIONS = frozenset({"1.0", "1.1", "2", "3"})
 
 
-def _closing(detail: str, status: int = 400) -> HTTPException:
+def _closing(detail: str, status: int = 400, **received: str) -> HTTPException:
     """A refusal after which the connection closes: where the body ends, or what the rest of
     the connection means, is unknown (RFC 9112 §6.3)."""
-    return HTTPException(status, detail, headers={"Connection": "close"})
+    return HTTPException(status, detail, headers={"Connection": "close"}, received=received)
 
 
 class RequestGuard:
@@ -44,16 +44,18 @@ class RequestGuard:
 
     def check(self, scope: dict[str, Any]) -> None:  # noqa: C901 - PERF: every check in one frame
         """Refuse ``scope`` (raising an HTTP error) unless it passes every check."""
-        version = scope["http_version"]
+        # NOTE: a scope built by hand may leave the version out; servers always send it.
+        version = scope.get("http_version", "1.1")
         if version != "1.1" and version not in _HTTP_VERSIONS:
             # SECURITY: a version no ASGI server should report is a request line nobody parsed
             # the way it was meant (h11 passes 'HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9' through).
             self._refuse(scope, "http-version", _closing(
-                "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)", 505))
+                "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)", 505,
+                http_version=str(version)[:20]))
         # PERF: the target is checked by its first byte; raw_path is what the client sent.
         target = scope.get("raw_path") or scope["path"].encode()
         if target[:1] != b"/" and not (target == b"*" and scope["method"] == "OPTIONS"):
-            self._refuse_target(scope)
+            self._refuse_target(scope, target)
         headers = scope["headers"]
         if len(headers) > self._max_count:
             self._refuse(scope, "too-many-headers", RequestHeaderFieldsTooLarge(
@@ -92,13 +94,13 @@ class RequestGuard:
         if host not in self._known_hosts:
             self._check_host(scope, host)
 
-    def _refuse_target(self, scope: dict[str, Any]) -> NoReturn:
+    def _refuse_target(self, scope: dict[str, Any], target: bytes) -> NoReturn:
         # SECURITY: RFC 9112 §3.2: only the origin form ('/path?query') names a resource of
         # this app, and '*' only with OPTIONS. An absolute-form target names its own host,
         # which the Host allow-list never saw (uvicorn's h11 passes it on as the path).
         self._refuse(scope, "request-target", _closing(
             "the request target is not a path; send one that starts with '/' (or '*' with "
-            "OPTIONS)"))
+            "OPTIONS)", target=target[:100].decode("latin-1")))
 
     def _refuse_framing(self, scope: dict[str, Any], hosts: int, lengths: int,
                         types: int) -> NoReturn:
@@ -127,10 +129,11 @@ class RequestGuard:
             shown = host[:100].decode("latin-1")
             # SECURITY: a forged Host would poison absolute URLs, redirects and caches.
             self._refuse(scope, "disallowed-host", BadRequest(
-                f"the host {shown!r} is not served here; if it should be, add it to "
-                "ALLOWED_HOSTS"), host=shown)
+                "the host is not served here; if it should be, add it to ALLOWED_HOSTS",
+                received={"host": shown}))
 
     @staticmethod
-    def _refuse(scope: dict[str, Any], reason: str, error: Exception, **fields: Any) -> NoReturn:
-        log_refusal("request-refused", scope, reason, **fields)
+    def _refuse(scope: dict[str, Any], reason: str, error: HTTPException) -> NoReturn:
+        """Log the refusal, with what the request sent, and raise it."""
+        log_refusal("request-refused", scope, reason, received=error.received)
         raise error
