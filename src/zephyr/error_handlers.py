@@ -144,16 +144,16 @@ def _status_of(exc: BaseException) -> int:
 def default_response(request: Request, exc: BaseException, *,
                      debug: DebugRenderer | None) -> Response:
     """Zephyr's own answer to ``exc``: problem+json or an HTML page."""
-    request_id = request_id_of(request)
     if isinstance(exc, HTTPException):
         extra = exc.problem_fields()
         if debug is not None and exc.received:
             # SECURITY: request input reaches an error body in debug mode only.
             extra = {**extra, "received": exc.received}
-        response = _render(request, exc.status_code, exc.title, exc.detail, extra, request_id)
+        response = _render(request, exc.status_code, exc.title, exc.detail, extra)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+    request_id = request_id_of(request)
     # Teardown hooks receive the exception that went unhandled (see Zephyr.__call__).
     request.scope["zephyr.exception"] = exc
     logger.error(
@@ -174,8 +174,10 @@ def default_response(request: Request, exc: BaseException, *,
 
 def _render(
     request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any],
-    request_id: str,
+    request_id: str | None = None,
 ) -> Response:
+    """The page or problem document; its ``instance`` names ``request_id`` (else the id
+    :func:`request_id_of` gives)."""
     if wants_html(request):
         page = error_page(status, title, detail, extra.get("errors"), nonce=request.csp_nonce,
                           received=extra.get("received"))
@@ -183,7 +185,7 @@ def _render(
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:
         problem["detail"] = detail
-    problem["instance"] = instance_of(request_id)
+    problem["instance"] = instance_of(request_id or request_id_of(request))
     problem.update(extra)
     response = JSONResponse(problem, status)
     response.headers["content-type"] = "application/problem+json"

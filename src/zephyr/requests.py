@@ -28,6 +28,7 @@ from zephyr.errors import (
     BadRequest,
     ClientDisconnect,
     ContextError,
+    HTTPException,
     PayloadTooLarge,
     RequestTimeout,
     SetupError,
@@ -554,8 +555,11 @@ class Request:
 
 def _check_declared_length(declared: bytes, limit: int | None) -> None:
     if not declared.isdigit():
-        raise BadRequest("the Content-Length header is not a number",
-                         received={"content-length": declared[:40].decode("latin-1")})
+        # SECURITY: RFC 9112 §6.3: where such a body ends is unknown; nothing after it on the
+        # connection can be trusted.
+        raise HTTPException(400, "the Content-Length header is not a number",
+                            headers={"Connection": "close"},
+                            received={"content-length": declared[:40].decode("latin-1")})
     if limit is not None and int(declared) > limit:
         raise PayloadTooLarge(_too_large(limit), received={"content-length": str(int(declared))})
 

@@ -13,7 +13,7 @@ from zephyr.errors import SetupError
 __all__ = ["ServableApp", "import_string_for", "serve"]
 
 #: Seconds uvicorn keeps a connection open, idle, after a response (its default, made ours).
-KEEP_ALIVE_TIMEOUT = 5
+_KEEP_ALIVE_TIMEOUT = 5
 #: Bytes of a request line (method, target, version) a request head may hold besides its
 #: headers: 8 KiB, as common proxies allow.
 _REQUEST_LINE = 8 * 1024
@@ -46,7 +46,7 @@ def serve(app: ServableApp, *, host: str, port: int, reload: bool, workers: int,
         # idles between requests, and (h11 only) how much of an unfinished request head it
         # buffers, here no more than the guard would accept. It cannot bound how long a head
         # takes to arrive: that is the reverse proxy's (docs/lifespan-and-concurrency.md).
-        options.setdefault("timeout_keep_alive", KEEP_ALIVE_TIMEOUT)
+        options.setdefault("timeout_keep_alive", _KEEP_ALIVE_TIMEOUT)
         options.setdefault("h11_max_incomplete_event_size", _head_limit(app.config))
         uvicorn.run(target, host=host, port=port, reload=reload, workers=workers, **options)
     elif server == "granian":
