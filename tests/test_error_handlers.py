@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import pytest
 
 from zephyr import (
@@ -26,6 +27,10 @@ SECRET = "s3cr3t-do-not-leak-7f1c-9d2e4b8a6c0f1e3d5b7a9c"
 
 class PaymentError(Exception):
     pass
+
+
+class StrictNote(msgspec.Struct, forbid_unknown_fields=True):
+    title: str = ""
 
 
 class CardDeclinedError(PaymentError):
@@ -445,6 +450,14 @@ def hostile_app(**settings: Any) -> Zephyr:
     async def page(page: int) -> int:
         return page
 
+    @app.get("/sorted")
+    async def sorted_by(by: Literal["name", "date"]) -> str:
+        return by
+
+    @app.post("/strict", csrf=False)
+    async def strict(note: StrictNote) -> str:
+        return note.title
+
     @app.post("/json", csrf=False)
     async def json_body(request: Request) -> Any:
         return await request.json()
@@ -536,14 +549,26 @@ def test_only_debug_mode_shows_request_input_in_an_error_body(
     assert (MARK in body) == debug
 
 
-def test_a_422_lists_the_value_in_json_but_never_on_an_html_page() -> None:
+@pytest.mark.parametrize(("request_parts", "field", "message"), [
+    ({"path": "/page", "query": f"page={MARK}".encode()}, "page", "Expected `int`, got `str`"),
+    # msgspec quotes the value or the key in these: they are taken out of the message.
+    ({"path": "/sorted", "query": f"by={MARK}".encode()}, "by", "Invalid enum value"),
+    ({"method": "POST", "path": "/strict", "body": f'{{"{MARK}": 1}}'.encode(),
+      "headers": {"content-type": "application/json"}},
+     "body", "Object contains an unknown field"),
+])
+def test_a_422_lists_the_value_in_json_but_never_on_an_html_page(
+    request_parts: dict[str, Any], field: str, message: str
+) -> None:
     # As FastAPI does, the JSON ``errors`` keep each submitted value for the client to see.
-    app = hostile_app()
-    _, _, body = exchange(app, path="/page", query=f"page={MARK}".encode(), headers=JSON_ACCEPT)
-    assert '"value":"zmarkz"' in body
+    def send(accept: dict[str, str], *, debug: bool = False) -> tuple[int, str, str]:
+        headers = {**request_parts.get("headers", {}), **accept}
+        return exchange(hostile_app(debug=debug), **{**request_parts, "headers": headers})
+
+    [error] = json.loads(send(JSON_ACCEPT)[2])["errors"]
+    assert (error["field"], error["message"], error["value"]) == (field, message, MARK)
     for debug in (False, True):
-        got, _, page = exchange(hostile_app(debug=debug), path="/page",
-                                query=f"page={MARK}".encode(), headers=HTML_ACCEPT)
+        got, _, page = send(HTML_ACCEPT, debug=debug)
         assert (got, MARK in page) == (422, False)
 
 
