@@ -629,16 +629,33 @@ def test_run_refuses_an_unknown_server() -> None:
         Zephyr().run(server="gunicorn")
 
 
-def test_run_hands_the_app_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("settings", "options", "bounds"),
+    [
+        # The head limit: MAX_HEADER_SIZE, 4 bytes of ': ' and CRLF per header, 8 KiB of
+        # request line: h11 buffers no more of an unfinished head than the guard accepts.
+        ({}, {}, {"timeout_keep_alive": 5, "h11_max_incomplete_event_size": 16384 + 400 + 8192}),
+        ({"max_header_size": 1024, "max_header_count": 20}, {},
+         {"timeout_keep_alive": 5, "h11_max_incomplete_event_size": 1024 + 80 + 8192}),
+        ({}, {"timeout_keep_alive": 30, "h11_max_incomplete_event_size": 1000,
+              "proxy_headers": True},
+         {"timeout_keep_alive": 30, "h11_max_incomplete_event_size": 1000,
+          "proxy_headers": True}),
+    ],
+)
+def test_run_hands_the_app_to_uvicorn_with_its_bounds(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], options: dict[str, Any],
+    bounds: dict[str, Any],
+) -> None:
     import uvicorn
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append((target, kw)))
-    app = Zephyr()
-    app.run(port=8123, log_level="warning")
+    app = Zephyr(**settings)
+    app.run(port=8123, log_level="warning", **options)
     # uvicorn must not believe X-Forwarded-* on its own: TRUSTED_PROXIES decides.
     assert calls == [(app, {"host": "127.0.0.1", "port": 8123, "reload": False, "workers": 1,
-                            "log_level": "warning", "proxy_headers": False})]
+                            "log_level": "warning", "proxy_headers": False, **bounds})]
 
 
 @pytest.mark.parametrize(

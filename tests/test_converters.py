@@ -99,7 +99,7 @@ def test_converters_match_and_convert(template: str, path: str, expected: object
     ],
 )
 def test_values_that_do_not_fit_are_404(template: str, path: str) -> None:
-    assert serve(template, path) == (404, f"no route matches {path!r}")
+    assert serve(template, path) == (404, "no route matches this path")
 
 
 def test_converted_values_reach_the_handler_with_their_python_types() -> None:
@@ -162,7 +162,7 @@ def test_compound_segments(template: str, path: str, expected: object) -> None:
     ],
 )
 def test_compound_segments_that_do_not_fit_are_404(template: str, path: str) -> None:
-    assert serve(template, path) == (404, f"no route matches {path!r}")
+    assert serve(template, path) == (404, "no route matches this path")
 
 
 def test_compound_and_plain_parameters_share_a_level() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import pytest
 
 from zephyr import (
@@ -30,6 +32,10 @@ SECRET = "s3cr3t-do-not-leak-7f1c-9d2e4b8a6c0f1e3d5b7a9c"
 
 class PaymentError(Exception):
     pass
+
+
+class StrictNote(msgspec.Struct, forbid_unknown_fields=True):
+    title: str = ""
 
 
 class CardDeclinedError(PaymentError):
@@ -325,8 +331,10 @@ def test_default_error_body_is_problem_json(accept: str | None) -> None:
         response = client.get("/fail", headers=headers)
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {"type": "about:blank", "title": "Conflict", "status": 409,
-                               "detail": "the slug is taken", "instance": "/fail"}
+    problem = response.json()
+    assert problem.pop("instance").startswith("urn:zephyr:request:")
+    assert problem == {"type": "about:blank", "title": "Conflict", "status": 409,
+                       "detail": "the slug is taken"}
 
 
 def test_default_error_body_is_an_escaped_html_page_for_browsers() -> None:
@@ -537,3 +545,169 @@ def test_debug_json_clients_get_a_traceback_list() -> None:
     assert body["traceback"][0] == "Traceback (most recent call last):\n"
     assert body["traceback"][-1] == "KeyError: 'missing-key'\n"
     assert any("raise exc" in line for line in body["traceback"])
+
+
+# -- request input never echoed outside debug mode -------------------------------------------
+
+MARK = "zmarkz"
+JSON_ACCEPT = {"accept": "application/json"}
+HTML_ACCEPT = {"accept": HTML["Accept"]}
+
+
+def hostile_app(**settings: Any) -> Zephyr:
+    """Routes that read the query, a JSON body and a form, and one CSRF-protected POST."""
+    app = Zephyr(**settings)
+
+    @app.get("/query")
+    async def query(request: Request) -> dict[str, str]:
+        return dict(request.query)
+
+    @app.get("/page")
+    async def page(page: int) -> int:
+        return page
+
+    @app.get("/sorted")
+    async def sorted_by(by: Literal["name", "date"]) -> str:
+        return by
+
+    @app.post("/strict", csrf=False)
+    async def strict(note: StrictNote) -> str:
+        return note.title
+
+    @app.post("/json", csrf=False)
+    async def json_body(request: Request) -> Any:
+        return await request.json()
+
+    @app.post("/form", csrf=False)
+    async def form(request: Request) -> dict[str, Any]:
+        return dict(await request.form())
+
+    @app.post("/submit")
+    async def submit() -> str:
+        return "done"
+
+    return app
+
+
+def exchange(app: Zephyr, *, method: str = "GET", path: str = "/query",
+             raw_path: bytes | None = None, query: bytes = b"", http_version: str = "1.1",
+             headers: dict[str, str] | None = None, body: bytes = b"") -> tuple[int, str, str]:
+    """One request built exactly as given, in-process: (status, content type, body)."""
+    import asyncio
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": http_version,
+        "method": method, "scheme": "http", "path": path,
+        "raw_path": path.encode() if raw_path is None else raw_path, "query_string": query,
+        "root_path": "", "client": ("127.0.0.1", 5000), "server": ("localhost", 80),
+        "headers": [(name.encode(), value.encode("latin-1"))
+                    for name, value in {"host": "localhost", **(headers or {})}.items()],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        await app.startup()
+        try:
+            await app(scope, receive, send)
+        finally:
+            await app.shutdown()
+
+    asyncio.run(run())
+    content_type = dict(sent[0]["headers"]).get(b"content-type", b"").decode()
+    return sent[0]["status"], content_type, b"".join(m.get("body", b"") for m in sent[1:]).decode()
+
+
+HOSTILE = [
+    pytest.param(400, {"headers": {"host": f"{MARK}.example"}}, id="host"),
+    pytest.param(404, {"path": f"/{MARK}"}, id="path"),
+    pytest.param(400, {"path": f"/{MARK}\ufffd", "raw_path": f"/{MARK}%ff".encode()},
+                 id="path-not-utf8"),
+    pytest.param(400, {"path": MARK}, id="request-target"),
+    pytest.param(505, {"http_version": MARK}, id="http-version"),
+    pytest.param(403, {"method": "POST", "path": "/submit",
+                       "headers": {"origin": f"http://{MARK}"}}, id="origin"),
+    pytest.param(403, {"method": "POST", "path": "/submit",
+                       "headers": {"sec-fetch-site": MARK}}, id="sec-fetch-site"),
+    pytest.param(415, {"method": "POST", "path": "/json",
+                       "headers": {"content-type": f"text/{MARK}"}}, id="content-type-json"),
+    pytest.param(415, {"method": "POST", "path": "/form",
+                       "headers": {"content-type": f"text/{MARK}"}}, id="content-type-form"),
+    pytest.param(400, {"method": "POST", "path": "/json",
+                       "headers": {"content-type": "application/json", "content-length": MARK}},
+                 id="content-length"),
+    pytest.param(400, {"query": f"q={MARK}%ff".encode()}, id="query-not-utf8"),
+    pytest.param(400, {"method": "POST", "path": "/form",
+                       "headers": {"content-type": "application/x-www-form-urlencoded"},
+                       "body": f"q={MARK}%ff".encode()}, id="form-not-utf8"),
+    pytest.param(400, {"method": "POST", "path": "/json",
+                       "headers": {"content-type": "application/json"},
+                       "body": f'{{"q": "{MARK}'.encode() + b'\xff"}'}, id="json-not-utf8"),
+]
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+@pytest.mark.parametrize("accept", [JSON_ACCEPT, HTML_ACCEPT], ids=["json", "html"])
+@pytest.mark.parametrize(("status", "request_parts"), HOSTILE)
+def test_only_debug_mode_shows_request_input_in_an_error_body(
+    status: int, request_parts: dict[str, Any], accept: dict[str, str], debug: bool
+) -> None:
+    parts = {**request_parts, "headers": {**request_parts.get("headers", {}), **accept}}
+    got, content_type, body = exchange(hostile_app(debug=debug), **parts)
+    assert got == status
+    assert content_type.startswith("text/html" if accept is HTML_ACCEPT
+                                   else "application/problem+json")
+    assert (MARK in body) == debug
+
+
+@pytest.mark.parametrize(("request_parts", "field", "message"), [
+    ({"path": "/page", "query": f"page={MARK}".encode()}, "page", "Expected `int`, got `str`"),
+    # msgspec quotes the value or the key in these: they are taken out of the message.
+    ({"path": "/sorted", "query": f"by={MARK}".encode()}, "by", "Invalid enum value"),
+    ({"method": "POST", "path": "/strict", "body": f'{{"{MARK}": 1}}'.encode(),
+      "headers": {"content-type": "application/json"}},
+     "body", "Object contains an unknown field"),
+])
+def test_a_422_lists_the_value_in_json_but_never_on_an_html_page(
+    request_parts: dict[str, Any], field: str, message: str
+) -> None:
+    # As FastAPI does, the JSON ``errors`` keep each submitted value for the client to see.
+    def send(accept: dict[str, str], *, debug: bool = False) -> tuple[int, str, str]:
+        headers = {**request_parts.get("headers", {}), **accept}
+        return exchange(hostile_app(debug=debug), **{**request_parts, "headers": headers})
+
+    [error] = json.loads(send(JSON_ACCEPT)[2])["errors"]
+    assert (error["field"], error["message"], error["value"]) == (field, message, MARK)
+    for debug in (False, True):
+        got, _, page = send(HTML_ACCEPT, debug=debug)
+        assert (got, MARK in page) == (422, False)
+
+
+def test_debug_mode_lists_what_was_received_by_name() -> None:
+    _, _, body = exchange(hostile_app(debug=True), headers={"host": "evil.example"})
+    assert json.loads(body)["received"] == {"host": "evil.example"}
+    _, _, page = exchange(hostile_app(debug=True), headers={"host": "<b>evil</b>", **HTML_ACCEPT})
+    assert "<code>host</code>: &#x27;&lt;b&gt;evil&lt;/b&gt;&#x27;" in page
+
+
+@pytest.mark.parametrize(("given", "reused"), [("req-42", True), ("<script>", False)])
+def test_the_problem_instance_names_the_request_not_its_path(given: str, reused: bool) -> None:
+    _, _, body = exchange(hostile_app(), path=f"/{MARK}", headers={"x-request-id": given})
+    instance = json.loads(body)["instance"]
+    if reused:
+        assert instance == f"urn:zephyr:request:{given}"
+    else:
+        assert re.fullmatch(r"urn:zephyr:request:[0-9a-f]{32}", instance)
+
+
+def test_a_500_instance_has_the_request_id_of_its_header() -> None:
+    app = app_raising(RuntimeError("boom"))
+    with TestClient(app) as client:
+        response = client.get("/fail")
+    request_id = response.headers["x-request-id"]
+    assert response.json()["instance"] == f"urn:zephyr:request:{request_id}"

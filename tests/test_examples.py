@@ -77,7 +77,7 @@ def test_api_gets_one_entry_by_its_typed_id(client: TestClient) -> None:
     ("path", "status", "detail"),
     [
         ("/api/entries/99", 404, "there is no entry 99"),
-        ("/api/entries/abc", 404, "no route matches '/api/entries/abc'"),
+        ("/api/entries/abc", 404, "no route matches this path"),
         ("/api/entries?limit=0", 422, "1 invalid value in the request; see 'errors'"),
         ("/api/entries?limit=101", 422, "1 invalid value in the request; see 'errors'"),
         ("/api/entries?limit=ten", 422, "1 invalid value in the request; see 'errors'"),
@@ -90,9 +90,10 @@ def test_api_errors_are_problem_json(
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
     problem = r.json()
-    assert set(problem) - {"errors"} == PROBLEM_KEYS
+    # The showcase runs in debug mode, which adds what the request sent.
+    assert set(problem) - {"errors", "received"} == PROBLEM_KEYS
     assert (problem["status"], problem["detail"]) == (status, detail)
-    assert problem["instance"] == path.partition("?")[0]
+    assert problem["instance"].startswith("urn:zephyr:request:")
 
 
 def test_a_bad_limit_names_the_query_field(client: TestClient) -> None:

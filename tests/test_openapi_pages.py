@@ -45,7 +45,7 @@ def test_pages_are_served_in_debug_or_when_asked(settings: dict[str, Any], serve
             assert response.status_code == 200, url
         else:
             assert response.status_code == 404, url
-            assert response.json()["detail"] == f"no route matches {url!r}"
+            assert response.json()["detail"] == "no route matches this path"
 
 
 def test_the_pages_are_not_in_the_document() -> None:
@@ -158,13 +158,13 @@ def test_assets_are_served_from_the_bundles_with_caching(
 @pytest.mark.parametrize(
     ("url", "detail"),
     [
-        ("/docs/index.html", "no documentation asset 'index.html'"),
-        ("/docs/redoc.standalone.js", "no documentation asset 'redoc.standalone.js'"),
-        ("/redoc/swagger-ui.css", "no documentation asset 'swagger-ui.css'"),
-        ("/docs/%2E%2E", "no documentation asset '..'"),
-        ("/docs/..%2Fpages.py", "no route matches '/docs/../pages.py'"),
-        ("/docs/..%2F..%2Fetc%2Fpasswd", "no route matches '/docs/../../etc/passwd'"),
-        ("/docs/swagger-ui.css/x", "no route matches '/docs/swagger-ui.css/x'"),
+        ("/docs/index.html", "no such documentation asset"),
+        ("/docs/redoc.standalone.js", "no such documentation asset"),
+        ("/redoc/swagger-ui.css", "no such documentation asset"),
+        ("/docs/%2E%2E", "no such documentation asset"),
+        ("/docs/..%2Fpages.py", "no route matches this path"),
+        ("/docs/..%2F..%2Fetc%2Fpasswd", "no route matches this path"),
+        ("/docs/swagger-ui.css/x", "no route matches this path"),
     ],
 )
 def test_unknown_assets_and_traversal_attempts_are_404(url: str, detail: str) -> None:
@@ -241,6 +241,6 @@ def test_without_the_bundles_the_pages_say_how_to_install_them(
         assert "<code>pip install 'zephyr[openapi]'</code>" in response.text
         assert "<a href='/shop/openapi.json'>/openapi.json</a>" in response.text
     assert asset.status_code == 404
-    assert asset.json()["detail"] == "no documentation asset 'swagger-ui.css'"
+    assert asset.json()["detail"] == "no such documentation asset"
     assert document.status_code == 200
     assert list(document.json()["paths"]) == ["/items"]

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from zephyr import Request, Zephyr
+from zephyr.errors import PayloadTooLarge
+from zephyr.requests import BodyLimits, RequestServices
 from zephyr.testing import TestClient
 
 Message = dict[str, Any]
@@ -124,9 +126,8 @@ def test_json_accepts_json_media_types(content_type: str) -> None:
         (b'{"a": }', "malformed JSON: invalid character (byte 6)"),
         (b"[1, 2", "malformed JSON: Input data was truncated"),
         (b'{"a": 1} x', "malformed JSON: trailing characters (byte 10)"),
-        (b'["ok", "caf\xe9"]',
-         "malformed JSON: a string is not valid UTF-8 near b'[\"ok\", \"caf\\xe9'"),
-        (b'{"\xff": 1}', "malformed JSON: a string is not valid UTF-8 near b'{\"\\xff'"),
+        (b'["ok", "caf\xe9"]', "malformed JSON: a string is not valid UTF-8 at byte 11"),
+        (b'{"\xff": 1}', "malformed JSON: a string is not valid UTF-8 at byte 2"),
         (b"\xff", "malformed JSON: invalid character (byte 0)"),
         (b"", "the request body is empty; send a JSON document"),
         (b"[" * 100_000, "malformed JSON: the document is nested too deeply"),
@@ -143,14 +144,13 @@ def test_malformed_json_is_a_400_with_the_parser_position(body: bytes, detail: s
 @pytest.mark.parametrize(
     ("headers", "named"),
     [
-        ({"content-type": "text/plain"}, "'text/plain'"),
-        ({"content-type": "application/x-www-form-urlencoded"},
-         "'application/x-www-form-urlencoded'"),
-        ({"content-type": "application/jsonx"}, "'application/jsonx'"),
-        ({}, "'no content type'"),
+        ({"content-type": "text/plain"}, "another media type"),
+        ({"content-type": "application/x-www-form-urlencoded"}, "another media type"),
+        ({"content-type": "application/jsonx"}, "another media type"),
+        ({}, "no content type"),
     ],
 )
-def test_json_with_another_content_type_is_a_415_naming_it(
+def test_json_with_another_content_type_is_a_415(
     headers: dict[str, str], named: str
 ) -> None:
     with TestClient(json_app()) as client:
@@ -184,7 +184,7 @@ def test_each_content_type_has_its_own_limit(setting: str, content_type: str | N
         got = client.post("/", content=b"x" * 11, headers=headers)
     assert got.status_code == 413
     assert got.json()["detail"] == (
-        _TOO_LARGE.format(limit=10) + " (Content-Length says 11)" + _RAISE_IT
+        _TOO_LARGE.format(limit=10) + _RAISE_IT
     )
 
 
@@ -201,7 +201,7 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
                    [(b"content-type", b"text/plain"), (b"content-length", b"11")])
     assert connection.status == 413
     assert connection.received == 0
-    assert "(Content-Length says 11)" in connection.json_body()["detail"]
+    assert connection.json_body()["detail"] == _TOO_LARGE.format(limit=10) + _RAISE_IT
 
 
 def test_a_body_without_length_is_cut_off_once_past_the_limit() -> None:
@@ -260,9 +260,47 @@ def test_a_content_length_that_is_not_a_number_is_a_400(declared: bytes) -> None
     connection = Connection(chunk(b"abc", more=False))
     connection.run(echo_app(), [(b"content-length", declared)])
     assert connection.status == 400
-    assert connection.json_body()["detail"] == (
-        f"Content-Length {declared.decode()!r} is not a number"
-    )
+    assert connection.json_body()["detail"] == "the Content-Length header is not a number"
+    # Where such a body ends is anybody's guess: the connection closes after the 400.
+    assert (b"connection", b"close") in connection.sent[0]["headers"]
+
+
+JSON = b"application/json"
+FORM = b"application/x-www-form-urlencoded"
+MULTIPART = b"multipart/form-data; boundary=x"
+
+
+@pytest.mark.parametrize(
+    ("types", "kind", "fits"),
+    [
+        ([JSON, MULTIPART], "application/json", False),
+        ([MULTIPART, JSON], "multipart/form-data", True),
+        ([FORM, MULTIPART], "application/x-www-form-urlencoded", False),
+    ],
+)
+def test_two_content_types_without_a_guard_decide_everything_by_the_first(
+    types: list[bytes], kind: str, fits: bool
+) -> None:
+    # A request no guard looked at (built by hand, or in a mounted app): the limit, the
+    # content type and the parser still agree on one media type.
+    limits = BodyLimits(json=10, form=10, multipart=1000, other=10)
+    body = b"a=1&b=2&c=3&d=4&e=5"
+    scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"",
+             "headers": [(b"content-type", kind) for kind in types]}
+
+    async def read() -> Any:
+        request = Request(scope, Connection(chunk(body, more=False)).receive,
+                          RequestServices(limits=limits))
+        assert request.content_type == kind
+        if kind == "application/x-www-form-urlencoded":
+            return await request.form()
+        return await request.body()
+
+    if fits:
+        assert asyncio.run(read()) == body
+    else:
+        with pytest.raises(PayloadTooLarge, match="limit of 10 bytes"):
+            asyncio.run(read())
 
 
 def test_limits_are_not_checked_when_the_body_is_not_read() -> None:

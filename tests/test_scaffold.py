@@ -285,7 +285,7 @@ def error_app() -> Zephyr:
         ("/api/missing", 404, {"by": "app", "detail": "api thing"}),  # api has no 404 handler
         ("/api/v1/bad", 400, {"by": "api", "error": "v1 bad"}),  # inherited from the parent
         ("/bad", 500, {"by": "app", "error": "app bad"}),
-        ("/api/v1/nowhere", 404, {"by": "app", "detail": "no route matches '/api/v1/nowhere'"}),
+        ("/api/v1/nowhere", 404, {"by": "app", "detail": "no route matches this path"}),
     ],
 )
 def test_group_error_handlers_override_the_apps(path: str, status: int, body: object) -> None:
@@ -405,7 +405,7 @@ def test_controller_routes_answer(method: str, path: str, status: int, body: obj
         response = client.request(method, path)
     assert response.status_code == status
     if status == 404:
-        assert response.json()["detail"] == f"no route matches {path!r}"
+        assert response.json()["detail"] == "no route matches this path"
     elif body is not None:
         assert response.json() == body
 

@@ -31,7 +31,7 @@ PEER = ("127.0.0.1", 50000)
 PROXY = ("10.0.0.2", 4000)
 LOCALHOST: tuple[Header, ...] = (("host", "localhost"),)
 HSTS = "max-age=31536000"
-HOST_HINT = " is not served here; if it should be, add it to ALLOWED_HOSTS"
+NOT_SERVED = "the host is not served here; if it should be, add it to ALLOWED_HOSTS"
 ALLOWED_HOSTS_HINT = (
     " is not a host name; use names like 'example.com', '.example.com' (with subdomains), "
     "'[::1]' or '*'"
@@ -77,12 +77,21 @@ def make_app(**settings: Any) -> tuple[Zephyr, list[str]]:
             "external": request.url_for("where", _external=True),
         }
 
-    @app.post("/body", csrf=False)
-    async def body(request: Request) -> dict[str, int]:
-        calls.append("body started")
-        size = len(await request.body())
-        calls.append("body read")
-        return {"length": size}
+    def body_reader(name: str) -> Callable[[Request], Awaitable[dict[str, int]]]:
+        async def read(request: Request) -> dict[str, int]:
+            calls.append(f"{name} started")
+            size = len(await request.body())
+            calls.append(f"{name} read")
+            return {"length": size}
+
+        return read
+
+    app.post("/body", csrf=False, name="body")(body_reader("body"))
+    # No body timeouts on this route; longer pauses in this group.
+    app.post("/patient", csrf=False, name="patient", body_timeout=None,
+             body_idle_timeout=None)(body_reader("patient"))
+    lenient = app.group("/lenient", body_timeout=None, body_idle_timeout=1.0)
+    lenient.post("/body", csrf=False, name="lenient")(body_reader("lenient"))
 
     @app.post("/stream", csrf=False)
     async def stream(request: Request) -> dict[str, int]:
@@ -97,13 +106,6 @@ def make_app(**settings: Any) -> tuple[Zephyr, list[str]]:
         data = await request.json()
         calls.append("json read")
         return {"data": data}
-
-    @app.post("/patient", csrf=False, body_timeout=None)
-    async def patient(request: Request) -> dict[str, int]:
-        calls.append("patient started")
-        size = len(await request.body())
-        calls.append("patient read")
-        return {"length": size}
 
     return app, calls
 
@@ -178,16 +180,21 @@ def call(
     path: str = "/where",
     client: tuple[str, int] = PEER,
     body: ReceiveFactory | None = None,
+    raw_path: bytes | None = None,
+    http_version: str = "1.1",
 ) -> Answer:
-    """Start ``app``, send it one request built exactly as given, stop it."""
+    """Start ``app``, send it one request built exactly as given, stop it.
+
+    ``raw_path`` is the path's bytes unless given.
+    """
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
+        "http_version": http_version,
         "method": method,
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode(),
+        "raw_path": path.encode() if raw_path is None else raw_path,
         "query_string": b"",
         "root_path": "",
         "headers": [
@@ -325,8 +332,8 @@ def test_hosts_outside_the_default_list_are_refused(
     app, calls = make_app()
     answer = call(app, [("host", host)])
     record = assert_refused(security_log, answer, calls, status=400,
-                            detail=f"the host {shown!r}{HOST_HINT}", reason="disallowed-host")
-    assert record.host == shown  # type: ignore[attr-defined]
+                            detail=NOT_SERVED, reason="disallowed-host")
+    assert record.received == {"host": shown}  # type: ignore[attr-defined]
     assert record.client == "127.0.0.1"  # type: ignore[attr-defined]
     assert record.path == "/where"  # type: ignore[attr-defined]
 
@@ -380,7 +387,7 @@ def test_allowed_hosts_entries(allowed: list[str], host: str, served: bool) -> N
         assert (answer.status, calls) == (200, ["where"])
     else:
         assert (answer.status, calls) == (400, [])
-        assert answer.detail == f"the host {host!r}{HOST_HINT}"
+        assert answer.detail == NOT_SERVED
 
 
 @pytest.mark.parametrize(
@@ -412,14 +419,16 @@ def test_a_refused_host_never_reaches_an_absolute_url() -> None:
     assert calls == []
 
 
-def test_the_html_error_page_escapes_a_hostile_host() -> None:
-    app, calls = make_app()
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_html_error_page_never_shows_a_hostile_host_as_markup(debug: bool) -> None:
+    app, calls = make_app(debug=debug)
     answer = call(app, [("host", "<script>alert(1)</script>"), ("accept", "text/html")])
     assert answer.status == 400
     assert answer.header("content-type") == "text/html; charset=utf-8"
     assert b"<script>alert" not in answer.body
-    assert b"&#x27;&lt;script&gt;alert(1)&lt;/script&gt;&#x27;" in answer.body
-    assert calls == []
+    # Only debug mode shows what the request sent, escaped.
+    shown = b"&#x27;&lt;script&gt;alert(1)&lt;/script&gt;&#x27;" in answer.body
+    assert (shown, calls) == (debug, [])
 
 
 def test_a_mounted_app_is_behind_the_guard_too(security_log: pytest.LogCaptureFixture) -> None:
@@ -433,7 +442,7 @@ def test_a_mounted_app_is_behind_the_guard_too(security_log: pytest.LogCaptureFi
     app.mount("/legacy", legacy)
     answer = call(app, [("host", "evil.com")], path="/legacy/page")
     assert_refused(security_log, answer, calls, status=400,
-                   detail=f"the host 'evil.com'{HOST_HINT}", reason="disallowed-host")
+                   detail=NOT_SERVED, reason="disallowed-host")
 
 
 def add_app_middleware(app: Zephyr, calls: list[str]) -> None:
@@ -478,7 +487,7 @@ def test_the_guard_runs_before_app_code(
     extend(app, calls)
     answer = call(app, [("host", "evil.com")])
     assert answer.status == 400
-    assert answer.detail == f"the host 'evil.com'{HOST_HINT}"
+    assert answer.detail == NOT_SERVED
     assert calls == seen
 
 
@@ -583,6 +592,71 @@ def test_ambiguous_framing_is_refused_and_the_connection_closed(
     assert answer.header("connection") == "close"
 
 
+TWO_TYPES = "the request has more than one Content-Type header; send one"
+
+
+@pytest.mark.parametrize(
+    "types",
+    [
+        pytest.param(["application/json", "application/json"], id="same-type-twice"),
+        # The JSON limit (1 MiB) would have been read from one, the multipart one (16 MiB)
+        # from the other.
+        pytest.param(["application/json", "multipart/form-data; boundary=x"], id="json-then-mp"),
+        pytest.param(["multipart/form-data; boundary=x", "application/x-www-form-urlencoded"],
+                     id="mp-then-form"),
+    ],
+)
+def test_a_repeated_content_type_is_refused_and_the_connection_closed(
+    security_log: pytest.LogCaptureFixture, types: list[str]
+) -> None:
+    app, calls = make_app()
+    headers = [*LOCALHOST, ("content-length", "5"), *(("content-type", kind) for kind in types)]
+    answer = call(app, headers, method="POST", path="/body", body=whole_body(b"hello"))
+    assert_refused(security_log, answer, calls, status=400, detail=TWO_TYPES,
+                   reason="duplicate-content-type")
+    assert answer.header("connection") == "close"
+
+
+CLOSING_REFUSALS = [
+    pytest.param(headers_counting(101), 431, id="too-many-headers"),
+    pytest.param(headers_weighing(16 * 1024 + 1), 431, id="headers-too-large"),
+    pytest.param([*LOCALHOST, *LOCALHOST], 400, id="same-host-twice"),
+    pytest.param([("host", "evil.com"), *LOCALHOST], 400, id="two-hosts"),
+    pytest.param([*LOCALHOST, ("content-length", "5"), ("content-length", "5")], 400,
+                 id="two-lengths"),
+    pytest.param([*LOCALHOST, ("content-length", "5"), ("transfer-encoding", "chunked")], 400,
+                 id="two-framings"),
+    pytest.param([*LOCALHOST, ("content-type", "text/plain"), ("content-type", "text/plain")],
+                 400, id="two-content-types"),
+]
+
+
+@pytest.mark.parametrize(("headers", "status"), CLOSING_REFUSALS)
+def test_refusals_of_doubtful_framing_or_oversized_headers_close_the_connection(
+    headers: list[Header], status: int
+) -> None:
+    # Whatever the client sent after such a request (pipelined, or smuggled in the body) is
+    # not to be served: the server closes the connection after the refusal.
+    app, calls = make_app()
+    answer = call(app, headers, method="POST", path="/body", body=whole_body(b"hello"))
+    assert (answer.status, answer.header("connection"), calls) == (status, "close", [])
+
+
+@pytest.mark.parametrize(("headers", "status"), CLOSING_REFUSALS)
+def test_a_closing_refusal_still_closes_when_an_error_handler_answers_it(
+    headers: list[Header], status: int
+) -> None:
+    app, calls = make_app()
+
+    @app.errorhandler(status)
+    def custom(exc: Exception) -> tuple[str, int]:
+        return "refused, politely", status
+
+    answer = call(app, headers, method="POST", path="/body", body=whole_body(b"hello"))
+    assert (answer.status, answer.body) == (status, b"refused, politely")
+    assert (answer.header("connection"), calls) == ("close", [])
+
+
 @pytest.mark.parametrize(
     "framing",
     [[("content-length", "5")], [("transfer-encoding", "chunked")]],
@@ -593,6 +667,73 @@ def test_one_framing_header_is_fine(framing: list[Header]) -> None:
                   body=whole_body(b"hello"))
     assert answer.json() == {"length": 5}
     assert calls == ["body started", "body read"]
+
+
+# -- request targets and HTTP versions ---------------------------------------------------
+
+NOT_A_PATH = ("the request target is not a path; send one that starts with '/' (or '*' "
+              "with OPTIONS)")
+BAD_VERSION = "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw_path"),
+    [
+        # What uvicorn's h11 puts in the scope for 'GET http://evil/x HTTP/1.1' (absolute
+        # form), 'GET evil', 'GET ?x=1', and what both parsers give for 'GET *' and 'GET *x'.
+        ("GET", "http://evil/x", b"http://evil/x"),
+        ("GET", "https://evil", b"https://evil"),
+        ("GET", "evil", b"evil"),
+        ("GET", "", b""),
+        ("GET", "*", b"*"),
+        ("POST", "*", b"*"),
+        ("GET", "*x", b"*x"),
+        ("OPTIONS", "*x", b"*x"),
+        ("OPTIONS", "http://evil", b"http://evil"),
+        # A decoded path that looks fine, from a target that is no path.
+        ("GET", "/where", b"%2Fwhere"),
+    ],
+)
+def test_a_request_target_that_is_not_a_path_is_refused(
+    security_log: pytest.LogCaptureFixture, method: str, path: str, raw_path: bytes
+) -> None:
+    app, calls = make_app()
+    answer = call(app, method=method, path=path, raw_path=raw_path)
+    assert_refused(security_log, answer, calls, status=400, detail=NOT_A_PATH,
+                   reason="request-target")
+    assert answer.header("connection") == "close"
+
+
+@pytest.mark.parametrize("version", ["0.9", "1.2", "2.0", "3.0", "9.9", "", "HTTP/1.1"])
+def test_an_http_version_asgi_does_not_define_is_a_505(
+    security_log: pytest.LogCaptureFixture, version: str
+) -> None:
+    app, calls = make_app()
+    answer = call(app, http_version=version)
+    assert_refused(security_log, answer, calls, status=505, detail=BAD_VERSION,
+                   reason="http-version")
+    assert answer.json()["title"] == "HTTP Version Not Supported"
+    assert answer.header("connection") == "close"
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "2", "3"])
+def test_http_versions_asgi_servers_send_are_served(version: str) -> None:
+    app, calls = make_app()
+    assert (call(app, http_version=version).status, calls) == (200, ["where"])
+
+
+def test_options_star_asks_about_the_whole_app() -> None:
+    # NOTE: RFC 9110 §9.3.7: 'OPTIONS *' is about the server, not a resource: the answer
+    # lists every method some route of the app answers.
+    app, calls = make_app()
+    answer = call(app, method="OPTIONS", path="*")
+    assert (answer.status, answer.body, calls) == (204, b"", [])
+    assert answer.header("allow") == "GET, HEAD, OPTIONS, POST"
+
+
+def test_a_path_starting_with_two_slashes_is_a_path() -> None:
+    app, calls = make_app()
+    assert (call(app, path="//evil/x").status, calls) == (404, [])
 
 
 # -- trusted proxies ---------------------------------------------------------------------
@@ -690,7 +831,7 @@ def test_a_forwarded_host_off_the_list_is_refused(
     app, calls = make_app(**trusting(forwarding))
     answer = call(app, [*LOCALHOST, *forwarding], client=PROXY)
     assert_refused(security_log, answer, calls, status=400,
-                   detail=f"the host {shown!r}{HOST_HINT}", reason="disallowed-host")
+                   detail=NOT_SERVED, reason="disallowed-host")
 
 
 def test_urls_use_the_forwarded_host_that_was_checked() -> None:
@@ -763,7 +904,7 @@ def test_an_untrusted_peer_cannot_launder_a_bad_host_through_forwarded_headers()
     answer = call(app, [("host", "evil.com"), ("x-forwarded-host", "localhost"),
                         ("forwarded", "host=localhost")])
     assert answer.status == 400
-    assert answer.detail == f"the host 'evil.com'{HOST_HINT}"
+    assert answer.detail == NOT_SERVED
     assert calls == []
 
 
@@ -830,18 +971,86 @@ def test_a_body_slower_than_body_timeout_gets_408_and_a_closed_connection(
         "request-refused", "body-timeout")
 
 
-def test_body_timeout_none_on_a_route_waits_for_a_slow_body() -> None:
+@pytest.mark.parametrize("path", ["/patient", "/lenient/body"])
+def test_body_timeout_none_on_a_route_or_group_waits_for_a_slow_body(path: str) -> None:
     app, calls = make_app(body_timeout=0.2)
-    answer = call(app, [*LOCALHOST, ("content-length", "10")], method="POST", path="/patient",
+    answer = call(app, [*LOCALHOST, ("content-length", "10")], method="POST", path=path,
                   body=late_body(b"01234", b"56789", delay=0.4))
     assert answer.json() == {"length": 10}
-    assert calls == ["patient started", "patient read"]
+    name = path.split("/")[1]
+    assert calls == [f"{name} started", f"{name} read"]
     # The same slow body on a route without the option is cut off.
     calls.clear()
     answer = call(app, [*LOCALHOST, ("content-length", "10")], method="POST", path="/body",
                   body=late_body(b"01234", b"56789", delay=0.4))
     assert answer.status == 408
     assert calls == ["body started"]
+
+
+def paused_body(pause: float, *, every: float = 0.02, chunks: int = 5) -> ReceiveFactory:
+    """``chunks`` bytes, one every ``every`` seconds, a ``pause``, then the last byte."""
+
+    def factory(done: asyncio.Event) -> Receive:
+        delays = [0.0, *[every] * (chunks - 1), pause]
+
+        async def receive() -> Message:
+            if not delays:
+                await done.wait()
+                return {"type": "http.disconnect"}
+            await asyncio.sleep(delays.pop(0))
+            return {"type": "http.request", "body": b"x", "more_body": bool(delays)}
+
+        return receive
+
+    return factory
+
+
+IDLE = "the request body stopped arriving: nothing came for 0.2 seconds"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "detail"),
+    [
+        # Bytes come faster than the idle timeout: only the total one can cut them off.
+        ("/body", trickled_body(0.05), "the request body did not arrive within 0.6 seconds"),
+        ("/body", stalled_body(b"0123456789"), IDLE),
+        ("/body", stalled_body(b""), IDLE),
+        ("/body", paused_body(0.4), IDLE),
+        ("/stream", stalled_body(b"0123456789"), IDLE),
+        ("/json", stalled_body(b'{"a": '), IDLE),
+    ],
+)
+def test_a_body_that_stops_arriving_gets_408_after_body_idle_timeout(
+    security_log: pytest.LogCaptureFixture, path: str, body: ReceiveFactory, detail: str
+) -> None:
+    app, calls = make_app(body_timeout=0.6, body_idle_timeout=0.2)
+    began = time.monotonic()
+    answer = call(app, [*LOCALHOST, ("content-type", "application/json"),
+                        ("content-length", "100")], method="POST", path=path, body=body)
+    took = time.monotonic() - began
+    assert (answer.status, answer.detail) == (408, detail)
+    assert answer.header("connection") == "close"
+    assert calls == [f"{path.strip('/')} started"]
+    assert (0.6 if "within" in detail else 0.2) <= took < 2.0
+    [record] = refusals(security_log)
+    assert record.reason == ("body-timeout" if "within" in detail  # type: ignore[attr-defined]
+                             else "body-idle-timeout")
+
+
+@pytest.mark.parametrize(("path", "pause"), [("/body", 0.1), ("/patient", 0.4),
+                                             ("/lenient/body", 0.4)])
+def test_pauses_shorter_than_body_idle_timeout_are_waited_for(path: str, pause: float) -> None:
+    # The route (None) and its group (1.0) allow longer pauses than the app (0.2).
+    app, _ = make_app(body_idle_timeout=0.2)
+    answer = call(app, [*LOCALHOST, ("content-length", "6")], method="POST", path=path,
+                  body=paused_body(pause))
+    assert (answer.status, answer.json()) == (200, {"length": 6})
+
+
+def test_body_idle_timeout_is_15_seconds_unless_set() -> None:
+    app, _ = make_app()
+    start_app(app)
+    assert (app.body_limits.idle_timeout, app.config["BODY_IDLE_TIMEOUT"]) == (15.0, 15.0)
 
 
 def test_a_body_within_the_timeout_is_read_whole() -> None:

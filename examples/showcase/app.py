@@ -2,15 +2,14 @@ r"""The Zephyr showcase: a home page, a JSON API, a guestbook form and a login.
 
 Run it with ``make run`` and open http://127.0.0.1:8000 (``make run PORT=8001``
 for another port). Debug mode is on for this demo: error pages show tracebacks,
-and /docs and /redoc are served. To run it as in production, turn debug off in
+and /docs and /redoc are served. The pages are Jinja2 templates in
+``templates/``, beside this module. To run it as in production, turn debug off in
 the environment (which overrides a settings mapping) and give it the secret key
 that an app outside debug mode refuses to start without::
 
     ZEPHYR_DEBUG=0 \
     ZEPHYR_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     make run
-
-The pages are Jinja2 templates in ``templates/``, beside this module.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ __all__ = ["HTTP_METHODS", "ROUTE_OPTIONS", "SECURITY_OPTIONS", "Mount", "Route"
 #: Every option a route accepts (besides path, handler, methods and name).
 #: Security options a route or a group may set (see zephyr.security.protect).
 SECURITY_OPTIONS = frozenset({
-    "auth", "body_timeout", "csrf", "limits", "permissions", "security_headers", "timeout",
+    "auth", "body_idle_timeout", "body_timeout", "csrf", "limits", "permissions",
+    "security_headers", "timeout",
 })
 ROUTE_OPTIONS = frozenset({
     "status_code", "middleware", "max_body_size", "dependencies", "response_model",

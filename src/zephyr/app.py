@@ -281,6 +281,7 @@ class Zephyr(Scaffold):
             multipart=config["MAX_MULTIPART_SIZE"], other=config["MAX_BODY_SIZE"],
             max_fields=config["MULTIPART_MAX_FIELDS"], max_files=config["MULTIPART_MAX_FILES"],
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
+            idle_timeout=config["BODY_IDLE_TIMEOUT"],
         )
         if self._templates is None and self._has_templates():
             self._templates = self._build_templates()  # now, not in the first request

@@ -107,6 +107,8 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
             "bytes; more is a 431."),
     Setting("BODY_TIMEOUT", float, 60.0, "Seconds a request body may take to arrive; slower "
             "is a 408."),
+    Setting("BODY_IDLE_TIMEOUT", float, 15.0, "Seconds a request body may stop arriving (no "
+            "new bytes) before it is a 408."),
     Setting("RATE_LIMIT_BACKEND", str, "memory", "Where rate-limit counters live.",
             choices=("memory", "redis")),
     Setting("RATE_LIMITS", dict, {}, "Global rate limits by path prefix, like "

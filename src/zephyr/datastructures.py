@@ -247,7 +247,7 @@ def parse_query_string(
 
     ``+`` means a space, blank pairs are skipped, a key without ``=`` has the
     value ``""``. Invalid percent-escapes or bytes that are not UTF-8 raise
-    :class:`~zephyr.errors.BadRequest` naming the offending part.
+    :class:`~zephyr.errors.BadRequest` (with the offending part in its ``received``).
     """
     raw = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
     pairs: list[tuple[str, str]] = []
@@ -267,9 +267,8 @@ def _decode_component(raw: bytes, what: str) -> str:
     try:
         return text.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest(
-            f"the {what} is not valid UTF-8 in {raw[:40]!r}; percent-encode text as UTF-8"
-        ) from None
+        raise BadRequest(f"the {what} is not valid UTF-8; percent-encode text as UTF-8",
+                         received={what: repr(raw[:40])}) from None
 
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -282,8 +281,9 @@ def _check_percent_escapes(raw: bytes, what: str) -> None:
         escape = raw[index + 1 : index + 3]
         if len(escape) != 2 or not _HEX.issuperset(escape):
             raise BadRequest(
-                f"the {what} has an invalid percent-escape {raw[index : index + 3]!r}; "
-                "'%' must be followed by two hex digits (write a literal '%' as '%25')"
+                f"the {what} has an invalid percent-escape; '%' must be followed by two hex "
+                "digits (write a literal '%' as '%25')",
+                received={what: repr(raw[index : index + 3])},
             )
         index = raw.find(b"%", index + 3)
 
@@ -294,9 +294,8 @@ def decode_path(raw_path: bytes) -> str:
     try:
         return unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest(
-            f"the path {raw_path[:80]!r} is not valid UTF-8 once percent-decoded"
-        ) from None
+        raise BadRequest("the path is not valid UTF-8 once percent-decoded",
+                         received={"path": repr(raw_path[:80])}) from None
 
 
 class URL:

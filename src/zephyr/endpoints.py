@@ -44,6 +44,8 @@ Respond = Callable[[Any], Response]
 OnError = Callable[["Request", Exception], Awaitable[Response]]
 _UNSET: Any = object()
 HANDLER_ERROR = "zephyr.handler_error"
+#: The body timeout options of groups and routes, and the BodyLimits field each sets.
+_BODY_TIMEOUTS = (("body_timeout", "timeout"), ("body_idle_timeout", "idle_timeout"))
 
 
 class RouteEndpoint:
@@ -132,7 +134,7 @@ class EndpointCompiler:
         layers = [(s.options, s.counter_name) for s in lineage]
         layers.append((route.options, route.name))
         protected = self.security.protect(route, layers, endpoint, on_error)
-        return RouteEndpoint(route, protected, self._limits_of(route), plan, lineage)
+        return RouteEndpoint(route, protected, self._limits_of(route, lineage), plan, lineage)
 
     def answer_options(self, allowed: tuple[str, ...]) -> RouteEndpoint:
         """The implicit ``OPTIONS`` answer for a path: 204 with ``Allow``, no checks."""
@@ -155,15 +157,20 @@ class EndpointCompiler:
 
         return on_error
 
-    def _limits_of(self, route: Route) -> BodyLimits:
+    def _limits_of(self, route: Route, lineage: Sequence[Scaffold]) -> BodyLimits:
+        """The app's body limits, changed by the route's ``max_body_size=`` and by the body
+        timeouts its groups or itself set (the innermost wins)."""
         options = route.options
         limits = self.limits
         if "max_body_size" in options:
             size = options["max_body_size"]
             limits = dataclasses.replace(limits, json=size, form=size, multipart=size, other=size)
-        if "body_timeout" in options:
-            limits = dataclasses.replace(limits, timeout=options["body_timeout"])
-        return limits
+        timeouts = {
+            field: layer[option]
+            for layer in (*(scaffold.options for scaffold in lineage), options)
+            for option, field in _BODY_TIMEOUTS if option in layer
+        }
+        return dataclasses.replace(limits, **timeouts) if timeouts else limits
 
 
 def _may_wait(plan: ArgumentPlan) -> bool:

@@ -4,8 +4,10 @@ Lookup goes from the innermost group out to the app; in each, an HTTP status
 code handler is tried before exception-class handlers, and among classes the
 most specific (first in the exception's MRO) wins. Without a handler, clients
 that ask for HTML get a page and everyone else ``application/problem+json``
-(RFC 9457). Outside debug mode nothing but the status, title and the
-``detail`` of an ``HTTPException`` leaves the process.
+(RFC 9457), whose ``instance`` names the request (``urn:zephyr:request:<id>``).
+Outside debug mode nothing but the status, title and the ``detail`` of an
+``HTTPException`` leaves the process, and no detail quotes the request; debug
+mode adds what the request sent (``HTTPException.received``).
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ async def handle_exception(
 ) -> Response:
     """The response for ``exc``: from a registered handler, else the default page.
 
-    ``debug`` renders unhandled exceptions in full (debug mode); ``None`` keeps them inside.
+    ``debug`` (debug mode) renders unhandled exceptions in full and shows what the request
+    sent for HTTP errors; ``None`` keeps both inside.
 
     :class:`~zephyr.errors.ClientDisconnect` is raised again: nobody is left to
     answer, so no handler runs and the app sends nothing.
@@ -124,6 +127,10 @@ async def handle_exception(
                 headers = response.headers
                 for name, value in exc.headers.items():
                     headers.setdefault(name, value)
+                if "Connection" in exc.headers:
+                    # SECURITY: a refusal that closes the connection (doubtful framing, headers
+                    # over the limits, a slow body) still closes it when a handler answers it.
+                    headers["connection"] = exc.headers["Connection"]
             return response
         except Exception as handler_exc:
             if isinstance(handler_exc, HTTPException) and handler_exc is not exc:
@@ -144,7 +151,11 @@ def default_response(request: Request, exc: BaseException, *,
                      debug: DebugRenderer | None) -> Response:
     """Zephyr's own answer to ``exc``: problem+json or an HTML page."""
     if isinstance(exc, HTTPException):
-        response = _render(request, exc.status_code, exc.title, exc.detail, exc.problem_fields())
+        extra = exc.problem_fields()
+        if debug is not None and exc.received:
+            # SECURITY: request input reaches an error body in debug mode only.
+            extra = {**extra, "received": exc.received}
+        response = _render(request, exc.status_code, exc.title, exc.detail, extra)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
@@ -161,22 +172,26 @@ def default_response(request: Request, exc: BaseException, *,
     else:
         detail = f"The server failed to handle this request. Request id: {request_id}."
         response = _render(
-            request, 500, "Internal Server Error", detail, {"request_id": request_id}
+            request, 500, "Internal Server Error", detail, {"request_id": request_id}, request_id
         )
     response.headers["x-request-id"] = request_id
     return response
 
 
 def _render(
-    request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any]
+    request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any],
+    request_id: str | None = None,
 ) -> Response:
+    """The page or problem document; its ``instance`` names ``request_id`` (else the id
+    :func:`request_id_of` gives)."""
     if wants_html(request):
-        page = error_page(status, title, detail, extra.get("errors"), nonce=request.csp_nonce)
+        page = error_page(status, title, detail, extra.get("errors"), nonce=request.csp_nonce,
+                          received=extra.get("received"))
         return HTMLResponse(page, status)
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:
         problem["detail"] = detail
-    problem["instance"] = instance_of(request)
+    problem["instance"] = instance_of(request_id or request_id_of(request))
     problem.update(extra)
     response = JSONResponse(problem, status)
     response.headers["content-type"] = "application/problem+json"
@@ -215,12 +230,12 @@ def _accept_weights(accept: str) -> dict[str, float]:
     return weights
 
 
-def instance_of(request: Request) -> str:
-    """The problem's ``instance``: the path as the client sent it (still percent-encoded)."""
-    raw_path = request.scope.get("raw_path")
-    if raw_path:
-        return str(raw_path.decode("latin-1"))
-    return str(request.scope.get("path", "/"))
+def instance_of(request_id: str) -> str:
+    """The problem's ``instance``: a URI for this occurrence, named by the request id.
+
+    Not the path: that is request input, which no error body echoes outside debug mode.
+    """
+    return f"urn:zephyr:request:{request_id}"
 
 
 def request_id_of(request: Request) -> str:
@@ -233,11 +248,12 @@ def request_id_of(request: Request) -> str:
 
 def error_page(
     status: int, title: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
-    *, nonce: str | None = None,
+    *, nonce: str | None = None, received: dict[str, str] | None = None,
 ) -> str:
     """A small, self-contained HTML error page (every value escaped).
 
-    ``errors`` (validation problems) are listed as ``field: message``.
+    ``errors`` (validation problems) are listed as ``field: message``, never with the
+    submitted value; ``received`` (debug mode) as ``name: 'value'``.
     """
     body = f"<p>{_escape(detail)}</p>" if detail else ""
     if errors:
@@ -248,6 +264,10 @@ def error_page(
             for e in errors
         )
         body += f"<ul>{items}</ul>"
+    if received:
+        items = "".join(f"<li><code>{_escape(name)}</code>: {_escape(repr(value))}</li>"
+                        for name, value in received.items())
+        body += f"<p>The request sent (shown in debug mode only):</p><ul>{items}</ul>"
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         f"<title>{status} {_escape(title)}</title>"

@@ -45,7 +45,7 @@ The hierarchy (the classes of features live in their modules, named on the right
         ├── UnsupportedMediaType    415
         ├── RequestValidationError  422 (carries ``errors``)
         ├── TooManyRequests         429 (carries ``Retry-After``)
-        └── RequestHeaderFieldsTooLarge  431
+        └── RequestHeaderFieldsTooLarge  431 (closes the connection)
 
 How an exception becomes a response lives in :mod:`zephyr.error_handlers`.
 """
@@ -141,7 +141,9 @@ class HTTPException(ZephyrError):
     """An HTTP error response, raised from anywhere in request handling.
 
     ``detail`` is shown to the client (problem+json ``detail`` or the error
-    page); ``headers`` are added to the response.
+    page); ``headers`` are added to the response. ``received`` names what the
+    request sent that the error is about (``{"host": "evil.example"}``): only
+    debug mode shows it, so that outside it no error body echoes request input.
     """
 
     def __init__(
@@ -149,6 +151,8 @@ class HTTPException(ZephyrError):
         status_code: int,
         detail: str | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        received: Mapping[str, str] | None = None,
     ) -> None:
         try:
             self.title = _TITLES.get(status_code) or _phrase(status_code)
@@ -157,6 +161,8 @@ class HTTPException(ZephyrError):
         self.status_code = status_code
         self.detail = detail
         self.headers = dict(headers) if headers else {}
+        #: What the request sent, by name; kept out of the detail (see the class docstring).
+        self.received = dict(received) if received else {}
         super().__init__(status_code, detail)
 
     def problem_fields(self) -> dict[str, Any]:
@@ -173,16 +179,18 @@ class HTTPException(ZephyrError):
 class BadRequest(HTTPException):
     """400: the request is malformed (bad encoding, bad JSON, bad form)."""
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(400, detail)
+    def __init__(self, detail: str | None = None, *,
+                 received: Mapping[str, str] | None = None) -> None:
+        super().__init__(400, detail, received=received)
 
 
 class Forbidden(HTTPException):
     """403: the request was understood and refused; ``reason`` says which check refused it."""
 
-    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, *, reason: str | None = None,
+                 received: Mapping[str, str] | None = None) -> None:
         self.reason = reason
-        super().__init__(403, detail)
+        super().__init__(403, detail, received=received)
 
     def problem_fields(self) -> dict[str, Any]:
         return {"reason": self.reason} if self.reason else {}
@@ -191,8 +199,9 @@ class Forbidden(HTTPException):
 class NotFound(HTTPException):
     """404: no route matches the path."""
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(404, detail)
+    def __init__(self, detail: str | None = None, *,
+                 received: Mapping[str, str] | None = None) -> None:
+        super().__init__(404, detail, received=received)
 
 
 class MethodNotAllowed(HTTPException):
@@ -217,8 +226,9 @@ class RequestTimeout(HTTPException):
 class PayloadTooLarge(HTTPException):
     """413: the request body (or a part of it) exceeds a configured limit."""
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(413, detail)
+    def __init__(self, detail: str | None = None, *,
+                 received: Mapping[str, str] | None = None) -> None:
+        super().__init__(413, detail, received=received)
 
     @classmethod
     def too_many(cls, what: str, limit: int, setting: str) -> PayloadTooLarge:
@@ -229,8 +239,9 @@ class PayloadTooLarge(HTTPException):
 class UnsupportedMediaType(HTTPException):
     """415: the body has a content type this operation does not accept."""
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(415, detail)
+    def __init__(self, detail: str | None = None, *,
+                 received: Mapping[str, str] | None = None) -> None:
+        super().__init__(415, detail, received=received)
 
 
 class RequestValidationError(HTTPException):
@@ -262,10 +273,13 @@ class TooManyRequests(HTTPException):
 
 
 class RequestHeaderFieldsTooLarge(HTTPException):
-    """431: too many request headers, or too large (RFC 6585 §5)."""
+    """431: too many request headers, or too large (RFC 6585 §5); the connection is closed
+    after it."""
 
     def __init__(self, detail: str | None = None) -> None:
-        super().__init__(431, detail)
+        # SECURITY: a client that oversteps the header limits gets no further requests served
+        # on the connection (whatever it pipelined behind this one included).
+        super().__init__(431, detail, headers={"Connection": "close"})
 
 
 def require_extra(module: str, *, extra: str, feature: str) -> None:

@@ -104,10 +104,14 @@ def json_decoder(annotation: Any, *, root: str = "body") -> Callable[[bytes], An
             # msgspec < 0.23 reports bad bytes inside a string this way.
             _raise_for_bad_utf8(data)
         except RecursionError:
-            # SECURITY: nesting is bounded by the recursion limit; deeper is a 400.
-            raise BadRequest("malformed JSON: the document is nested too deeply") from None
+            raise _too_deep() from None
 
     return decode_json
+
+
+def _too_deep() -> BadRequest:
+    # SECURITY: nesting is bounded by the recursion limit; deeper is a 400, never a 500.
+    return BadRequest("malformed JSON: the document is nested too deeply")
 
 
 def _raise_for_bad_utf8(data: bytes) -> None:
@@ -116,7 +120,8 @@ def _raise_for_bad_utf8(data: bytes) -> None:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         near = data[max(exc.start - 20, 0) : exc.end]
-        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 near {near!r}") from None
+        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 at byte {exc.start}",
+                         received={"near": repr(near)}) from None
     raise BadRequest("malformed JSON: a string is not valid UTF-8")
 
 
@@ -126,11 +131,15 @@ def _with_whole_floats_as_ints(data: bytes, annotation: Any, root: str) -> Any:
     Only reached when the strict decode refused a float for an int, so valid
     requests never pay for it; strings still never pass for numbers.
     """
-    document = _integral_floats_to_ints(msgspec.json.decode(data))
     try:
+        document = _integral_floats_to_ints(msgspec.json.decode(data))
         return msgspec.convert(document, annotation)
     except msgspec.ValidationError as exc:
         raise RequestValidationError(_body_errors(exc, data, root)) from None
+    except RecursionError:
+        # The strict decode stopped at the float, before the deep part: the parser, the
+        # walk above or the conversion is where the nesting shows.
+        raise _too_deep() from None
 
 
 def _integral_floats_to_ints(value: Any) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
-from zephyr._forms import BodyLimits, FormValue, parse_form
+from zephyr._forms import BodyLimits, FormValue, is_json_type, media_type, parse_form
 from zephyr._types import Message, Receive, RouteInfo, Scope
 from zephyr.audit import log_refusal
 from zephyr.concurrency import resume
@@ -28,6 +28,7 @@ from zephyr.errors import (
     BadRequest,
     ClientDisconnect,
     ContextError,
+    HTTPException,
     PayloadTooLarge,
     RequestTimeout,
     SetupError,
@@ -139,6 +140,7 @@ class Request:
     __slots__ = (
         "_body",
         "_body_done",
+        "_content_type",
         "_cookies",
         "_form",
         "_headers",
@@ -173,6 +175,8 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._body_done = False
+        # The Content-Type header this request goes by (``None``: not looked up yet).
+        self._content_type: bytes | None = None
         self._received: int | None = None
         self._form: MultiDict[FormValue] | None = None
         self._state: State | None = None
@@ -252,11 +256,20 @@ class Request:
 
     @property
     def content_type(self) -> str:
-        """The media type of the body, lower-cased, without parameters."""
-        for name, value in self.scope["headers"]:
-            if name == b"content-type":
-                return str(value.decode("latin-1").partition(";")[0].strip().lower())
-        return ""
+        """The media type of the body, lower-cased, without parameters (``""`` if none).
+
+        Decided once, from the first ``Content-Type`` header; the size limit and the
+        form parser go by the same one (the guard refuses a request that sends two).
+        """
+        content_type = self._content_type
+        if content_type is None:
+            content_type = b""
+            for name, value in self.scope["headers"]:
+                if name == b"content-type":
+                    content_type = value
+                    break
+            self._content_type = content_type
+        return media_type(content_type)
 
     @property
     def session(self) -> Session:
@@ -396,12 +409,16 @@ class Request:
         return self._body
 
     def _body_receiver(self) -> Receive:
-        """``receive``, bounded by the body timeout (route ``body_timeout=`` or the setting)."""
-        timeout = self.limits.timeout
+        """``receive``, bounded by the body timeouts: the whole body within ``timeout``, and
+        no wait for more longer than ``idle_timeout`` (route or group ``body_timeout=`` and
+        ``body_idle_timeout=``, else the settings)."""
+        limits = self.limits
+        timeout, idle = limits.timeout, limits.idle_timeout
         receive = self._receive
-        if timeout is None:
+        if timeout is None and idle is None:
             return receive
-        deadline = asyncio.get_running_loop().time() + timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
 
         async def receive_in_time() -> Message:
             pending = receive()
@@ -414,14 +431,19 @@ class Request:
                     message: Message = done.value
                     return message
                 pending = resume(pending, waiting_on)
+            # SECURITY: a slow body (slowloris) must not hold a worker forever, nor one that
+            # stops arriving for the whole of BODY_TIMEOUT.
+            stalls = idle is not None and (deadline is None or loop.time() + idle < deadline)
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(idle) if stalls else asyncio.timeout_at(deadline):
                     return await pending
             except TimeoutError:
                 self._body_done = True
-                log_refusal("request-refused", self.scope, "body-timeout")
-                # SECURITY: a slow body (slowloris) must not hold a worker forever.
+                log_refusal("request-refused", self.scope,
+                            "body-idle-timeout" if stalls else "body-timeout")
                 raise RequestTimeout(
+                    f"the request body stopped arriving: nothing came for {idle:g} seconds"
+                    if stalls else
                     f"the request body did not arrive within {timeout:g} seconds"
                 ) from None
 
@@ -433,15 +455,18 @@ class Request:
                 "the request body was already consumed by stream(); "
                 "call request.body() first if you need it more than once"
             )
-        content_type = b""
+        content_type = self._content_type
         declared = None
         # PERF: one pass over the raw headers finds both (names are lower-case in ASGI).
         for name, value in self.scope["headers"]:
-            if name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
+            if name == b"content-length":
                 declared = value
-        limit = self.limits.for_content_type(content_type)
+            elif name == b"content-type" and content_type is None:
+                content_type = value  # the first: what content_type says too
+        if content_type is None:
+            content_type = b""
+        self._content_type = content_type
+        limit = self.limits.for_media_type(media_type(content_type))
         if declared is not None:
             _check_declared_length(declared, limit)
         self._received = 0
@@ -488,8 +513,9 @@ class Request:
         the size, field-count or file-count limits.
         """
         if self._form is None:
-            content_type = self.headers.get("content-type", "")
-            self._form = await parse_form(content_type, self.body, self.stream, self.limits)
+            kind = self.content_type
+            header = (self._content_type or b"").decode("latin-1")
+            self._form = await parse_form(kind, header, self.body, self.stream, self.limits)
             self.add_cleanup(self._close_uploads)
         return self._form
 
@@ -540,15 +566,18 @@ class Request:
 
 def _check_declared_length(declared: bytes, limit: int | None) -> None:
     if not declared.isdigit():
-        raise BadRequest(f"Content-Length {declared.decode('latin-1')!r} is not a number")
+        # SECURITY: RFC 9112 §6.3: where such a body ends is unknown; nothing after it on the
+        # connection can be trusted.
+        raise HTTPException(400, "the Content-Length header is not a number",
+                            headers={"Connection": "close"},
+                            received={"content-length": declared[:40].decode("latin-1")})
     if limit is not None and int(declared) > limit:
-        raise PayloadTooLarge(_too_large(limit, declared=int(declared)))
+        raise PayloadTooLarge(_too_large(limit), received={"content-length": str(int(declared))})
 
 
-def _too_large(limit: int, *, declared: int | None = None) -> str:
-    said = f" (Content-Length says {declared})" if declared is not None else ""
+def _too_large(limit: int) -> str:
     return (
-        f"the request body is larger than the limit of {limit} bytes{said}; "
+        f"the request body is larger than the limit of {limit} bytes; "
         "send less, or raise the limit with max_body_size= on the route"
     )
 
@@ -556,8 +585,9 @@ def _too_large(limit: int, *, declared: int | None = None) -> str:
 def require_json(request: Request) -> None:
     """415 unless the request says its body is JSON (``application/json`` or ``*+json``)."""
     kind = request.content_type
-    if kind != "application/json" and not kind.endswith("+json"):
+    if not is_json_type(kind):
         raise UnsupportedMediaType(
-            "expected a JSON body with Content-Type: application/json, "
-            f"got {kind or 'no content type'!r}"
+            "expected a JSON body with Content-Type: application/json, got "
+            + ("another media type" if kind else "no content type"),
+            received={"content-type": kind} if kind else None,
         )

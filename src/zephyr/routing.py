@@ -49,7 +49,8 @@ class SlashRedirect(NotFound):
     """No route matches the path, but one does with the trailing slash added or removed."""
 
     def __init__(self, location: str, status: int) -> None:
-        super().__init__(f"this resource lives at {location!r}")
+        super().__init__("this resource lives at the path with (or without) a trailing slash",
+                         received={"location": location})
         self.location = location
         self.redirect_status = status
 
@@ -123,6 +124,13 @@ class RouteTable(Generic[R]):
         try:
             return self._search(scope["method"], path)
         except NotFound:
+            answer = self._answer_options
+            if path == "*" and scope["method"] == "OPTIONS" and answer is not None:
+                # NOTE: RFC 9110 §9.3.7: 'OPTIONS *' asks about the server as a whole (the
+                # guard lets '*' through with OPTIONS only): every method some route answers.
+                served = dict.fromkeys(m for record in self.records for m in record.route.methods)
+                _add_implicit_methods(served)
+                return self._options_answer(set(served), answer)
             self._redirect_slash(scope, path)
             raise
 
@@ -139,16 +147,22 @@ class RouteTable(Generic[R]):
         if searched is not None:
             return searched, dict(zip(searched.route.param_names, search.values))  # noqa: B905
         if not allowed:
-            raise NotFound(f"no route matches {path!r}")
+            raise NotFound("no route matches this path", received={"path": path})
         # NOTE: the implicit OPTIONS answer (RFC 9110 section 9.3.7) lists the methods of
         # every route matching the path, static and dynamic alike, like a 405's Allow does.
         allowed.add("OPTIONS")
         if method == "OPTIONS" and self._answer_options is not None:
-            methods = tuple(sorted(allowed))
-            if methods not in self._options:
-                self._options[methods] = self._answer_options(methods)
-            return self._options[methods], _NO_PARAMS
+            return self._options_answer(allowed, self._answer_options)
         raise MethodNotAllowed(allowed)
+
+    def _options_answer(self, allowed: set[str],
+                        answer: AnswerOptions[R]) -> tuple[R, Mapping[str, Any]]:
+        """The implicit ``OPTIONS`` answer listing ``allowed`` and ``OPTIONS`` itself, made
+        by ``answer`` once per set of methods."""
+        methods = tuple(sorted(allowed | {"OPTIONS"}))
+        if methods not in self._options:
+            self._options[methods] = answer(methods)
+        return self._options[methods], _NO_PARAMS
 
     def _redirect_slash(self, scope: Scope, path: str) -> None:
         """Raise ``SlashRedirect`` if ``path`` with the slash added or removed has a route."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,11 +18,21 @@ if TYPE_CHECKING:
 
 __all__ = ["ServableApp", "import_string_for", "listen_address", "refuse_busy_port", "serve"]
 
+#: Seconds uvicorn keeps a connection open, idle, after a response (its default, made ours).
+_KEEP_ALIVE_TIMEOUT = 5
+#: Bytes of a request line (method, target, version) a request head may hold besides its
+#: headers: 8 KiB, as common proxies allow.
+_REQUEST_LINE = 8 * 1024
+
 
 class ServableApp(Protocol):
-    """An ASGI app that knows the module it was made in (``Zephyr(__name__)``)."""
+    """An ASGI app that knows the module it was made in (``Zephyr(__name__)``) and its
+    settings."""
 
     import_name: str
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
@@ -37,6 +48,12 @@ def serve(app: ServableApp, *, host: str, port: int, reload: bool, workers: int,
         # SECURITY: forwarding headers are the app's to judge (TRUSTED_PROXIES); uvicorn's own
         # proxy_headers would believe them from 127.0.0.1 before the app sees the request.
         options.setdefault("proxy_headers", False)
+        # SECURITY: what uvicorn can bound of a slow or greedy client: how long a connection
+        # idles between requests, and (h11 only) how much of an unfinished request head it
+        # buffers, here no more than the guard would accept. It cannot bound how long a head
+        # takes to arrive: that is the reverse proxy's (docs/lifespan-and-concurrency.md).
+        options.setdefault("timeout_keep_alive", _KEEP_ALIVE_TIMEOUT)
+        options.setdefault("h11_max_incomplete_event_size", _head_limit(app.config))
         uvicorn.run(target, host=host, port=port, reload=reload, workers=workers, **options)
     elif server == "granian":
         try:
@@ -87,6 +104,13 @@ def refuse_busy_port(host: str, port: int, *, how: str) -> None:
                 f"port {port} is in use; stop the other server or pick another port: "
                 + how.format(port=port + 1)
             ) from None
+
+
+def _head_limit(config: Mapping[str, Any]) -> int:
+    """The largest request head the guard accepts: the request line, then each header with
+    its ': ' and CRLF."""
+    limit: int = config["MAX_HEADER_SIZE"] + 4 * config["MAX_HEADER_COUNT"] + _REQUEST_LINE
+    return limit
 
 
 def import_string_for(app: ServableApp) -> str:

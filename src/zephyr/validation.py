@@ -3,7 +3,9 @@
 Each entry is ``{"location", "field", "message"}`` plus ``"value"`` when the
 offending value is known and not secret: ``location`` is where the value came
 from (``path``, ``query``, ``header``, ``cookie``, ``body``, ``form``) and
-``field`` the path to it (``body.items[2].price``, ``page``).
+``field`` the path to it (``body.items[2].price``, ``page``). For an object with
+a field it does not allow, ``value`` is that field's name. Messages never quote
+what the request sent (an HTML error page shows them, never the values).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ _SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "
                  "authorization", "credential", "cookie", "session")
 _PATH_TOKEN = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+# SECURITY: the msgspec messages that quote the offending value or key: they lose the quote,
+# which stays in the entry's ``value`` alone.
+_QUOTED_VALUE = re.compile(r"(Invalid enum value|Invalid value) '.*'", re.DOTALL)
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(.*)`", re.DOTALL)
 _NO_VALUE = object()
 
 
@@ -59,6 +65,13 @@ def msgspec_errors(
     if missing:
         path += f".{missing.group(1)}"
         return [problem(location, _join(root or location, path), message)]
+    unknown = _UNKNOWN_FIELD.fullmatch(message)
+    if unknown:
+        return [problem(location, _join(root or location, path),
+                        "Object contains an unknown field", unknown.group(1))]
+    quoted = _QUOTED_VALUE.fullmatch(message)
+    if quoted:
+        message = quoted.group(1)
     value = _walk(document, path) if document is not _NO_VALUE else _NO_VALUE
     return [problem(location, _join(root or location, path), message, value)]
 

@@ -17,9 +17,13 @@ from zephyr import Request, Zephyr
 MAX_HEADER_COUNT = 20
 MAX_HEADER_SIZE = 1024
 BODY_TIMEOUT = 0.5
+#: For ``idle_app``: a body may take long, but not pause for long.
+LONG_BODY_TIMEOUT = 10.0
+BODY_IDLE_TIMEOUT = 0.3
 
 
-def build(*, trusted_proxies: list[str]) -> Zephyr:
+def build(*, trusted_proxies: list[str], body_timeout: float = BODY_TIMEOUT,
+          body_idle_timeout: float = 15.0) -> Zephyr:
     """An app answering ``localhost`` and ``127.0.0.1`` that trusts ``trusted_proxies``."""
     app = Zephyr(
         __name__,
@@ -27,7 +31,8 @@ def build(*, trusted_proxies: list[str]) -> Zephyr:
         trusted_proxies=trusted_proxies,
         max_header_count=MAX_HEADER_COUNT,
         max_header_size=MAX_HEADER_SIZE,
-        body_timeout=BODY_TIMEOUT,
+        body_timeout=body_timeout,
+        body_idle_timeout=body_idle_timeout,
     )
     # One server process serves a whole test module: tokens keep the tests apart.
     calls: defaultdict[str, list[str]] = defaultdict(list)
@@ -64,3 +69,6 @@ def build(*, trusted_proxies: list[str]) -> Zephyr:
 app = build(trusted_proxies=[])
 #: Believes forwarding headers from a proxy on the loopback address.
 proxied_app = build(trusted_proxies=["127.0.0.1"])
+#: Cuts a body off when it pauses, long before the whole of it is late.
+idle_app = build(trusted_proxies=[], body_timeout=LONG_BODY_TIMEOUT,
+                 body_idle_timeout=BODY_IDLE_TIMEOUT)

@@ -18,12 +18,17 @@ import httpx
 import pytest
 
 from tests.integration.conftest import ServeApp, Server, ServerPool, uvicorn_command
-from tests.integration.security_apps import BODY_TIMEOUT, MAX_HEADER_COUNT, MAX_HEADER_SIZE
+from tests.integration.security_apps import (
+    BODY_IDLE_TIMEOUT,
+    BODY_TIMEOUT,
+    MAX_HEADER_COUNT,
+    MAX_HEADER_SIZE,
+)
 from tests.integration.test_server import UVICORN_400, RawConnection, RawResponse
 
 pytestmark = pytest.mark.integration
 
-HOST_HINT = " is not served here; if it should be, add it to ALLOWED_HOSTS"
+NOT_SERVED = "the host is not served here; if it should be, add it to ALLOWED_HOSTS"
 HSTS = "max-age=31536000"
 SPOOFED = ("X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https")
 
@@ -98,7 +103,7 @@ def test_a_bad_host_is_refused_before_any_handler(guarded: Server, host: str) ->
     token = new_token()
     with RawConnection(guarded) as conn:
         conn.send(request_bytes("GET", f"/whoami?token={token}", host=host))
-        assert_problem(conn.read_response(), 400, f"the host {host!r}{HOST_HINT}")
+        assert_problem(conn.read_response(), 400, NOT_SERVED)
         # An ordinary 400: the connection goes on serving good requests.
         conn.send(request_bytes("GET", f"/whoami?token={token}"))
         assert conn.read_response().json()["client"] == "127.0.0.1"
@@ -214,6 +219,43 @@ def test_a_body_that_arrives_in_time_is_read(guarded: Server) -> None:
     assert handler_calls(guarded, token) == ["upload started", "upload read 10"]
 
 
+@pytest.fixture(scope="module")
+def idle_guarded(session_pool: ServerPool, parser: str) -> Server:
+    """``BODY_IDLE_TIMEOUT`` 0.3 s, ``BODY_TIMEOUT`` 10 s."""
+    return session_pool.start(uvicorn_command(
+        "tests.integration.security_apps:idle_app", "--http", parser, "--no-proxy-headers"))
+
+
+def test_a_body_trickled_faster_than_the_idle_timeout_keeps_going(idle_guarded: Server) -> None:
+    token = new_token()
+    with RawConnection(idle_guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={token}", "Content-Length: 8"))
+        # Eight bytes over about 1 s: longer than the idle timeout in all, never idle that long.
+        for byte in b"01234567":
+            time.sleep(BODY_IDLE_TIMEOUT / 3)
+            conn.send(bytes([byte]))
+        assert conn.read_response().json() == {"length": 8}
+    assert handler_calls(idle_guarded, token) == ["upload started", "upload read 8"]
+
+
+def test_a_body_that_pauses_longer_than_the_idle_timeout_gets_408_and_a_closed_connection(
+    idle_guarded: Server,
+) -> None:
+    token = new_token()
+    with RawConnection(idle_guarded) as conn:
+        conn.send(request_bytes("POST", f"/upload?token={token}", "Content-Length: 8",
+                                body=b"0123"))
+        began = time.monotonic()
+        r = conn.read_response()
+        took = time.monotonic() - began
+        assert_problem(r, 408, "the request body stopped arriving: nothing came for "
+                               f"{BODY_IDLE_TIMEOUT:g} seconds")
+        assert r.headers["connection"] == "close"
+        assert BODY_IDLE_TIMEOUT - 0.05 <= took < BODY_IDLE_TIMEOUT + 2.0
+        assert leftover(conn) == (b"", True)
+    assert handler_calls(idle_guarded, token) == ["upload started"]
+
+
 # -- request smuggling -------------------------------------------------------------------
 
 def test_content_length_with_transfer_encoding_smuggles_nothing(
@@ -267,6 +309,95 @@ def test_repeated_content_length(
         assert handler_calls(guarded, token) == []
 
 
+# -- refusals that close the connection --------------------------------------------------
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([f"X-H{index}: v" for index in range(MAX_HEADER_COUNT)], id="too-many"),
+        pytest.param([f"X-Big: {'a' * 2 * MAX_HEADER_SIZE}"], id="too-large"),
+        # h11 refuses a second Host itself; llhttp lets it through to the guard.
+        pytest.param(["Host: 127.0.0.1"], id="two-hosts"),
+        pytest.param(["Content-Type: application/json",
+                      "Content-Type: multipart/form-data; boundary=x"], id="two-content-types"),
+    ],
+)
+def test_a_refused_request_takes_the_requests_pipelined_behind_it_down_with_it(
+    guarded: Server, headers: list[str]
+) -> None:
+    token = new_token()
+    refused = request_bytes("POST", f"/upload?token={token}", *headers, "Content-Length: 0")
+    behind = request_bytes("GET", f"/whoami?token={token}")
+    with RawConnection(guarded) as conn:
+        conn.send(refused + behind)
+        r = conn.read_response()
+        assert r.status in (400, 431)
+        assert r.headers["connection"] == "close"
+        # NOTE: the request behind it is never answered: the server closes the connection.
+        assert leftover(conn) == (b"", True)
+    assert handler_calls(guarded, token) == []
+
+
+# -- request targets and versions --------------------------------------------------------
+
+NOT_A_PATH = ("the request target is not a path; send one that starts with '/' (or '*' "
+              "with OPTIONS)")
+BAD_VERSION = "the request's HTTP version is not one this app serves (1.0, 1.1, 2 or 3)"
+GUARD_400 = (400, NOT_A_PATH)
+GUARD_505 = (505, BAD_VERSION)
+PARSER_400 = (400, None)
+SERVED = (200, None)
+
+
+@pytest.mark.parametrize(
+    ("target", "version", "h11", "httptools"),
+    [
+        pytest.param("*", "1.1", GUARD_400, GUARD_400, id="star"),
+        pytest.param("*x", "1.1", GUARD_400, GUARD_400, id="star-x"),
+        # Absolute form: h11 hands the app 'http://evil/whoami' as the path; httptools
+        # drops scheme and host and hands it '/whoami', so the app serves the path it
+        # names, under the Host header the guard checked.
+        pytest.param("http://evil/whoami?token={token}", "1.1", GUARD_400, SERVED,
+                     id="absolute-form"),
+        pytest.param("evil", "1.1", GUARD_400, PARSER_400, id="bare-word"),
+        pytest.param("?token={token}", "1.1", GUARD_400, PARSER_400, id="query-only"),
+        pytest.param("/whoami?token={token}", "0.9", GUARD_505, GUARD_505, id="HTTP/0.9"),
+        pytest.param("/whoami?token={token}", "1.2", GUARD_505, PARSER_400, id="HTTP/1.2"),
+        pytest.param("/whoami?token={token}", "2.0", GUARD_505, GUARD_505, id="HTTP/2.0"),
+        pytest.param("/whoami?token={token}", "3.0", GUARD_505, PARSER_400, id="HTTP/3.0"),
+        pytest.param("/whoami?token={token}", "1.0", SERVED, SERVED, id="HTTP/1.0"),
+    ],
+)
+def test_request_targets_and_versions_on_the_wire(
+    guarded: Server, parser: str, target: str, version: str,
+    h11: tuple[int, str | None], httptools: tuple[int, str | None],
+) -> None:
+    token = new_token()
+    status, detail = h11 if parser == "h11" else httptools
+    with RawConnection(guarded) as conn:
+        conn.send(f"GET {target.format(token=token)} HTTP/{version}\r\nHost: 127.0.0.1\r\n\r\n"
+                  .encode())
+        r = conn.read_response()
+        assert r.status == status
+        if status != 200:
+            if detail is None:
+                assert r.body == UVICORN_400
+            else:
+                assert_problem(r, status, detail)
+            assert leftover(conn) == (b"", True)
+    assert handler_calls(guarded, token) == (["whoami"] if status == 200 else [])
+
+
+def test_options_star_is_answered_for_the_whole_app(guarded: Server) -> None:
+    with RawConnection(guarded) as conn:
+        conn.send(request_bytes("OPTIONS", "*"))
+        r = conn.read_response()
+        assert (r.status, r.headers["allow"]) == (204, "GET, HEAD, OPTIONS, POST")
+        # An ordinary answer: the connection goes on serving.
+        conn.send(request_bytes("GET", "/whoami"))
+        assert conn.read_response().status == 200
+
+
 # -- forwarding headers ------------------------------------------------------------------
 
 def whoami(server: Server, *headers: str) -> RawResponse:
@@ -299,7 +430,7 @@ def test_a_forwarded_host_is_checked_against_allowed_hosts(
     r = whoami(proxied, f"X-Forwarded-Host: {forwarded_host}")
     assert r.status == status
     if status == 400:
-        assert r.json()["detail"] == f"the host {forwarded_host!r}{HOST_HINT}"
+        assert r.json()["detail"] == NOT_SERVED
 
 
 def test_uvicorn_believes_forwarding_headers_from_loopback_by_default(serve: ServeApp) -> None:
@@ -321,6 +452,43 @@ def test_app_run_leaves_forwarding_headers_to_trusted_proxies(launch: ServerPool
     r = whoami(server, *SPOOFED)
     assert r.json() == {"client": "127.0.0.1", "scheme": "http",
                         "url": "http://127.0.0.1/whoami"}
+
+
+# -- what app.run() has uvicorn bound ------------------------------------------------------
+
+RUN_SCRIPT = (
+    "import json, sys\n"
+    "from tests.integration.security_apps import app\n"
+    "app.run(port=int(sys.argv[1]), http=sys.argv[2], **json.loads(sys.argv[3]))\n"
+)
+
+
+def test_app_run_closes_a_connection_left_idle_after_a_response(
+    launch: ServerPool, parser: str
+) -> None:
+    # uvicorn's keep-alive timeout (app.run's default: 5 s, here 1 s to keep the test short).
+    server = launch.start([sys.executable, "-c", RUN_SCRIPT, "{port}", parser,
+                           '{"timeout_keep_alive": 1}'])
+    with RawConnection(server) as conn:
+        conn.send(request_bytes("GET", "/whoami"))
+        assert conn.read_response().status == 200
+        began = time.monotonic()
+        assert leftover(conn, timeout=4.0) == (b"", True)
+        assert 0.9 <= time.monotonic() - began < 3.0
+
+
+def test_app_run_has_h11_buffer_no_larger_a_head_than_the_guard_accepts(
+    launch: ServerPool,
+) -> None:
+    # The app's limits (1024 bytes of headers, 20 of them) make a head limit of
+    # 1024 + 4 * 20 + 8192 bytes; uvicorn's own default is 16 KiB. A head that never ends is
+    # refused once past it, instead of being buffered until it does.
+    server = launch.start([sys.executable, "-c", RUN_SCRIPT, "{port}", "h11", "{}"])
+    with RawConnection(server) as conn:
+        conn.send(b"GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 12_000)
+        r = conn.read_response()
+        assert (r.status, r.body) == (400, UVICORN_400)
+        assert leftover(conn) == (b"", True)
 
 
 def test_host_verdicts_do_not_leak_between_requests(guarded: Server) -> None:

@@ -166,10 +166,10 @@ def test_json_round_trips(
     ("method", "url", "options", "status", "detail"),
     [
         ("GET", "/users/7?verbose=maybe", {}, 422, "1 invalid value in the request; see 'errors'"),
-        ("GET", "/nowhere", {}, 404, "no route matches '/nowhere'"),
+        ("GET", "/nowhere", {}, 404, "no route matches this path"),
         ("POST", "/json", {}, 405, "this path answers GET, HEAD, OPTIONS only"),
         ("POST", "/echo", {"content": b"{bad"}, 415,
-         "expected a JSON body with Content-Type: application/json, got 'no content type'"),
+         "expected a JSON body with Content-Type: application/json, got no content type"),
         ("POST", "/echo", {"content": b"{bad", "headers": {"content-type": "application/json"}},
          400, "malformed JSON: "),
     ],
@@ -182,7 +182,7 @@ def test_errors_are_problem_json(
     assert r.status_code == status
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["detail"].startswith(detail)
-    assert r.json()["instance"] == url.partition("?")[0]
+    assert r.json()["instance"].startswith("urn:zephyr:request:")
 
 
 def test_head_sends_the_headers_of_get_and_no_body(server: Server, client: httpx.Client) -> None:
@@ -245,14 +245,13 @@ def test_malformed_requests_get_400_and_the_server_keeps_serving(
 @pytest.mark.parametrize(
     ("target", "detail"),
     [
-        ("/items/%zz", "the path has an invalid percent-escape b'%zz'; '%' must be followed by "
+        ("/items/%zz", "the path has an invalid percent-escape; '%' must be followed by "
                        "two hex digits (write a literal '%' as '%25')"),
-        ("/items/%ff", "the path b'/items/%ff' is not valid UTF-8 once percent-decoded"),
-        ("/items/ok%c3%28", "the path b'/items/ok%c3%28' is not valid UTF-8 once percent-decoded"),
-        ("/query?a=%zz", "the query string has an invalid percent-escape b'%zz'; '%' must be "
+        ("/items/%ff", "the path is not valid UTF-8 once percent-decoded"),
+        ("/items/ok%c3%28", "the path is not valid UTF-8 once percent-decoded"),
+        ("/query?a=%zz", "the query string has an invalid percent-escape; '%' must be "
                          "followed by two hex digits (write a literal '%' as '%25')"),
-        ("/query?a=%ff", "the query string is not valid UTF-8 in b'%ff'; percent-encode "
-                         "text as UTF-8"),
+        ("/query?a=%ff", "the query string is not valid UTF-8; percent-encode text as UTF-8"),
     ],
 )
 def test_bad_percent_encoding_is_a_400_from_zephyr(
@@ -280,8 +279,8 @@ def test_declared_length_over_the_limit_is_refused_before_the_body_is_sent(
         r = conn.read_response()
     assert r.status == 413
     assert r.json()["detail"] == (
-        "the request body is larger than the limit of 1024 bytes (Content-Length says "
-        "10485760); send less, or raise the limit with max_body_size= on the route"
+        "the request body is larger than the limit of 1024 bytes; send less, or raise the "
+        "limit with max_body_size= on the route"
     )
 
 

@@ -42,7 +42,7 @@ def debug_response(
                 "title": "Internal Server Error",
                 "status": 500,
                 "detail": f"{type(exc).__name__}: {exc}",
-                "instance": instance_of(request),
+                "instance": instance_of(request_id),
                 "request_id": request_id,
                 "traceback": traceback.format_exception(exc),
             },

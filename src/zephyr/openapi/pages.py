@@ -139,7 +139,7 @@ def _asset(bundle: str, name: str, allowed: tuple[str, ...]) -> Response:
     # SECURITY: only the listed files are served; no path from the client reaches the disk.
     directory = _bundle_dir(bundle)
     if directory is None or name not in allowed:
-        raise NotFound(f"no documentation asset {name!r}")
+        raise NotFound("no such documentation asset", received={"asset": name})
     return FileResponse(directory / name, headers=_CACHE)
 
 

@@ -30,7 +30,7 @@ from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 
 from zephyr.audit import log_refusal
 from zephyr.context import request_var
-from zephyr.errors import ContextError, Forbidden
+from zephyr.errors import ContextError, Forbidden, PayloadTooLarge
 
 if TYPE_CHECKING:
     from zephyr.datastructures import Session
@@ -43,7 +43,8 @@ __all__ = ["CSRFError", "CSRFProtection", "csrf_token"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD_NAME = "csrf_token"
 HEADER_NAME = "x-csrf-token"
-_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_URLENCODED = "application/x-www-form-urlencoded"
+_FORM_TYPES = frozenset({_URLENCODED, "multipart/form-data"})
 # A secret is 43 characters and its SHA-256 signature 43 more.
 _MAX_COOKIE_LENGTH = 128
 
@@ -55,13 +56,15 @@ class CSRFError(Forbidden):
 class CSRFProtection:
     """The CSRF check of one app, and the tokens it hands out."""
 
-    __slots__ = ("_serializer", "_signer", "cookie", "max_age", "token_without_cookies",
-                 "trusted_origins")
+    __slots__ = ("_serializer", "_signer", "cookie", "form_limit", "max_age",
+                 "token_without_cookies", "trusted_origins")
 
     def __init__(self, secret_keys: Sequence[str], *, cookie: SiteCookie,
-                 trusted_origins: Iterable[str]) -> None:
+                 trusted_origins: Iterable[str], form_limit: int | None = None) -> None:
         """``secret_keys`` newest first; ``cookie`` holds the visitor's secret and sets how
-        long secrets and tokens live."""
+        long secrets and tokens live; ``form_limit`` (``MAX_FORM_SIZE``) bounds the
+        url-encoded form decoded to find the token, whatever a route's own
+        ``max_body_size=`` lets in."""
         # NOTE: itsdangerous signs with the last key and verifies with all of them.
         keys = list(reversed(secret_keys))
         self._serializer = URLSafeTimedSerializer(keys, salt="zephyr.csrf")
@@ -69,6 +72,7 @@ class CSRFProtection:
         self.cookie = cookie
         self.trusted_origins = frozenset(o.rstrip("/").lower() for o in trusted_origins)
         self.max_age = cookie.max_age
+        self.form_limit = form_limit
         #: Whether a request without cookies needs a token too (see :meth:`for_basic_auth`).
         self.token_without_cookies = False
 
@@ -125,15 +129,15 @@ class CSRFProtection:
             if origin is not None and origin.lower() in self.trusted_origins:
                 return
             self._refuse(request, "sec-fetch-site",
-                         f"the browser says this request came from another site "
-                         f"(Sec-Fetch-Site: {site[:20]}); add its origin to "
-                         "CSRF_TRUSTED_ORIGINS if it is yours")
+                         "the browser says this request came from another site "
+                         "(Sec-Fetch-Site); add its origin to CSRF_TRUSTED_ORIGINS if it is "
+                         "yours", received={"sec-fetch-site": site[:20]})
         if origin is not None:
             if origin.lower() in (request.base_origin.lower(), *self.trusted_origins):
                 return
             self._refuse(request, "origin",
-                         f"the request's Origin {origin[:100]!r} is not this site; add it to "
-                         "CSRF_TRUSTED_ORIGINS if it is yours")
+                         "the request's Origin is not this site; add it to "
+                         "CSRF_TRUSTED_ORIGINS if it is yours", received={"origin": origin[:100]})
         # NOTE: no Sec-Fetch-Site, no Origin and no cookies: not a browser carrying the
         # visitor's credentials (a browser sends Origin on every cross-origin POST), so
         # there is nothing for a forged request to ride on (Go's CrossOriginProtection).
@@ -142,7 +146,7 @@ class CSRFProtection:
         await self._check_token(request)
 
     async def _check_token(self, request: Request) -> None:
-        submitted = await _submitted_token(request)
+        submitted = await _submitted_token(request, self.form_limit)
         if not submitted:
             self._refuse(request, "token-missing",
                          "the CSRF token is missing; send the csrf_token form field or the "
@@ -162,16 +166,26 @@ class CSRFProtection:
                          "submit again")
 
     @staticmethod
-    def _refuse(request: Request, reason: str, detail: str) -> NoReturn:
-        log_refusal("csrf-refused", request.scope, reason)
-        raise CSRFError(f"CSRF check failed: {detail}", reason=f"csrf-{reason}")
+    def _refuse(request: Request, reason: str, detail: str,
+                received: dict[str, str] | None = None) -> NoReturn:
+        log_refusal("csrf-refused", request.scope, reason, received=received or {})
+        raise CSRFError(f"CSRF check failed: {detail}", reason=f"csrf-{reason}",
+                        received=received)
 
 
-async def _submitted_token(request: Request) -> str | None:
+async def _submitted_token(request: Request, form_limit: int | None) -> str | None:
     header: str | None = request.headers.get(HEADER_NAME)
     if header is not None:
         return header
-    if request.content_type in _FORM_TYPES:
+    kind = request.content_type
+    if kind == _URLENCODED and form_limit is not None and len(await request.body()) > form_limit:
+        # SECURITY: decoding a form holds the event loop (~0.5 s per MiB); a route that takes
+        # larger bodies must not make every forged request pay that before it is refused.
+        raise PayloadTooLarge(
+            f"the form is larger than {form_limit} bytes, the most the CSRF check reads to "
+            "find its token; send the token in the X-CSRF-Token header, or raise MAX_FORM_SIZE"
+        )
+    if kind in _FORM_TYPES:
         field: Any = (await request.form()).get(FIELD_NAME)
         return str(field) if isinstance(field, str) else None
     return None

@@ -92,6 +92,7 @@ class SecurityLayer:
         self.csrf = CSRFProtection(
             keys, cookie=_site_cookie(config, "CSRF_COOKIE_NAME"),
             trusted_origins=config["CSRF_TRUSTED_ORIGINS"],
+            form_limit=config["MAX_FORM_SIZE"],
         )
         self.limits: RateLimitBackend = (
             RedisRateLimitBackend(config["REDIS_URL"])
