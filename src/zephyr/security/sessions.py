@@ -76,11 +76,7 @@ class SessionManager:
         headers = response.headers
         # NOTE: the response depends on the cookie: shared caches must neither store nor reuse it.
         headers["Cache-Control"] = "no-store"
-        vary = headers.get("Vary")
-        if vary is None:
-            headers["Vary"] = "Cookie"
-        elif "cookie" not in vary.lower():
-            headers["Vary"] = vary + ", Cookie"
+        headers.add_vary("Cookie")
         secure = request.scope.get("scheme") == "https" if self.secure is None else self.secure
         if session.refused is not None:
             await self._refused(request, session, response, secure)
