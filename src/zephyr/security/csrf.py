@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import msgspec
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from zephyr.audit import log_refusal
@@ -23,14 +24,18 @@ from zephyr.datastructures import CSRF_KEY
 from zephyr.errors import ContextError, Forbidden
 
 if TYPE_CHECKING:
+    from markupsafe import Markup
+
     from zephyr.requests import Request
 
-__all__ = ["CSRFError", "CSRFProtection", "csrf_token"]
+__all__ = ["CSRFError", "CSRFProtection", "csrf_token", "htmx_csrf_headers"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD_NAME = "csrf_token"
 HEADER_NAME = "x-csrf-token"
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# What may not stay as it is inside a single-quoted HTML attribute value.
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "'": "&#39;", "<": "&lt;", ">": "&gt;"})
 
 
 class CSRFError(Forbidden):
@@ -130,3 +135,17 @@ def csrf_token(request: Request | None = None) -> str:
         raise ContextError("csrf_token() needs a request handled by a Zephyr app")
     token: str = layer.csrf.token(request)
     return token
+
+
+def htmx_csrf_headers(request: Request | None = None) -> Markup:
+    """The ``hx-headers`` attribute that sends a CSRF token with every htmx request below it.
+
+    ``<body {{ htmx_csrf_headers() }}>`` gives
+    ``<body hx-headers='{"X-CSRF-Token":"..."}'>`` (JSON, escaped for the attribute).
+    """
+    # NOTE: markupsafe (Jinja2's) loads with the first page that asks, not with the app.
+    from markupsafe import Markup
+
+    value = msgspec.json.encode({"X-CSRF-Token": csrf_token(request)}).decode()
+    # SECURITY: escaped for a single-quoted attribute, so the value cannot end it early.
+    return Markup(f"hx-headers='{value.translate(_ATTRIBUTE_ESCAPES)}'")  # noqa: S704
