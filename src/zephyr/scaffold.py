@@ -192,7 +192,7 @@ class Scaffold:
         ``dependencies`` run before every handler of the group; ``name`` also
         tags the group's operations in the OpenAPI schema. Security options
         (``csrf=False``, ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
-        ``security_headers={...}``, ``timeout=``, ``body_timeout=``) apply to
+        ``security_headers={...}``, ``timeout=``, ``body_timeout=``, ``cors=``) apply to
         every route of the group unless a route sets its own. ``error_model=``
         is the body the OpenAPI document shows for the group's error responses
         (``None``: problem+json), over the app's ``OpenAPIConfig.error_model``.
