@@ -116,3 +116,17 @@ def test_an_app_without_backends_has_no_security_schemes() -> None:
     body = document(app)
     assert "securitySchemes" not in body.get("components", {})
     assert "security" not in body["paths"]["/open"]["get"]
+
+
+@pytest.mark.parametrize("cors", [None, {"allow_origins": ["https://app.example.com"]}])
+def test_a_route_with_cors_documents_its_security_as_without(cors: Any) -> None:
+    app = Zephyr(__name__, openapi=True)
+    options = {} if cors is None else {"cors": cors}
+
+    @app.post("/notes", auth=[BearerAuth(TOKENS)], permissions=[IsAuthenticated()], **options)
+    async def add_note() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    operation = document(app)["paths"]["/notes"]["post"]
+    assert operation["security"] == [{"bearer": []}]
+    assert {"401", "403", "429"} <= set(operation["responses"])

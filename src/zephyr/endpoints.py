@@ -58,13 +58,18 @@ class RouteEndpoint:
     import.
     """
 
-    __slots__ = ("cors", "endpoint", "limits", "lineage", "plan", "route")
+    __slots__ = ("checked", "cors", "endpoint", "limits", "lineage", "plan", "route")
 
     def __init__(self, route: Route, endpoint: Endpoint, limits: BodyLimits,
                  plan: ArgumentPlan | None = None, lineage: tuple[Scaffold, ...] = (),
-                 cors: CORSPolicy | None = None) -> None:
+                 cors: CORSPolicy | None = None, checked: Endpoint | None = None) -> None:
+        """``checked`` is the endpoint behind the route's security checks, when ``endpoint``
+        wraps more around it (CORS)."""
         self.route = route
         self.endpoint = endpoint
+        #: The endpoint behind the route's security checks (the OpenAPI document reads what
+        #: they refuse); ``endpoint`` itself unless CORS wraps it.
+        self.checked = endpoint if checked is None else checked
         #: The route's body limits (the app's unless it sets max_body_size/body_timeout).
         self.limits = limits
         #: How the handler's parameters are filled (the OpenAPI document reads it).
@@ -148,12 +153,14 @@ class EndpointCompiler:
         layers = [(s.options, s.counter_name) for s in lineage]
         layers.append((route.options, route.name))
         protected = self.security.protect(route, layers, endpoint, on_error)
+        served = protected
         cors = self._cors_of(route, [options for options, _ in layers])
         if cors is not None:
-            protected = cors.wrap(protected)
+            served = cors.wrap(protected)
             if "OPTIONS" in route.methods:
-                protected = self._answer_preflights(protected)
-        return RouteEndpoint(route, protected, self._limits_of(route), plan, lineage, cors)
+                served = self._answer_preflights(served)
+        return RouteEndpoint(route, served, self._limits_of(route), plan, lineage, cors,
+                             protected)
 
     def answer_options(self, allowed: tuple[str, ...]) -> RouteEndpoint:
         """The implicit ``OPTIONS`` answer for a path: 204 with ``Allow``, no checks.
