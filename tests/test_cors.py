@@ -365,6 +365,34 @@ def test_an_options_request_that_no_policy_answers_is_plain(
     assert cors_headers(answer) == {}
 
 
+def test_a_refused_preflight_goes_through_app_middleware_and_error_handlers() -> None:
+    app = Zephyr(__name__, cors_allow_origins=[APP])
+    seen: list[int] = []
+
+    @app.middleware
+    async def record(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        seen.append(response.status_code)
+        return response
+
+    @app.errorhandler(403)
+    async def forbidden(exc: Any) -> tuple[dict[str, str], int]:
+        return {"refused": exc.reason}, 403
+
+    @app.route("/dav", methods=["GET", "OPTIONS"])
+    async def dav() -> str:
+        return "dav"
+
+    app.add_route("/x", lambda: "x")
+    with TestClient(app) as client:
+        implicit = preflight(client, "/x", "GET", EVIL)
+        explicit = preflight(client, "/dav", "GET", EVIL)
+    for answer in (implicit, explicit):
+        assert (answer.status_code, answer.json()) == (403, {"refused": "cors-origin"})
+        assert answer.headers.get_list("vary") == [PREFLIGHT_VARY]
+    assert seen == [403, 403]
+
+
 def test_an_unknown_path_is_a_404_without_cors_headers() -> None:
     with TestClient(api(**ALLOWED)) as client:
         answer = preflight(client, "/nowhere", "GET")

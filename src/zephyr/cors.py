@@ -11,7 +11,7 @@ Routes without a policy are left exactly as they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -276,13 +276,16 @@ def _refuse(request: Request, reason: str, vary: str) -> NoReturn:
 
 
 PolicyFinder = Callable[["Scope", str], "CORSPolicy | None"]
+OnError = Callable[["Request", Exception], Awaitable[Response]]
 
 
-def answer_preflights(endpoint: Endpoint, policy_for: PolicyFinder) -> Endpoint:
+def answer_preflights(endpoint: Endpoint, policy_for: PolicyFinder,
+                      on_error: OnError) -> Endpoint:
     """``endpoint``, with CORS preflights answered first.
 
     ``policy_for(scope, method)`` finds the policy of the route that serves ``method``
-    at the request's path (``None``: the request is left to ``endpoint``).
+    at the request's path (``None``: the request is left to ``endpoint``); ``on_error``
+    answers a refused one (the error handlers of the route, or of the app).
     """
 
     async def answer(request: Request) -> Response:
@@ -292,7 +295,10 @@ def answer_preflights(endpoint: Endpoint, policy_for: PolicyFinder) -> Endpoint:
             if method is not None and "origin" in headers:
                 policy = policy_for(request.scope, method)
                 if policy is not None:
-                    return policy.preflight(request, method)
+                    try:
+                        return policy.preflight(request, method)
+                    except CORSError as exc:
+                        return await on_error(request, exc)
         return await endpoint(request)
 
     return answer

@@ -158,7 +158,7 @@ class EndpointCompiler:
         if cors is not None:
             served = cors.wrap(protected)
             if "OPTIONS" in route.methods:
-                served = self._answer_preflights(served)
+                served = self._answer_preflights(served, on_error)
         return RouteEndpoint(route, served, self._limits_of(route), plan, lineage, cors,
                              protected)
 
@@ -174,7 +174,11 @@ class EndpointCompiler:
             return Response(status_code=204, headers={"Allow": allow})
 
         route = Route("/", options, methods=["OPTIONS"], name="__options__")
-        endpoint = options if self._cors is None else self._answer_preflights(options)
+        endpoint: Endpoint = options
+        if self._cors is not None:
+            # A refused preflight is answered by the app's error handlers.
+            on_error = self._error_answer(self.lineage_of(route))
+            endpoint = self._answer_preflights(options, on_error)
         return RouteEndpoint(route, endpoint, self.limits)
 
     def _cors_of(self, route: Route, layers: Sequence[Mapping[str, Any]]) -> CORSPolicy | None:
@@ -191,10 +195,10 @@ class EndpointCompiler:
 
         return CORSPolicies(self._config)
 
-    def _answer_preflights(self, endpoint: Endpoint) -> Endpoint:
+    def _answer_preflights(self, endpoint: Endpoint, on_error: OnError) -> Endpoint:
         from zephyr.cors import answer_preflights  # NOTE: loaded with CORS, see _load_cors
 
-        return answer_preflights(endpoint, self._policy_for)
+        return answer_preflights(endpoint, self._policy_for, on_error)
 
     def _policy_for(self, scope: Scope, method: str) -> CORSPolicy | None:
         """The CORS policy of the route that serves ``method`` at the path of ``scope``."""
