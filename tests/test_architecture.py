@@ -325,6 +325,7 @@ print(json.dumps({"new": new, "importers": {name: importers.get(name, []) for na
 FORBIDDEN = [
     # Deferred features of Zephyr itself.
     "zephyr.security",
+    "zephyr.cors",
     "zephyr.openapi",
     "zephyr.dev",
     "zephyr.server",
@@ -356,6 +357,7 @@ FORBIDDEN = [
     "uvicorn",
     "click",
     "jinja2",
+    "markupsafe",
     "itsdangerous",
     "python_multipart",
     "multipart",
