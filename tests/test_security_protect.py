@@ -543,7 +543,9 @@ def test_invalid_timeouts_stop_startup(timeout: Any, where: str) -> None:
 
 # -- options refused at setup ------------------------------------------------------------------
 
-OPTIONS = "auth, body_timeout, csrf, error_model, limits, permissions, security_headers, timeout"
+OPTIONS = (
+    "auth, body_timeout, cors, csrf, error_model, limits, permissions, security_headers, timeout"
+)
 
 
 def test_unknown_group_option_is_refused_by_name() -> None:
