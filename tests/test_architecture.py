@@ -318,6 +318,7 @@ print(json.dumps({"new": new, "importers": {name: importers.get(name, []) for na
 FORBIDDEN = [
     # Deferred features of Zephyr itself.
     "zephyr.security",
+    "zephyr.cors",
     "zephyr.openapi",
     "zephyr.dev",
     "zephyr.server",

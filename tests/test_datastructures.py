@@ -135,6 +135,28 @@ def test_append_keeps_existing_values() -> None:
     assert headers.getlist("vary") == ["Accept", "Cookie"]
 
 
+@pytest.mark.parametrize(
+    ("before", "names", "after"),
+    [
+        ([], ("Origin",), ["Origin"]),
+        ([("Vary", "Accept")], ("Origin", "Cookie"), ["Accept, Origin, Cookie"]),
+        # Every Vary line is kept, joined into one; names already there are not repeated.
+        ([("Vary", "Accept"), ("vary", "origin,Cookie")], ("Origin", "HX-Request"),
+         ["Accept, origin, Cookie, HX-Request"]),
+        ([("Vary", "Accept")], ("accept",), ["Accept"]),
+        ([], ("Origin", "origin"), ["Origin"]),
+        ([("Vary", "*")], ("Origin",), ["*"]),  # varies on everything already
+        ([("Vary", "Accept, , ")], ("Origin",), ["Accept, Origin"]),
+    ],
+)
+def test_add_vary_merges_names_into_one_header(
+    before: list[tuple[str, str]], names: tuple[str, ...], after: list[str]
+) -> None:
+    headers = MutableHeaders(before)
+    headers.add_vary(*names)
+    assert headers.getlist("vary") == after
+
+
 def test_setdefault_sets_only_when_absent() -> None:
     headers = MutableHeaders({"content-type": "text/plain"})
     assert headers.setdefault("Content-Type", "text/html") == "text/plain"

@@ -134,3 +134,17 @@ def test_the_docs_name_each_built_in_scheme_as_the_document_does() -> None:
     named = {type(backend).__name__: name.replace("X-Key", "X-API-Key")
              for backend, name, _ in BUILT_IN}
     assert documented == named
+
+
+@pytest.mark.parametrize("cors", [None, {"allow_origins": ["https://app.example.com"]}])
+def test_a_route_with_cors_documents_its_security_as_without(cors: Any) -> None:
+    app = Zephyr(__name__, openapi=True)
+    options = {} if cors is None else {"cors": cors}
+
+    @app.post("/notes", auth=[BearerAuth(TOKENS)], permissions=[IsAuthenticated()], **options)
+    async def add_note() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    operation = document(app)["paths"]["/notes"]["post"]
+    assert operation["security"] == [{"bearer": []}]
+    assert {"401", "403", "429"} <= set(operation["responses"])

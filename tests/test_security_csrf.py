@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import logging
+import re
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -21,16 +24,19 @@ from itsdangerous import URLSafeTimedSerializer
 import zephyr.datastructures
 from tests.conftest import TEST_SECRET_KEY, stored_sessions
 from zephyr import Request, Zephyr, csrf_token
+from zephyr.errors import ContextError
 from zephyr.security import (
     AuthUser,
     BasicAuth,
     BearerAuth,
     PasswordHasher,
+    htmx_csrf_headers,
     login_user,
     logout_user,
     static_passwords,
     static_tokens,
 )
+from zephyr.security.csrf import CSRFProtection
 from zephyr.testing import TestClient
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -599,3 +605,100 @@ def test_the_token_lookup_decodes_no_form_larger_than_max_form_size(
         "token; send the token in the X-CSRF-Token header, or raise MAX_FORM_SIZE"
     )
     assert (ran, decoded) == (["big"], [])
+
+
+# -- HTMX: the hx-headers attribute ---------------------------------------------------------
+
+
+class _AttributeReader(HTMLParser):
+    """The attributes of the first ``<body>`` tag, decoded as a browser decodes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attributes: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body" and not self.attributes:
+            self.attributes = dict(attrs)
+
+
+def hx_headers_of(page: str) -> dict[str, str]:
+    reader = _AttributeReader()
+    reader.feed(page)
+    value = reader.attributes["hx-headers"]
+    assert value is not None
+    headers: dict[str, str] = json.loads(value)
+    return headers
+
+
+def htmx_app(ran: list[str], **settings: Any) -> Zephyr:
+    app = csrf_app(ran, **settings)
+
+    @app.get("/page")
+    async def page(request: Request) -> str:
+        await request.load_session()
+        return f"<html><body {htmx_csrf_headers()}><p>notes</p></body></html>"
+
+    return app
+
+
+def test_htmx_csrf_headers_is_the_attribute_with_the_token() -> None:
+    ran: list[str] = []
+    with TestClient(htmx_app(ran), same_origin=False) as client:
+        page = client.get("/page").text
+        attribute = page.split("<body ", 1)[1].split("><p>", 1)[0]
+        assert re.fullmatch(r"""hx-headers='\{"X-CSRF-Token":"[A-Za-z0-9_.-]+"\}'""",
+                            attribute), attribute
+        assert list(hx_headers_of(page)) == ["X-CSRF-Token"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        # What htmx sends from the page, in a browser that gives no verdict (or behind a
+        # proxy that drops it): the header alone, with the session cookie.
+        ({"HX-Request": "true"}, 200),
+        ({"HX-Request": "true", SITE: "same-origin"}, 200),
+        # The same token from another site: the browser's verdict refuses it first.
+        ({"HX-Request": "true", SITE: "cross-site", "Origin": "https://evil.example"}, 403),
+        ({"HX-Request": "true", "Origin": "https://evil.example"}, 403),
+    ],
+)
+def test_an_htmx_post_with_the_header_passes_csrf_from_this_site_only(
+    session_settings: dict[str, Any], headers: dict[str, str], status: int
+) -> None:
+    ran: list[str] = []
+    with TestClient(htmx_app(ran, **session_settings), same_origin=False) as client:
+        token = hx_headers_of(client.get("/page").text)["X-CSRF-Token"]
+        assert client.cookies  # the page opened the session the token is bound to
+        answer = client.post("/submit", headers={**headers, "X-CSRF-Token": token})
+        assert answer.status_code == status, answer.text
+        assert ran == (["submit"] if status == 200 else [])
+        without = client.post("/submit", headers={"HX-Request": "true"})
+        assert without.status_code == 403
+        assert "the CSRF token is missing" in without.json()["detail"]
+
+
+def test_htmx_csrf_headers_escapes_the_token_for_the_attribute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(CSRFProtection, "token", lambda self, request: "a'b&<c>\"d")
+    ran: list[str] = []
+    with TestClient(htmx_app(ran)) as client:
+        page = client.get("/page").text
+    assert """hx-headers='{"X-CSRF-Token":"a&#39;b&amp;&lt;c&gt;\\"d"}'""" in page
+    assert hx_headers_of(page) == {"X-CSRF-Token": "a'b&<c>\"d"}
+
+
+def test_htmx_csrf_headers_is_markup_and_needs_a_request() -> None:
+    ran: list[str] = []
+    app = htmx_app(ran)
+
+    @app.get("/kind")
+    async def kind(request: Request) -> str:
+        return type(htmx_csrf_headers(request)).__name__
+
+    with TestClient(app) as client:
+        assert client.get("/kind").text == "Markup"  # Jinja2 inserts it unescaped
+    with pytest.raises(ContextError, match="needs a request"):
+        htmx_csrf_headers()

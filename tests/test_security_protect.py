@@ -620,7 +620,7 @@ def test_invalid_timeouts_stop_startup(timeout: Any, where: str) -> None:
 
 # -- options refused at setup ------------------------------------------------------------------
 
-OPTIONS = ("auth, body_idle_timeout, body_timeout, csrf, error_model, limits, permissions, "
+OPTIONS = ("auth, body_idle_timeout, body_timeout, cors, csrf, error_model, limits, permissions, "
            "security_headers, timeout")
 
 

@@ -20,9 +20,10 @@ from zephyr.errors import SetupError, URLBuildError
 __all__ = ["HTTP_METHODS", "ROUTE_OPTIONS", "SECURITY_OPTIONS", "Mount", "Route", "source_of"]
 
 #: Every option a route accepts (besides path, handler, methods and name).
-#: Security options a route or a group may set (see zephyr.security.protect).
+#: Security options a route or a group may set (see zephyr.security.protect), and ``cors``
+#: (see zephyr.cors).
 SECURITY_OPTIONS = frozenset({
-    "auth", "body_idle_timeout", "body_timeout", "csrf", "limits", "permissions",
+    "auth", "body_idle_timeout", "body_timeout", "cors", "csrf", "limits", "permissions",
     "security_headers", "timeout",
 })
 ROUTE_OPTIONS = frozenset({

@@ -304,11 +304,16 @@ class Zephyr(Scaffold):
             self._openapi_installed = True
         compiler = EndpointCompiler(security=security, limits=self.body_limits,
                                     overrides=self.dependency_overrides,
-                                    lineage_of=self._lineage_of, debug=self._debug_page)
+                                    lineage_of=self._lineage_of, config=config,
+                                    match=self._match, debug=self._debug_page)
         redirect = config["REDIRECT_STATUS"] if config["REDIRECT_SLASHES"] else None
         self.router.go_live(compiler.compile, answer_options=compiler.answer_options,
                             redirect_status=redirect)
         self._direct_http = not self._asgi_layers
+
+    def _match(self, scope: Scope) -> tuple[RouteEndpoint, Mapping[str, Any]]:
+        """The record of the live route table for the request of ``scope`` (or the HTTP error)."""
+        return self.router.table.match(scope)
 
     def _lineage_of(self, route: Route) -> Sequence[Scaffold]:
         """The app and the groups ``route`` was registered through, outermost first."""

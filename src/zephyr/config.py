@@ -121,6 +121,20 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
             "None answers 401.", optional=True),
     Setting("RATE_LIMIT_IPV6_PREFIX", int, 64, "Rate limits and the failure throttle count "
             "an IPv6 client by its network of this prefix length (1-128); IPv4 by address."),
+    # -- CORS (see docs/cors.md): off unless origins are allowed --
+    Setting("CORS_ALLOW_ORIGINS", list, [], "Origins whose pages may call the app and read its "
+            "answers, like 'https://app.example.com' ('*': any site, without credentials)."),
+    Setting("CORS_ALLOW_ORIGIN_REGEX", str, None, "A regular expression that allowed origins "
+            r"match in full, like r'https://[a-z0-9-]+\.example\.com'.", optional=True),
+    Setting("CORS_ALLOW_METHODS", list, ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            "Methods other origins may use ('*': any)."),
+    Setting("CORS_ALLOW_HEADERS", list, [], "Request headers other origins may send besides "
+            "Accept, Accept-Language, Content-Language and Content-Type ('*': any)."),
+    Setting("CORS_ALLOW_CREDENTIALS", bool, False, "Let other origins send cookies and read "
+            "the answers to them."),
+    Setting("CORS_EXPOSE_HEADERS", list, [], "Response headers the other origins' scripts may "
+            "read besides the simple ones (Content-Type, Cache-Control...)."),
+    Setting("CORS_MAX_AGE", int, 600, "Seconds a browser may reuse a preflight answer."),
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

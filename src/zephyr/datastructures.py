@@ -149,6 +149,23 @@ class MutableHeaders(Headers):
         for key, value in items:
             self[key] = value
 
+    def add_vary(self, *names: str) -> None:
+        """Add ``names`` to ``Vary``: one header line, each name once, ``*`` left as it is.
+
+        NOTE: RFC 9110 §12.5.5: a response lists every request header its content depends
+        on, so caches keep one copy per combination of their values.
+        """
+        present = [name.strip() for value in self.getlist("vary") for name in value.split(",")
+                   if name.strip()]
+        if "*" in present:
+            return
+        seen = {name.lower() for name in present}
+        for name in names:
+            if name.lower() not in seen:
+                seen.add(name.lower())
+                present.append(name)
+        self["vary"] = ", ".join(present)
+
     def pop(self, key: str, default: Any = None) -> Any:
         """Remove ``key`` and return its first value (or ``default``)."""
         value = self.get(key, default)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,8 +25,9 @@ from zephyr._plan import (
     is_async_callable,
     make_caller,
 )
+from zephyr._types import Scope
 from zephyr.error_handlers import DebugRenderer, handle_exception
-from zephyr.errors import ResponseValidationError, SetupError
+from zephyr.errors import HTTPException, ResponseValidationError, SetupError
 from zephyr.middleware import Endpoint, compose, with_hooks
 from zephyr.models import is_pydantic_model, model_of
 from zephyr.requests import BodyLimits
@@ -34,6 +35,7 @@ from zephyr.responses import JSONResponse, Response, to_response
 from zephyr.routing import Route
 
 if TYPE_CHECKING:
+    from zephyr.cors import CORSPolicies, CORSPolicy
     from zephyr.requests import Request
     from zephyr.scaffold import Scaffold
     from zephyr.security.layer import SecurityLayer
@@ -42,6 +44,8 @@ __all__ = ["EndpointCompiler", "RouteEndpoint", "response_model_of", "success_st
 
 Respond = Callable[[Any], Response]
 OnError = Callable[["Request", Exception], Awaitable[Response]]
+#: Finds the record of a request (the live route table's ``match``).
+MatchRecord = Callable[[Scope], tuple["RouteEndpoint", Mapping[str, Any]]]
 _UNSET: Any = object()
 HANDLER_ERROR = "zephyr.handler_error"
 #: The body timeout options of groups and routes, and the BodyLimits field each sets.
@@ -56,36 +60,53 @@ class RouteEndpoint:
     import.
     """
 
-    __slots__ = ("endpoint", "limits", "lineage", "plan", "route")
+    __slots__ = ("checked", "cors", "endpoint", "limits", "lineage", "plan", "route")
 
     def __init__(self, route: Route, endpoint: Endpoint, limits: BodyLimits,
-                 plan: ArgumentPlan | None = None, lineage: tuple[Scaffold, ...] = ()) -> None:
+                 plan: ArgumentPlan | None = None, lineage: tuple[Scaffold, ...] = (),
+                 cors: CORSPolicy | None = None, checked: Endpoint | None = None) -> None:
+        """``checked`` is the endpoint behind the route's security checks, when ``endpoint``
+        wraps more around it (CORS)."""
         self.route = route
         self.endpoint = endpoint
+        #: The endpoint behind the route's security checks (the OpenAPI document reads what
+        #: they refuse); ``endpoint`` itself unless CORS wraps it.
+        self.checked = endpoint if checked is None else checked
         #: The route's body limits (the app's unless it sets max_body_size/body_timeout).
         self.limits = limits
         #: How the handler's parameters are filled (the OpenAPI document reads it).
         self.plan = plan
         #: The app and the groups the route was registered through, outermost first.
         self.lineage = lineage
+        #: The route's CORS policy (``None``: no CORS), which also answers its preflights.
+        self.cors = cors
 
 
 class EndpointCompiler:
     """Compiles the routes of one app from what it decided at startup."""
 
-    __slots__ = ("debug", "limits", "lineage_of", "overrides", "security")
+    __slots__ = ("_config", "_cors", "_match", "debug", "limits", "lineage_of", "overrides",
+                 "security")
 
     def __init__(self, *, security: SecurityLayer, limits: BodyLimits,
                  overrides: DependencyOverrides,
                  lineage_of: Callable[[Route], Sequence[Scaffold]],
+                 config: Mapping[str, Any], match: MatchRecord,
                  debug: DebugRenderer | None = None) -> None:
         """``lineage_of(route)`` gives the app and the groups a route was registered through;
-        ``debug`` renders unhandled exceptions in debug mode."""
+        ``config`` holds the settings (CORS); ``match(scope)`` finds a request's record in the
+        live route table (for preflights); ``debug`` renders unhandled exceptions in debug
+        mode."""
         self.security = security
         self.limits = limits
         self.overrides = overrides
         self.lineage_of = lineage_of
         self.debug = debug
+        self._config = config
+        self._match = match
+        self._cors: CORSPolicies | None = None
+        if config["CORS_ALLOW_ORIGINS"] or config["CORS_ALLOW_ORIGIN_REGEX"] is not None:
+            self._cors = self._load_cors()  # at startup: a bad policy refuses to start
 
     def compile(self, route: Route) -> RouteEndpoint:
         """Everything ``route`` does per request, as one record."""
@@ -134,17 +155,60 @@ class EndpointCompiler:
         layers = [(s.options, s.counter_name) for s in lineage]
         layers.append((route.options, route.name))
         protected = self.security.protect(route, layers, endpoint, on_error)
-        return RouteEndpoint(route, protected, self._limits_of(route, lineage), plan, lineage)
+        served = protected
+        cors = self._cors_of(route, [options for options, _ in layers])
+        if cors is not None:
+            served = cors.wrap(protected)
+            if "OPTIONS" in route.methods:
+                served = self._answer_preflights(served, on_error)
+        return RouteEndpoint(route, served, self._limits_of(route, lineage), plan, lineage, cors,
+                             protected)
 
     def answer_options(self, allowed: tuple[str, ...]) -> RouteEndpoint:
-        """The implicit ``OPTIONS`` answer for a path: 204 with ``Allow``, no checks."""
+        """The implicit ``OPTIONS`` answer for a path: 204 with ``Allow``, no checks.
+
+        Once a route has a CORS policy, preflights get the answer of the policy of the
+        route that serves the requested method.
+        """
         allow = ", ".join(allowed)
 
         async def options(request: Request) -> Response:
             return Response(status_code=204, headers={"Allow": allow})
 
         route = Route("/", options, methods=["OPTIONS"], name="__options__")
-        return RouteEndpoint(route, options, self.limits)
+        endpoint: Endpoint = options
+        if self._cors is not None:
+            # A refused preflight is answered by the app's error handlers.
+            on_error = self._error_answer(self.lineage_of(route))
+            endpoint = self._answer_preflights(options, on_error)
+        return RouteEndpoint(route, endpoint, self.limits)
+
+    def _cors_of(self, route: Route, layers: Sequence[Mapping[str, Any]]) -> CORSPolicy | None:
+        """The route's CORS policy; ``None`` (and nothing loaded) when nothing asks for CORS."""
+        if self._cors is None:
+            if not any("cors" in options for options in layers):
+                return None
+            self._cors = self._load_cors()
+        return self._cors.resolve(route.path, layers)
+
+    def _load_cors(self) -> CORSPolicies:
+        # NOTE: CORS is a deferred feature: imported when the settings or a route ask for it.
+        from zephyr.cors import CORSPolicies
+
+        return CORSPolicies(self._config)
+
+    def _answer_preflights(self, endpoint: Endpoint, on_error: OnError) -> Endpoint:
+        from zephyr.cors import answer_preflights  # NOTE: loaded with CORS, see _load_cors
+
+        return answer_preflights(endpoint, self._policy_for, on_error)
+
+    def _policy_for(self, scope: Scope, method: str) -> CORSPolicy | None:
+        """The CORS policy of the route that serves ``method`` at the path of ``scope``."""
+        try:
+            record, _ = self._match({**scope, "method": method})
+        except HTTPException:  # no such route (404, 405, a slash redirect, a bad path)
+            return None
+        return record.cors
 
     def _error_answer(self, lineage: Sequence[Scaffold]) -> OnError:
         maps = tuple(s.error_handlers for s in reversed(lineage))

@@ -33,6 +33,7 @@ The hierarchy (the classes of features live in their modules, named on the right
         │                           (security.permissions; browsers go to LOGIN_URL)
         ├── Forbidden               403 (carries the ``reason`` of a security refusal)
         │   ├── CSRFError           a failed CSRF check (security.csrf)
+        │   ├── CORSError           a CORS preflight its route's policy refuses (cors)
         │   └── PermissionDenied    a permission refused the user (security.permissions)
         ├── NotFound                404
         │   ├── SlashRedirect       the path with the slash added or removed has a route

@@ -34,6 +34,7 @@ from zephyr.errors import (
     SetupError,
     UnsupportedMediaType,
 )
+from zephyr.htmx import HtmxDetails
 from zephyr.models import json_decoder
 from zephyr.uploads import UploadFile
 from zephyr.users import ANONYMOUS
@@ -137,6 +138,8 @@ class State:
 class Request:
     """An HTTP request. Build-free until used: every property parses on first access."""
 
+    _htmx: HtmxDetails
+
     __slots__ = (
         "_body",
         "_body_done",
@@ -144,6 +147,7 @@ class Request:
         "_cookies",
         "_form",
         "_headers",
+        "_htmx",
         "_query",
         "_receive",
         "_received",
@@ -290,6 +294,16 @@ class Request:
         if opener is None:
             raise ContextError("request.session needs a request handled by a Zephyr app")
         return opener
+
+    @property
+    def htmx(self) -> HtmxDetails:
+        """What htmx says about this request; falsy unless it is an htmx request (zephyr.htmx)."""
+        try:
+            return self._htmx
+        except AttributeError:
+            # PERF: the slot is left unset by __init__: a request that never asks pays nothing.
+            self._htmx = details = HtmxDetails(self.headers, self.base_origin)
+            return details
 
     @property
     def csp_nonce(self) -> str:

@@ -242,16 +242,24 @@ class RedirectResponse(Response):
 
     def __init__(self, url: str, status_code: int = 307, headers: HeadersInit = None) -> None:
         super().__init__(None, status_code, headers)
-        url = str(url)
-        if "\r" in url or "\n" in url or "\0" in url:
-            # SECURITY: such a URL is almost always an injection attempt; encoding it
-            # would hide the problem, refusing it shows where the URL came from.
-            raise HeaderValueError(
-                f"the redirect URL {url!r} has a CR, LF or NUL character; "
-                "check where it came from (never redirect to unchecked user input)"
-            )
-        # Already-encoded URLs stay as they are; spaces and non-ASCII get encoded.
-        self.headers["location"] = quote(url, safe=":/%#?=@[]!$&'()*+,;~")
+        self.headers["location"] = header_url(url)
+
+
+def header_url(url: str) -> str:
+    """``url`` as a header value that sends the browser there (``Location``, ``HX-Redirect``).
+
+    Already-encoded URLs stay as they are; spaces and non-ASCII get percent-encoded.
+    A CR, LF or NUL is refused with :class:`~zephyr.errors.HeaderValueError`.
+    """
+    url = str(url)
+    if "\r" in url or "\n" in url or "\0" in url:
+        # SECURITY: such a URL is almost always an injection attempt; encoding it
+        # would hide the problem, refusing it shows where the URL came from.
+        raise HeaderValueError(
+            f"the redirect URL {url!r} has a CR, LF or NUL character; "
+            "check where it came from (never redirect to unchecked user input)"
+        )
+    return quote(url, safe=":/%#?=@[]!$&'()*+,;~")
 
 
 class StreamingResponse(Response):

@@ -219,7 +219,7 @@ class Scaffold:
         to the app's ``root_path``) first. Security options (``csrf=False``,
         ``limits=[...]``, ``auth=[...]``, ``permissions=[...]``,
         ``security_headers={...}``, ``timeout=``, ``body_timeout=``,
-        ``body_idle_timeout=``) apply to every route of the group unless a route sets its
+        ``body_idle_timeout=``, ``cors=``) apply to every route of the group unless a route sets its
         own. ``error_model=``
         is the body the OpenAPI document shows for the group's error responses
         (``None``: problem+json), over the app's ``OpenAPIConfig.error_model``.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -287,3 +288,32 @@ def server(session_pool: ServerPool, markers_dir: Path) -> Server:
     """The main app served by uvicorn with its default settings."""
     command = uvicorn_command("tests.integration.apps:app")
     return session_pool.start(command, env={MARKERS_ENV: str(markers_dir)})
+
+
+# -- a real browser ---------------------------------------------------------------------------
+
+#: Debian's Chromium (.ci/run installs it), never a browser downloaded by a tool.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Where a browser test keeps what takes a screenshot of its page when it fails.
+SCREENSHOT = pytest.StashKey[Callable[[], str]]()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Chromium; the test skips without it, except under ZEPHYR_REQUIRE_SERVICES=1."""
+    if CHROMIUM is None:
+        if os.environ.get("ZEPHYR_REQUIRE_SERVICES") == "1":
+            pytest.fail("Chromium is required (ZEPHYR_REQUIRE_SERVICES=1): apt-get install "
+                        "chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test says where the screenshot of its page is."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    shoot = item.stash.get(SCREENSHOT, None)
+    if report.when == "call" and report.failed and shoot is not None:
+        report.sections.append(("screenshot", f"the page when the test failed: {shoot()}"))

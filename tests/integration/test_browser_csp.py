@@ -12,8 +12,6 @@ tests skip without it, except under ``ZEPHYR_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
@@ -22,18 +20,12 @@ from tests.integration.conftest import Server, ServerPool, uvicorn_command
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REFUSED = "Content Security Policy"
 
 
 @pytest.fixture(scope="module")
-def browser() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("ZEPHYR_REQUIRE_SERVICES") == "1":
-            pytest.fail("Chromium is required (ZEPHYR_REQUIRE_SERVICES=1): apt-get install "
-                        "chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    return CHROMIUM
+def browser(chromium: str) -> str:
+    return chromium
 
 
 @pytest.fixture(scope="module")

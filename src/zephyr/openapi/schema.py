@@ -57,7 +57,7 @@ def build_document(records: Iterable[RouteEndpoint], config: OpenAPIConfig,
         if record.plan is None or not route.options.get("include_in_schema", True):
             continue
         methods = sorted(route.methods - {"HEAD", "OPTIONS"}) or sorted(route.methods)
-        needs = security.requirements(record.endpoint)
+        needs = security.requirements(record.checked)
         for method in methods:
             operation = _operation(record, record.plan, method, schemas, errors, operation_ids)
             if needs is not None:
@@ -166,7 +166,7 @@ def _responses(record: RouteEndpoint, arguments: list[Argument], has_body: bool,
                          "415": "Unsupported content type"})
     if any(_can_be_refused(a) for a in arguments):
         refusals["422"] = "Invalid request values"
-    refusals.update(_security_refusals(record.endpoint))
+    refusals.update(_security_refusals(record.checked))
     if refusals:
         content, invalid = errors.of(record)
         for code, text in refusals.items():

@@ -18,7 +18,7 @@ from zephyr.security.auth import (
     static_passwords,
     static_tokens,
 )
-from zephyr.security.csrf import CSRFError, csrf_token
+from zephyr.security.csrf import CSRFError, csrf_token, htmx_csrf_headers
 from zephyr.security.deploy import (
     DeployProblem,
     InsecureConfigError,
@@ -114,6 +114,7 @@ __all__ = [
     "csrf_token",
     "format_report",
     "hash_password",
+    "htmx_csrf_headers",
     "is_safe_redirect",
     "limit",
     "load_session",

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import msgspec
 from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 
 from zephyr.audit import log_refusal
@@ -33,12 +34,14 @@ from zephyr.context import request_var
 from zephyr.errors import ContextError, Forbidden, PayloadTooLarge
 
 if TYPE_CHECKING:
+    from markupsafe import Markup
+
     from zephyr.datastructures import Session
     from zephyr.requests import Request
     from zephyr.responses import Response
     from zephyr.security.site_cookies import SiteCookie
 
-__all__ = ["CSRFError", "CSRFProtection", "csrf_token"]
+__all__ = ["CSRFError", "CSRFProtection", "csrf_token", "htmx_csrf_headers"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD_NAME = "csrf_token"
@@ -47,6 +50,8 @@ _URLENCODED = "application/x-www-form-urlencoded"
 _FORM_TYPES = frozenset({_URLENCODED, "multipart/form-data"})
 # A secret is 43 characters and its SHA-256 signature 43 more.
 _MAX_COOKIE_LENGTH = 128
+# What may not stay as it is inside a single-quoted HTML attribute value.
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "'": "&#39;", "<": "&lt;", ">": "&gt;"})
 
 
 class CSRFError(Forbidden):
@@ -205,3 +210,17 @@ def csrf_token(request: Request | None = None) -> str:
         raise ContextError("csrf_token() needs a request handled by a Zephyr app")
     token: str = layer.csrf.token(request)
     return token
+
+
+def htmx_csrf_headers(request: Request | None = None) -> Markup:
+    """The ``hx-headers`` attribute that sends a CSRF token with every htmx request below it.
+
+    ``<body {{ htmx_csrf_headers() }}>`` gives
+    ``<body hx-headers='{"X-CSRF-Token":"..."}'>`` (JSON, escaped for the attribute).
+    """
+    # NOTE: markupsafe (Jinja2's) loads with the first page that asks, not with the app.
+    from markupsafe import Markup
+
+    value = msgspec.json.encode({"X-CSRF-Token": csrf_token(request)}).decode()
+    # SECURITY: escaped for a single-quoted attribute, so the value cannot end it early.
+    return Markup(f"hx-headers='{value.translate(_ATTRIBUTE_ESCAPES)}'")  # noqa: S704

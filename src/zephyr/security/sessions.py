@@ -95,11 +95,7 @@ class SessionManager:
         headers = response.headers
         # NOTE: the response depends on the cookie: shared caches must neither store nor reuse it.
         headers["Cache-Control"] = "no-store"
-        vary = headers.get("Vary")
-        if vary is None:
-            headers["Vary"] = "Cookie"
-        elif "cookie" not in vary.lower():
-            headers["Vary"] = vary + ", Cookie"
+        headers.add_vary("Cookie")
         # SECURITY: the changes of a failed request are half-done work (a login whose
         # account setup crashed, a cart written before the payment failed): never saved.
         failed = response.status_code >= 500
