@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import inspect
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -30,7 +28,8 @@ from zephyr.di import Depends
 from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
 from zephyr.error_handlers import DebugRenderer, handle_exception
 from zephyr.errors import ClientDisconnect, ContextError, SetupError
-from zephyr.middleware import CallNext, accepted_shape, adapt_teardown, compose, wrap_asgi
+from zephyr.lifespan import Lifespan, serve_lifespan
+from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
 from zephyr.requests import BodyLimits, Request, RequestServices, State
 from zephyr.responses import RedirectResponse, Response
 from zephyr.routing import Mount, Route, Router, RouteTable, SlashRedirect, build_url, route_path
@@ -50,7 +49,6 @@ __all__ = ["Zephyr", "current_app"]
 
 logger = logging.getLogger("zephyr")
 F = TypeVar("F", bound=Callable[..., Any])
-LifespanFactory = Callable[..., AbstractAsyncContextManager[Any]]
 # Set while the lifespan runs, so startup code can use ``current_app`` too.
 app_var: ContextVar[Zephyr] = ContextVar("zephyr.app")
 
@@ -101,11 +99,8 @@ class Zephyr(Scaffold):
         self.body_limits = BodyLimits()
         self._services = RequestServices(app=self, url_for=self.url_for)
         self._asgi_layers: list[tuple[Callable[..., Any], dict[str, Any]]] = []
-        self._startup: list[Callable[[], Any]] = []
-        self._shutdown: list[Callable[[], Any]] = []
-        self._lifespans: list[tuple[LifespanFactory, bool]] = []
+        self._life = Lifespan()
         self._teardown: list[Callable[[Request, BaseException | None], Any]] = []
-        self._exit_stack: AsyncExitStack | None = None
         self._handle: CallNext | None = None
         self._asgi: ASGIApp = self._first_call
         self._direct_http = False
@@ -208,13 +203,13 @@ class Zephyr(Scaffold):
     def on_startup(self, fn: F) -> F:
         """Run ``fn()`` (sync or async) when the server starts, after lifespan contexts."""
         self._refuse_when_live("add a startup function")
-        self._startup.append(fn)
+        self._life.add_startup(fn)
         return fn
 
     def on_shutdown(self, fn: F) -> F:
         """Run ``fn()`` (sync or async) when the server stops, before lifespan contexts exit."""
         self._refuse_when_live("add a shutdown function")
-        self._shutdown.append(fn)
+        self._life.add_shutdown(fn)
         return fn
 
     def lifespan(self, factory: F) -> F:
@@ -224,8 +219,7 @@ class Zephyr(Scaffold):
         yielded by one is added to the lifespan state (``request.state``).
         """
         self._refuse_when_live("add a lifespan")
-        takes_app = accepted_shape(factory, "lifespan factory", {0: "()", 1: "(app)"}) == 1
-        self._lifespans.append((factory, takes_app))
+        self._life.add_context(factory)
         return factory
 
     def teardown_request(self, fn: F) -> F:
@@ -364,22 +358,11 @@ class Zephyr(Scaffold):
     async def startup(self, state: dict[str, Any] | None = None) -> None:
         """Compose the app, then enter lifespan contexts and run startup functions."""
         self._go_live()
-        stack = AsyncExitStack()
         token = app_var.set(self)
         try:
-            for factory, takes_app in self._lifespans:
-                context = factory(self) if takes_app else factory()
-                provided = await stack.enter_async_context(context)
-                if isinstance(provided, Mapping) and state is not None:
-                    state.update(provided)
-            for fn in self._startup:
-                await _maybe_await(fn())
-        except BaseException:
-            await stack.aclose()
-            raise
+            await self._life.enter(self, state)
         finally:
             app_var.reset(token)
-        self._exit_stack = stack
         if self.config["GC_FREEZE"]:
             # PERF: what exists now (modules, routes, plans) lives as long as the process;
             # out of the collector's sight, full collections stop pausing the loop for ~10 ms
@@ -390,11 +373,7 @@ class Zephyr(Scaffold):
         """Run shutdown functions, exit lifespan contexts (in reverse), stop the pool."""
         token = app_var.set(self)
         try:
-            for fn in self._shutdown:
-                await _maybe_await(fn())
-            if self._exit_stack is not None:
-                await self._exit_stack.aclose()
-                self._exit_stack = None
+            await self._life.exit()
             if self.security is not None:
                 await self.security.close()
         finally:
@@ -404,26 +383,6 @@ class Zephyr(Scaffold):
                 self.executor = None
             if self.config["GC_FREEZE"]:
                 gc.unfreeze()
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        if message["type"] != "lifespan.startup":
-            return
-        try:
-            await self.startup(scope.get("state"))
-        except Exception as exc:
-            logger.exception("application startup failed")
-            await send({"type": "lifespan.startup.failed", "message": _describe(exc)})
-            return
-        await send({"type": "lifespan.startup.complete"})
-        await receive()  # lifespan.shutdown
-        try:
-            await self.shutdown()
-        except Exception as exc:
-            logger.exception("application shutdown failed")
-            await send({"type": "lifespan.shutdown.failed", "message": _describe(exc)})
-            return
-        await send({"type": "lifespan.shutdown.complete"})
 
     # -- ASGI -------------------------------------------------------------------------
 
@@ -517,7 +476,8 @@ class Zephyr(Scaffold):
                 self._go_live()
             await self(scope, receive, send, _inner=True)
         elif kind == "lifespan":
-            await self._lifespan(scope, receive, send)
+            await serve_lifespan(scope, receive, send, startup=self.startup,
+                                 shutdown=self.shutdown)
         elif kind == "websocket":
             # WebSocket routes come with their own feature; until then refuse cleanly.
             await receive()
@@ -562,10 +522,6 @@ class Zephyr(Scaffold):
         return f"<Zephyr {self.import_name!r} routes={len(self.router.routes)}>"
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 def _root_path_of(import_name: str) -> str:
     """The folder of module ``import_name`` (the working directory when it has none)."""
     module = sys.modules.get(import_name)
@@ -574,10 +530,6 @@ def _root_path_of(import_name: str) -> str:
     if filename is None or import_name == "zephyr":
         return os.getcwd()
     return os.path.dirname(os.path.abspath(filename))
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _current_app() -> Zephyr:
