@@ -4,6 +4,7 @@ errors that name what went wrong, the cache and its invalidation, the sandbox, g
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -250,8 +251,54 @@ def test_block_and_blocks_together_are_refused(rows_app: Zephyr) -> None:
     with TestClient(rows_app) as client:
         r = client.get("/both")
     assert r.status_code == 500
-    with pytest.raises(TemplateError, match="give block= or blocks=, not both"):
+    with pytest.raises(TemplateError, match="give one of block=, blocks= or htmx_block="):
         render_template("rows.html", block="row", blocks=["counter"])
+
+
+HTMX_VARY = "HX-Request, HX-Boosted, HX-History-Restore-Request"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, "<title>Rows: Site</title>"),                                   # the whole page
+        ({"HX-Request": "true"}, "<tr><td>z</td></tr>"),                     # the fragment
+        ({"HX-Request": "true", "HX-Boosted": "true"}, "<title>Rows: Site</title>"),
+        ({"HX-Request": "true", "HX-History-Restore-Request": "true"}, "<title>Rows: Site</title>"),
+    ],
+    ids=["browser", "htmx", "boosted", "history-restore"],
+)
+def test_htmx_block_renders_the_fragment_for_htmx_and_the_page_otherwise(
+    rows_app: Zephyr, headers: dict[str, str], expected: str
+) -> None:
+    @rows_app.get("/either")
+    async def either() -> HTMLResponse:
+        return render_template("rows.html", htmx_block="row", rows=["a"], row="z",
+                               headers={"Vary": "Accept-Language"})
+
+    with TestClient(rows_app) as client:
+        r = client.get("/either", headers=headers)
+    assert r.status_code == 200
+    assert r.text.startswith(expected)
+    assert r.headers["vary"] == "Accept-Language, " + HTMX_VARY
+
+
+def test_htmx_csrf_headers_is_a_template_global(tmp_path: Path) -> None:
+    app = site(tmp_path, {"page.html": "<body {{ htmx_csrf_headers() }}></body>"})
+
+    @app.get("/")
+    async def page() -> HTMLResponse:
+        return render_template("page.html")
+
+    @app.post("/like")
+    async def like() -> str:
+        return "liked"
+
+    with TestClient(app, same_origin=False) as client:
+        text = client.get("/").text
+        token = re.fullmatch(r"""<body hx-headers='\{"X-CSRF-Token":"([^"]+)"\}'></body>""", text)
+        assert token
+        assert client.post("/like", headers={"X-CSRF-Token": token.group(1)}).text == "liked"
 
 
 # -- errors -------------------------------------------------------------------------------

@@ -27,9 +27,11 @@ __all__ = ["SessionView", "prepare_for_streaming", "template_globals", "tojson"]
 
 
 def template_globals(*, url_for: Callable[..., str], static_url: Callable[..., str] | None,
-                     csrf_token: Callable[[], str] | None, settings: Mapping[str, Any],
+                     csrf_token: Callable[[], str] | None,
+                     csrf_headers: Callable[[], Any] | None, settings: Mapping[str, Any],
                      sandbox: bool) -> dict[str, Any]:
     """The names every template sees: ``url_for``, ``static_url``, ``csrf_token()``,
+    ``htmx_csrf_headers()`` (the ``hx-headers`` attribute carrying a token),
     ``csp_nonce()``, ``get_flashed_messages()``, ``config`` and (outside the sandbox)
     ``request``, ``session`` and ``g``.
 
@@ -40,6 +42,7 @@ def template_globals(*, url_for: Callable[..., str], static_url: Callable[..., s
         "url_for": _request_url_for(url_for),
         "static_url": static_url or _no_static_url,
         "csrf_token": csrf_token or _no_csrf_token,
+        "htmx_csrf_headers": csrf_headers or _no_csrf_token,
         "csp_nonce": csp_nonce,
         "get_flashed_messages": get_flashed_messages,
         "config": settings,

@@ -333,7 +333,7 @@ class Zephyr(Scaffold):
         # templates property); the security package (for csrf_token) with them, as it does
         # when any app starts serving.
         from zephyr.components import install_components
-        from zephyr.security.csrf import csrf_token
+        from zephyr.security.csrf import csrf_token, htmx_csrf_headers
         from zephyr.templating import TemplateConfig, Templates
 
         config = self.config
@@ -342,7 +342,8 @@ class Zephyr(Scaffold):
             TemplateConfig(self.template_path, sandbox=config["TEMPLATE_SANDBOX"],
                            auto_reload=config["DEBUG"] if auto_reload is None else auto_reload,
                            debug=config["DEBUG"], settings=config.public()),
-            url_for=self.url_for, csrf_token=csrf_token, registry=self._template_registry(),
+            url_for=self.url_for, csrf_token=csrf_token, csrf_headers=htmx_csrf_headers,
+            registry=self._template_registry(),
             lineage_of=self._lineage_of,
         )
         install_components(templates, self.components)

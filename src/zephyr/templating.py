@@ -34,6 +34,7 @@ from zephyr._template_errors import (
 from zephyr._template_loader import FolderLoader
 from zephyr.context import current_request, request_var
 from zephyr.errors import ContextError
+from zephyr.htmx import FRAGMENT_VARY
 from zephyr.responses import HeadersInit, HTMLResponse, StreamingResponse
 
 __all__ = [
@@ -109,11 +110,13 @@ class Templates:
     def __init__(self, config: TemplateConfig, *, url_for: Callable[..., str],
                  static_url: Callable[..., str] | None = None,
                  csrf_token: Callable[[], str] | None = None,
+                 csrf_headers: Callable[[], Any] | None = None,
                  registry: TemplateRegistry = _NO_REGISTRY,
                  lineage_of: Callable[[Any], Sequence[TemplateSource]] | None = None) -> None:
         """``url_for(name, _query=, **params)`` builds an app path; ``static_url`` and
-        ``csrf_token`` become the template globals of those names; ``lineage_of(route)``
-        gives the app and the groups a route was registered through."""
+        ``csrf_token`` become the template globals of those names, ``csrf_headers`` the
+        ``htmx_csrf_headers()`` global; ``lineage_of(route)`` gives the app and the groups
+        a route was registered through."""
         self.config = config
         self._csrf_token = csrf_token
         self._lineage_of = lineage_of
@@ -126,7 +129,8 @@ class Templates:
         )
         env.filters["tojson"] = tojson
         env.globals.update(template_globals(url_for=url_for, static_url=static_url,
-                                            csrf_token=csrf_token, settings=config.settings,
+                                            csrf_token=csrf_token, csrf_headers=csrf_headers,
+                                            settings=config.settings,
                                             sandbox=config.sandbox))
         self._env = env
         self.register(registry)
@@ -328,19 +332,35 @@ def current_templates(what: str) -> Templates:
 
 
 def render_template(name: str, /, *, block: str | None = None,
-                    blocks: Sequence[str] | None = None, status_code: int = 200,
-                    headers: HeadersInit = None, **context: Any) -> HTMLResponse:
+                    blocks: Sequence[str] | None = None, htmx_block: str | None = None,
+                    status_code: int = 200, headers: HeadersInit = None,
+                    **context: Any) -> HTMLResponse:
     """Render template ``name`` with ``context`` as an HTML response.
 
     ``block="row"`` renders that one block alone, ``blocks=["row", "count"]``
-    several, one after the other (fragments for partial page updates). A
-    missing template is a :class:`TemplateNotFound` (404).
+    several, one after the other (fragments for partial page updates).
+    ``htmx_block="list"`` renders that block for an htmx request that asks for
+    part of a page and the whole page otherwise, with the ``Vary`` that tells
+    caches so. A missing template is a :class:`TemplateNotFound` (404).
     """
-    if block is not None and blocks is not None:
-        raise TemplateError("render_template(): give block= or blocks=, not both")
+    if sum(choice is not None for choice in (block, blocks, htmx_block)) > 1:
+        raise TemplateError("render_template(): give one of block=, blocks= or htmx_block=")
     templates = current_templates("render_template")
     if block is not None:
         blocks = (block,)
+    if htmx_block is None:
+        return _rendered(templates, name, blocks, status_code, headers, context)
+    request = current_request("render_template(htmx_block=...)",
+                              "; outside one, choose the fragment with block=")
+    # Boosted links and history restores get the whole page, as htmx expects.
+    chosen = (htmx_block,) if request.htmx.is_partial else None
+    response = _rendered(templates, name, chosen, status_code, headers, context)
+    response.headers.add_vary(*FRAGMENT_VARY)
+    return response
+
+
+def _rendered(templates: Templates, name: str, blocks: Sequence[str] | None, status_code: int,
+              headers: HeadersInit, context: dict[str, Any]) -> HTMLResponse:
     if blocks is None:
         html = templates.render(name, **context)
     else:
