@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
+    from zephyr.compression import CompressionConfig
     from zephyr.openapi import OpenAPIConfig
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer
@@ -99,6 +100,7 @@ class Zephyr(Scaffold):
         #: Replacements for dependencies, for tests: ``app.dependency_overrides[get_db] = fake``.
         self.dependency_overrides = DependencyOverrides()
         self._openapi_config: OpenAPIConfig | None = None
+        self._compression: CompressionConfig | None = None
         for route in routes:
             self.add_route(route)
 
@@ -217,6 +219,11 @@ class Zephyr(Scaffold):
         from zephyr.security.layer import SecurityLayer
 
         self.security = security = SecurityLayer(config, auth_backends=self.auth_backends)
+        if config["COMPRESSION"]:
+            # NOTE: compression is a deferred feature: imported when the setting turns it on.
+            from zephyr.compression import CompressionConfig
+
+            self._compression = CompressionConfig.from_setting(config["COMPRESSION"])
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
@@ -247,7 +254,9 @@ class Zephyr(Scaffold):
         redirect = config["REDIRECT_STATUS"] if config["REDIRECT_SLASHES"] else None
         self.router.go_live(compiler.compile, answer_options=compiler.answer_options,
                             redirect_status=redirect)
-        self._direct_http = not self._asgi_layers
+        self._direct_http = not self._asgi_layers and self._compression is None
+        if self._asgi != self._first_call:  # composed by the lifespan's first call: again
+            self._asgi = self._compose_asgi()
 
     def _lineage_of(self, route: Route) -> Sequence[Scaffold]:
         """The app and the groups ``route`` was registered through, outermost first."""
@@ -400,8 +409,19 @@ class Zephyr(Scaffold):
         Routes are composed by the lifespan startup (so a mistake fails the
         startup with its message) or, without a lifespan, by the first request.
         """
-        self._asgi = wrap_asgi(self._dispatch, self._asgi_layers)
+        if scope["type"] == "http" and not self.router.is_live:
+            self._go_live()
+        self._asgi = self._compose_asgi()
         await self._asgi(scope, receive, send)
+
+    def _compose_asgi(self) -> ASGIApp:
+        """The app inside its ASGI middleware, and compression (when on) outside them all."""
+        app = wrap_asgi(self._dispatch, self._asgi_layers)
+        if self._compression is not None:
+            from zephyr.compression import CompressionMiddleware  # NOTE: loaded by _go_live
+
+            app = CompressionMiddleware(app, self._compression)
+        return app
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Every scope type; what ASGI middleware wraps."""
