@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from zephyr.app import Zephyr, current_app
-from zephyr.context import csp_nonce, current_user, g, request
+from zephyr.context import csp_nonce, current_user, g, request, static_url
 from zephyr.di import Depends
 from zephyr.errors import HTTPException, NotFound, abort
 from zephyr.params import Body, Cookie, File, Form, Header, Path, Query
@@ -70,6 +70,7 @@ __all__ = [
     "logout_user",
     "redirect",
     "request",
+    "static_url",
 ]
 
 # Where the names that are not imported above live. The security ones load the security

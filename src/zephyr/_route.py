@@ -17,7 +17,15 @@ from zephyr._types import ASGIApp
 from zephyr.converters import Compound, Converter, Param, Segment, parse_path
 from zephyr.errors import SetupError, URLBuildError
 
-__all__ = ["HTTP_METHODS", "ROUTE_OPTIONS", "SECURITY_OPTIONS", "Mount", "Route", "source_of"]
+__all__ = [
+    "HTTP_METHODS",
+    "ROUTE_OPTIONS",
+    "SECURITY_OPTIONS",
+    "EndpointRoute",
+    "Mount",
+    "Route",
+    "source_of",
+]
 
 #: Every option a route accepts (besides path, handler, methods and name).
 #: Security options a route or a group may set (see zephyr.security.protect).
@@ -113,6 +121,18 @@ class Route:
     def __repr__(self) -> str:
         methods = ",".join(sorted(self.methods))
         return f"Route({self.path!r}, {methods}, name={self.name!r}, at {self.source})"
+
+
+class EndpointRoute(Route):
+    """A route whose handler is itself an endpoint: ``await handler(request)`` is the response.
+
+    It is served as is: no argument plan, hooks, route middleware or per-route
+    security checks (the request guard and the security headers still apply).
+    Static files are served this way, so they never load a session or ask an
+    authentication backend.
+    """
+
+    __slots__ = ()
 
 
 class Mount:

@@ -11,6 +11,8 @@ import asyncio
 import gc
 import inspect
 import logging
+import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from contextvars import ContextVar
@@ -26,7 +28,13 @@ from zephyr.converters import Converter
 from zephyr.di import Depends
 from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
 from zephyr.error_handlers import DebugRenderer, handle_exception
-from zephyr.errors import ClientDisconnect, ContextError, HTTPException, SetupError
+from zephyr.errors import (
+    ClientDisconnect,
+    ContextError,
+    HTTPException,
+    SetupError,
+    URLBuildError,
+)
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
 from zephyr.requests import BodyLimits, Request, RequestServices, State
 from zephyr.responses import RedirectResponse, Response
@@ -63,6 +71,10 @@ class Zephyr(Scaffold):
     Settings come from ``settings=`` (module name, ``.py``/``.toml`` file or
     mapping), ``ZEPHYR_*`` environment variables and keyword arguments, in
     that order of precedence (see :class:`~zephyr.config.Config`).
+
+    ``static_folder`` (default ``"static"``, relative to ``root_path``, the
+    folder of the module ``import_name`` names) is served at ``static_url_path``
+    (default ``/`` + its name) when it exists; ``None`` serves none.
     """
 
     def __init__(
@@ -72,16 +84,22 @@ class Zephyr(Scaffold):
         routes: Iterable[Route] = (),
         settings: str | Path | Mapping[str, Any] | None = None,
         dependencies: Iterable[Depends] = (),
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_url_path: str | None = None,
+        root_path: str | os.PathLike[str] | None = None,
         **overrides: Any,
     ) -> None:
         self.router: Router[RouteEndpoint] = Router()
+        #: The folder relative paths start from (static folders): the app module's folder.
+        self.root_path = os.fspath(root_path) if root_path is not None else _root_of(import_name)
         super().__init__(dependencies=dependencies)
         self.import_name = import_name
         self.config = Config(settings=settings, overrides=overrides)
         self.state = State()
         self.executor: ThreadPoolExecutor | None = None
         self.body_limits = BodyLimits()
-        self._services = RequestServices(app=self, url_for=self.url_for)
+        self._services = RequestServices(app=self, url_for=self.url_for,
+                                         static_url=self.static_url)
         self._asgi_layers: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
@@ -103,6 +121,15 @@ class Zephyr(Scaffold):
         self._compression: CompressionConfig | None = None
         for route in routes:
             self.add_route(route)
+        #: The app's own static folder (``None``: it serves none).
+        self.static_folder = static_folder
+        if static_folder is not None:
+            folder = os.path.join(self.root_path, static_folder)
+            # A missing default folder serves nothing: an API needs none.
+            if os.path.isdir(folder):
+                url = static_url_path
+                self.static("/" + os.path.basename(os.path.normpath(folder)) if url is None
+                            else url.rstrip("/"), folder, name="static")
 
     @property
     def debug(self) -> bool:
@@ -196,6 +223,22 @@ class Zephyr(Scaffold):
         """The path of route ``name`` with ``params`` filled in (and ``_query`` appended)."""
         return build_url(self.router.url_path_for(name, params), _query)
 
+    def static_url(self, filename: str, /, *, folder: str | None = None) -> str:
+        """The URL of a static file with its content hash: ``/static/app.3f2a9c1e.css``.
+
+        ``filename`` is a path inside the folder; ``folder`` names a folder
+        registered with ``app.static(..., name=...)`` (default: the app's own).
+        Such URLs are cached for a year: a changed file gets a new hash.
+        """
+        name = folder or "static"
+        files = self.static_folders.get(name)
+        if files is None:
+            known = ", ".join(sorted(self.static_folders)) or "none"
+            raise URLBuildError(
+                f"static_url: no static folder named {name!r} (folders: {known}); create the "
+                "app's 'static' folder or register one with app.static(prefix, folder)")
+        return self.url_for(name, filename=files.url_path(filename))
+
     def run(self, host: str = "127.0.0.1", port: int = 8000, *, reload: bool = False,
             workers: int = 1, server: str | None = None, **options: Any) -> None:
         """Serve the app (uvicorn, or granian with ``server="granian"``)."""
@@ -224,6 +267,9 @@ class Zephyr(Scaffold):
             from zephyr.compression import CompressionConfig
 
             self._compression = CompressionConfig.from_setting(config["COMPRESSION"])
+        for files in self.static_folders.values():
+            files.start(max_age=config["STATIC_MAX_AGE"], debug=config["DEBUG"],
+                        compression=self._compression)
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
@@ -233,7 +279,8 @@ class Zephyr(Scaffold):
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
         )
         self._services = RequestServices(app=self, limits=self.body_limits,
-                                         sessions=security.sessions, url_for=self.url_for)
+                                         sessions=security.sessions, url_for=self.url_for,
+                                         static_url=self.static_url)
         if config["DEBUG"]:
             # NOTE: the debug page is a deferred feature: imported in debug mode only.
             from zephyr.dev.debug_page import debug_response
@@ -488,6 +535,22 @@ class Zephyr(Scaffold):
 
     def __repr__(self) -> str:
         return f"<Zephyr {self.import_name!r} routes={len(self.router.routes)}>"
+
+
+def _root_of(import_name: str) -> str:
+    """The folder of the module ``import_name`` names (like Flask), else the working directory."""
+    module = sys.modules.get(import_name)
+    path = getattr(module, "__file__", None)
+    if path is None and module is None:
+        # NOTE: importlib.util loads only for an app named after a module not imported yet.
+        import importlib.util
+
+        try:
+            spec = importlib.util.find_spec(import_name)
+        except (ImportError, ValueError):
+            spec = None
+        path = spec.origin if spec is not None and spec.has_location else None
+    return os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
 
 
 def _arity(fn: Callable[..., Any]) -> int:

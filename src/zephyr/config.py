@@ -62,6 +62,9 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("OPENAPI", bool, None, "Serve /openapi.json, /docs and /redoc (default: in debug).",
             optional=True),
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
+    Setting("STATIC_MAX_AGE", int, 60, "Seconds a static file at its plain URL stays fresh in "
+            "caches (hashed URLs from static_url(): a year, immutable); debug mode revalidates "
+            "every time."),
     Setting("COMPRESSION", (bool, dict), False, "Compress responses (gzip; brotli and zstd "
             "when installed): True, or a mapping of minimum_size, level and algorithms."),
     Setting("GC_FREEZE", bool, True, "After startup, keep what exists out of the garbage "

@@ -76,17 +76,20 @@ class RequestServices:
     PERF: a plain slotted class (read on every request; a dataclass costs ~0.6 ms at import).
     """
 
-    __slots__ = ("app", "limits", "sessions", "url_for")
+    __slots__ = ("app", "limits", "sessions", "static_url", "url_for")
 
     def __init__(self, *, app: Any = None, limits: BodyLimits = _DEFAULT_LIMITS,
                  sessions: SessionOpener | None = None,
-                 url_for: Callable[..., str] | None = None) -> None:
+                 url_for: Callable[..., str] | None = None,
+                 static_url: Callable[..., str] | None = None) -> None:
         """``app`` is what ``request.app`` gives; ``url_for(name, _query=..., **params)``
-        builds the path of a named route."""
+        builds the path of a named route, ``static_url(filename, folder=...)`` the hashed
+        path of a static file."""
         self.app = app
         self.limits = limits
         self.sessions = sessions
         self.url_for = url_for
+        self.static_url = static_url
 
 
 _NO_SERVICES = RequestServices()
@@ -323,9 +326,20 @@ class Request:
         url_for = self._services.url_for
         if url_for is None:
             raise SetupError("request.url_for() needs a request that belongs to an app")
-        root: str = self.scope.get("root_path", "")
-        path = root.rstrip("/") + url_for(name, _query=_query, **params)
+        path = self._under_root(url_for(name, _query=_query, **params))
         return self.base_origin + path if _external else path
+
+    def static_url(self, filename: str, /, *, folder: str | None = None) -> str:
+        """The hashed URL of a static file, like ``app.static_url``, under this request's
+        ``root_path``."""
+        static_url = self._services.static_url
+        if static_url is None:
+            raise SetupError("request.static_url() needs a request that belongs to an app")
+        return self._under_root(static_url(filename, folder=folder))
+
+    def _under_root(self, path: str) -> str:
+        root: str = self.scope.get("root_path", "")
+        return root.rstrip("/") + path
 
     @property
     def receive(self) -> Receive:

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import quote, urlencode
 
-from zephyr._route import Mount, Route
+from zephyr._route import EndpointRoute, Mount, Route
 from zephyr._route_tree import Node, Search, descend
 from zephyr._types import Scope
 from zephyr.converters import BUILTIN_CONVERTERS, Converter
@@ -29,7 +29,7 @@ from zephyr.errors import (
     URLBuildError,
 )
 
-__all__ = ["Compiled", "Mount", "Route", "RouteTable", "Router", "SlashRedirect"]
+__all__ = ["Compiled", "EndpointRoute", "Mount", "Route", "RouteTable", "Router", "SlashRedirect"]
 
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
