@@ -223,3 +223,31 @@ def test_static_routes_stay_out_of_the_openapi_document(static_site: Path) -> No
     app = Zephyr(__name__, root_path=static_site, openapi=True)
     with TestClient(app) as client:
         assert client.get("/openapi.json").json()["paths"] == {}
+
+
+def test_indexed_files_are_found_with_one_dict_lookup(static_site: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    app = Zephyr(__name__, root_path=static_site)
+    with TestClient(app) as client:
+        hashed = app.static_url("sub/deep.txt")
+        monkeypatch.setattr("zephyr.routing.descend", None)  # no walk of the route tree
+        assert client.get("/static/app.css").content == STATIC_CSS
+        assert client.get(hashed).text == "deep\n"
+        assert client.head("/static/logo.png").status_code == 200
+
+
+def test_routes_under_the_prefix_keep_their_precedence(static_site: Path) -> None:
+    app = Zephyr(__name__, root_path=static_site)
+
+    @app.get("/static/app.css")
+    async def exact() -> str:
+        return "the route"
+
+    @app.get("/static/{name}")
+    async def one_segment(name: str) -> str:  # a str parameter ranks before a path one
+        return f"param {name}"
+
+    with TestClient(app) as client:
+        assert client.get("/static/app.css").text == "the route"
+        assert client.get("/static/app.js").text == "param app.js"
+        assert client.get("/static/sub/deep.txt").text == "deep\n"

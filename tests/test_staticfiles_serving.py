@@ -16,6 +16,7 @@ from tests.conftest import STATIC_CSS, asgi_get
 from zephyr import Request, Zephyr
 from zephyr.datastructures import http_date
 from zephyr.security.login import SessionAuth, login_user
+from zephyr.staticfiles import serving
 from zephyr.testing import TestClient
 
 IDENTITY = {"accept-encoding": "identity"}
@@ -139,15 +140,75 @@ def test_a_failed_precondition_is_412(static_site: Path, condition: dict[str, st
     assert "has changed since the version the request names" in response.text
 
 
-def test_a_changed_file_gets_a_new_etag_without_restart(static_site: Path) -> None:
+class Clock:
+    """A stand-in for the ``time`` module of the static files: ``now`` moves when told."""
+
+    now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr("zephyr.staticfiles.serving.time", fake)
+    return fake
+
+
+def test_a_changed_small_file_shows_within_a_second(static_site: Path, clock: Clock) -> None:
     path = static_site / "static" / "app.css"
     with client_for(static_site) as client:
         before = client.get("/static/app.css")
         path.write_bytes(b"body { color: red; }\n")
+        clock.now += 0.5  # its last stat still holds: the version sent before, whole
+        same = client.get("/static/app.css")
+        clock.now += 0.6
         after = client.get("/static/app.css", headers={"if-none-match": before.headers["etag"]})
+    assert (same.content, same.headers["etag"]) == (STATIC_CSS, before.headers["etag"])
     assert after.status_code == 200
     assert after.content == b"body { color: red; }\n"
     assert after.headers["etag"] == file_etag(path) != before.headers["etag"]
+
+
+def test_a_changed_large_file_shows_at_once(static_site: Path, clock: Clock) -> None:
+    path = static_site / "static" / "big.bin"
+    with client_for(static_site) as client:
+        before = client.get("/static/big.bin")
+        path.write_bytes(b"x" * 100_000)  # still read from disk: never a length that lies
+        after = client.get("/static/big.bin")
+    assert after.content == b"x" * 100_000
+    assert after.headers["etag"] == file_etag(path) != before.headers["etag"]
+
+
+def test_a_small_file_is_read_once_per_version(static_site: Path, clock: Clock,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    real = serving._read
+    monkeypatch.setattr(serving, "_read", lambda path, size: reads.append(path) or real(path,
+                                                                                          size))
+    with client_for(static_site) as client:
+        for _ in range(3):
+            assert client.get("/static/app.css").content == STATIC_CSS
+        assert client.get("/static/app.css", headers={"range": "bytes=0-3"}).content == b"body"
+        (static_site / "static" / "app.css").write_bytes(b"new")
+        clock.now += 2
+        assert client.get("/static/app.css").content == b"new"
+        assert client.get("/static/app.css").content == b"new"
+    assert len(reads) == 2
+
+
+def test_small_files_beyond_the_memory_budget_are_read_per_request(
+        static_site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    real = serving._read
+    monkeypatch.setattr(serving, "MEMORY_BUDGET", len(STATIC_CSS) + 10)
+    monkeypatch.setattr(serving, "_read", lambda path, size: reads.append(path) or real(path,
+                                                                                          size))
+    with client_for(static_site) as client:
+        for name in ("app.css", "app.js", "app.css", "app.js"):
+            client.get(f"/static/{name}")
+    assert [Path(path).name for path in reads] == ["app.css", "app.js", "app.js"]
 
 
 # -- ranges -------------------------------------------------------------------------------------

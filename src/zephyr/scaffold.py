@@ -216,7 +216,7 @@ class Scaffold:
 
         files = StaticFiles(path)
         route = self.add_route(EndpointRoute(
-            f"{prefix}/<path:filename>", files, methods=["GET"],
+            f"{prefix}/<path:filename>", files, methods=["GET"], known_values=files.known_names,
             name=name or prefix.strip("/").replace("/", ".") or "static",
             include_in_schema=False))
         self.static_folders[route.name] = files

@@ -47,7 +47,7 @@ class StaticFile:
     """
 
     __slots__ = ("codings", "content_type", "digest", "digest_key", "key", "path", "prepared",
-                 "siblings")
+                 "seen", "siblings")
 
     def __init__(self, path: str, content_type: bytes, key: StatKey,
                  siblings: dict[str, str]) -> None:
@@ -62,8 +62,10 @@ class StaticFile:
         #: The sha256 of the content (hex), for the stat key ``digest_key``.
         self.digest: str | None = None
         self.digest_key: StatKey | None = None
-        #: Headers already built, per content coding, with the stat key they are for.
+        #: Headers already built, per content coding (and hashed or not), with their version.
         self.prepared: dict[tuple[str | None, bool], Any] = {}
+        #: The last stat of each representation (by content coding), and until when it holds.
+        self.seen: dict[str | None, tuple[float, os.stat_result]] = {}
 
 
 class FolderIndex:
@@ -82,25 +84,29 @@ class FolderIndex:
     def find(self, name: str) -> tuple[StaticFile, str | None] | None:
         """The file a URL path names, and the hash it asks for (a hashed name), if any.
 
-        ``name`` must have passed :func:`safe_name`. A plain name wins over a hashed
-        reading of it, so a file really called ``lib.0123abcd.js`` is served as is.
+        A plain name wins over a hashed reading of it, so a file really called
+        ``lib.0123abcd.js`` is served as is.
         """
-        entry = self._file(name)
+        entry = self.file(name)
         if entry is not None:
             return entry, None
         for original, digest in _unhashed(name):
-            entry = self._file(original)
+            entry = self.file(original)
             if entry is not None:
                 return entry, digest
         return None
 
     def file(self, name: str) -> StaticFile | None:
-        """The file at ``name`` (checked with :func:`safe_name` first), or ``None``."""
-        return self._file(name) if safe_name(name) else None
+        """The file at the URL path ``name``, or ``None``.
 
-    def _file(self, name: str) -> StaticFile | None:
+        SECURITY: outside debug mode only the index answers, and it holds nothing
+        but safe names of files inside the folder; the disk is asked only in debug
+        mode, and only for a name that passes :func:`safe_name`.
+        """
         if not self.debug:
             return self.files.get(name)
+        if not safe_name(name):
+            return None
         # Debug mode: the disk as it is now, so new, changed and deleted files show.
         path = os.path.join(self.root, *name.split("/"))
         try:
@@ -147,9 +153,9 @@ def safe_name(name: str) -> bool:
     backslash, colon (Windows drive letters and streams) or NUL: such a name is a
     404 before the disk is asked anything.
     """
-    if not name or "\\" in name or ":" in name or "\0" in name:
-        return False
-    return all(part and part[0] != "." for part in name.split("/"))
+    # PERF: substring tests instead of splitting: '/.' starts a dot segment, '//' is an empty one.
+    return not (not name or name[0] in "./" or name[-1] == "/" or "/." in name
+                or "//" in name or "\\" in name or ":" in name or "\0" in name)
 
 
 def hash_file(path: str) -> str:
