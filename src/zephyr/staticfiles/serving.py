@@ -122,7 +122,7 @@ class StaticFiles:
                 f"static_url: there is no file {filename!r} in the static folder "
                 f"{self.folder!r}; check the name (a path relative to that folder)")
         digest = entry.digest
-        if digest is None or entry.digest_key != entry.key:
+        if digest is None:  # debug mode: the file changed since it was last hashed
             digest = entry.digest = hash_file(entry.path)
             entry.digest_key = entry.key
         return hashed_name(filename.lstrip("/"), digest)
@@ -156,7 +156,7 @@ class StaticFiles:
             raise NotFound(_NOT_FOUND)
         key = stat_key(info)
         if wanted is not None:
-            await _check_hash(entry, entry.key if coding is not None else key, wanted)
+            await _check_hash(entry, key if coding is None else None, wanted)
         prepared = self._prepare(entry, coding, (key, entry.digest if wanted else None))
         status = precondition_status(fields, prepared.etag, prepared.modified,
                                      prepared.last_modified) if fields else None
@@ -255,13 +255,16 @@ class StaticFiles:
                                      length=stop - start)
 
 
-async def _check_hash(entry: StaticFile, key: StatKey, wanted: str) -> None:
-    """A hashed name is served only while the content has that hash (checked against the
-    file as it is at ``key``; for a sibling, the original as indexed: it is made from it)."""
-    if entry.digest_key != key:
+async def _check_hash(entry: StaticFile, key: StatKey | None, wanted: str) -> None:
+    """A hashed name is served only while the content has that hash.
+
+    ``key`` is the original's stat as just seen; ``None`` when a sibling is sent
+    (a sibling is made from its original: the original's hash as known holds).
+    """
+    if entry.digest is None or (key is not None and entry.digest_key != key):
         entry.digest = await run_sync(hash_file, entry.path)
-        entry.digest_key = key
-    if not (entry.digest or "").startswith(wanted):
+        entry.digest_key = key or entry.key
+    if not entry.digest.startswith(wanted):
         raise NotFound(_NOT_FOUND)
 
 
