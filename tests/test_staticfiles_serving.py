@@ -375,6 +375,26 @@ def test_in_production_a_changed_file_is_never_served_under_its_old_hash(
         assert client.get(app.static_url("app.css")).content == b"p { margin: 0 }\n"
 
 
+def test_a_changed_file_is_hashed_once_and_its_stale_siblings_never_sent(precompressed: Path, monkeypatch: pytest.MonkeyPatch,
+                                       clock: Clock) -> None:
+    hashed: list[str] = []
+    real = serving.hash_file
+    monkeypatch.setattr(serving, "hash_file", lambda path: hashed.append(path) or real(path))
+    app = Zephyr(__name__, root_path=precompressed)
+    with TestClient(app) as client:
+        (precompressed / "static" / "app.css").write_bytes(b"p { margin: 0 }\n" * 200)
+        clock.now += 2
+        client.get(app.static_url("app.css"))  # notices the change: hashed once
+        new = app.static_url("app.css")
+        for encoding in ("identity", "br", "identity", "gzip", "identity"):
+            response = client.get(new, headers={"accept-encoding": encoding})
+            # The siblings were made from the old version: never sent for the new one.
+            assert response.content == b"p { margin: 0 }\n" * 200, encoding
+            assert "content-encoding" not in response.headers
+        assert app.static_url("app.css") == new
+    assert len(hashed) == 1
+
+
 @pytest.mark.parametrize(("max_age", "cache_control"), [(3600, "max-age=3600"),
                                                         (0, "no-cache")])
 def test_static_max_age(static_site: Path, max_age: int, cache_control: str) -> None:

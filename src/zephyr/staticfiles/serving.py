@@ -147,17 +147,10 @@ class StaticFiles:
         coding = None
         if entry.codings and b"accept-encoding" in fields:
             coding = negotiate(fields[b"accept-encoding"].encode("latin-1"), entry.codings)[0]
-        path = entry.siblings[coding] if coding is not None else entry.path
-        info = self._stat(entry, coding, path)
-        if info is None and coding is not None:  # the sibling is gone: the original then
-            coding, path = None, entry.path
-            info = self._stat(entry, coding, path)
-        if info is None:
-            raise NotFound(_NOT_FOUND)
-        key = stat_key(info)
+        coding, path, info, original = self._representation(entry, coding)
         if wanted is not None:
-            await _check_hash(entry, key if coding is None else None, wanted)
-        prepared = self._prepare(entry, coding, (key, entry.digest if wanted else None))
+            await _check_hash(entry, stat_key(original), wanted)
+        prepared = self._prepare(entry, coding, (stat_key(info), entry.digest if wanted else None))
         status = precondition_status(fields, prepared.etag, prepared.modified,
                                      prepared.last_modified) if fields else None
         if status == 304:
@@ -168,6 +161,21 @@ class StaticFiles:
             raise HTTPException(status, "the file has changed since the version the request "
                                 "names (If-Match / If-Unmodified-Since)")
         return self._respond(path, info, prepared, fields, scope["method"])
+
+    def _representation(self, entry: StaticFile, coding: str | None) -> tuple[
+            str | None, str, os.stat_result, os.stat_result]:
+        """The coding, path and stat of what is sent (the sibling of ``coding``, or the
+        original when it has none), and the original's stat."""
+        original = self._stat(entry, None, entry.path)
+        if original is None:
+            raise NotFound(_NOT_FOUND)
+        if coding is not None:
+            path = entry.siblings[coding]
+            info = self._stat(entry, coding, path)
+            # A sibling gone, or older than its original (made from an older version): never.
+            if info is not None and info.st_mtime_ns >= original.st_mtime_ns:
+                return coding, path, info, original
+        return None, entry.path, original, original
 
     def _stat(self, entry: StaticFile, coding: str | None, path: str) -> os.stat_result | None:
         """The stat of one representation: for a small file, trusted for ``RECHECK`` seconds.
@@ -255,15 +263,12 @@ class StaticFiles:
                                      length=stop - start)
 
 
-async def _check_hash(entry: StaticFile, key: StatKey | None, wanted: str) -> None:
-    """A hashed name is served only while the content has that hash.
-
-    ``key`` is the original's stat as just seen; ``None`` when a sibling is sent
-    (a sibling is made from its original: the original's hash as known holds).
-    """
-    if entry.digest is None or (key is not None and entry.digest_key != key):
+async def _check_hash(entry: StaticFile, key: StatKey, wanted: str) -> None:
+    """A hashed name is served only while the content has that hash (the original's, at
+    the stat ``key`` just seen; a sibling is made from its original)."""
+    if entry.digest is None or entry.digest_key != key:
         entry.digest = await run_sync(hash_file, entry.path)
-        entry.digest_key = key or entry.key
+        entry.digest_key = key
     if not entry.digest.startswith(wanted):
         raise NotFound(_NOT_FOUND)
 
