@@ -375,8 +375,8 @@ def test_in_production_a_changed_file_is_never_served_under_its_old_hash(
         assert client.get(app.static_url("app.css")).content == b"p { margin: 0 }\n"
 
 
-def test_a_changed_file_is_hashed_once_and_its_stale_siblings_never_sent(precompressed: Path, monkeypatch: pytest.MonkeyPatch,
-                                       clock: Clock) -> None:
+def test_a_changed_file_is_hashed_once_and_its_stale_siblings_never_sent(
+        precompressed: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
     hashed: list[str] = []
     real = serving.hash_file
     monkeypatch.setattr(serving, "hash_file", lambda path: hashed.append(path) or real(path))
