@@ -1,50 +1,32 @@
-"""Response compression: gzip always, brotli and zstd when their packages are installed.
+"""Compressing responses: the ``COMPRESSION`` setting as a config, and the ASGI layer.
 
-The ``COMPRESSION`` setting turns it on; the app then composes one
-:class:`CompressionMiddleware` around itself at startup (a pure ASGI layer, so
-an app without it pays nothing). It honours ``Accept-Encoding`` with its
-q-values, compresses text types above a size threshold, chunk by chunk for
-streams, and leaves alone what must not or need not be compressed.
+:class:`CompressionMiddleware` decides at each response's start whether it is
+compressed (type, size, status, what it carries already), sets ``Vary`` and the
+weakened ``ETag``, then compresses its body, chunk by chunk for a stream.
 """
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from zephyr._conditional import entity_tags
 from zephyr._types import ASGIApp, Message, Receive, Scope, Send
+from zephyr.compression.codings import (
+    ALGORITHMS,
+    EXTRAS,
+    PACKAGES,
+    Encoder,
+    available,
+    compresses,
+    encoder,
+    installed,
+    negotiate,
+)
 from zephyr.errors import ConfigError
 
-__all__ = ["CompressionConfig", "CompressionMiddleware", "choose_coding", "compresses", "negotiate"]
-
-#: Every algorithm Zephyr knows, by its content-coding name, with its level range and default.
-ALGORITHMS: Mapping[str, tuple[range, int]] = {
-    "br": (range(12), 4), "zstd": (range(1, 23), 3), "gzip": (range(1, 10), 6),
-}
-_PACKAGES = {"br": "brotli", "zstd": "zstandard"}
-_EXTRAS = {"br": "brotli", "zstd": "zstd"}
-# Compressing these again gains nothing: they are compressed formats already.
-_TEXT_LIKE = frozenset({
-    "application/json", "application/javascript", "application/x-javascript", "application/xml",
-    "application/wasm", "application/xhtml+xml", "image/svg+xml", "image/x-icon",
-    "image/vnd.microsoft.icon", "image/bmp", "font/ttf", "font/otf",
-    "application/vnd.ms-fontobject",
-})
-_CACHE_SIZE = 256
-# PERF: decisions remembered by header value: a few distinct values arrive in practice.
-_COMPRESSES: dict[bytes, bool] = {}
-_NEGOTIATED: dict[tuple[bytes, tuple[str, ...]], tuple[str | None, bool]] = {}
-
-
-class Encoder(Protocol):
-    """One response's compressor: ``chunk`` flushes (streams stay live), ``last`` finishes."""
-
-    def chunk(self, data: bytes) -> bytes: ...
-
-    def last(self, data: bytes) -> bytes: ...
+__all__ = ["CompressionConfig", "CompressionMiddleware"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +38,7 @@ class CompressionConfig:
     """
 
     minimum_size: int = 500
-    algorithms: tuple[str, ...] = field(default_factory=lambda: _available())
+    algorithms: tuple[str, ...] = field(default_factory=available)
     levels: Mapping[str, int] = field(default_factory=lambda: {
         name: default for name, (_, default) in ALGORITHMS.items()})
 
@@ -81,7 +63,7 @@ class CompressionConfig:
         wanted = options.get("algorithms")
         if isinstance(wanted, str):  # from the environment: 'algorithms=br gzip'
             wanted = wanted.split()
-        algorithms = _check_algorithms(wanted) if wanted is not None else _available()
+        algorithms = _check_algorithms(wanted) if wanted is not None else available()
         return cls(minimum_size=size, algorithms=algorithms,
                    levels=_check_levels(_number(options.get("level")), algorithms))
 
@@ -91,75 +73,7 @@ class CompressionConfig:
 
     def encoder(self, coding: str) -> Encoder:
         """A fresh compressor for one response."""
-        return _ENCODERS[coding](self.levels[coding])
-
-
-def compresses(content_type: bytes) -> bool:
-    """Whether a response of ``content_type`` (a header value) is worth compressing."""
-    known = _COMPRESSES.get(content_type)
-    if known is None:
-        media = content_type.partition(b";")[0].strip().lower().decode("latin-1")
-        known = (media.startswith("text/") and media != "text/event-stream") or (
-            media in _TEXT_LIKE or media.endswith(("+json", "+xml")))
-        _remember(_COMPRESSES, content_type, known)
-    return known
-
-
-def negotiate(accept_encoding: bytes | None, offered: tuple[str, ...]) -> tuple[str | None, bool]:
-    """:func:`choose_coding` for a raw header value (``None``: no header, identity),
-    remembered for the few values browsers send."""
-    if accept_encoding is None:
-        return None, False
-    choice = _NEGOTIATED.get((accept_encoding, offered))
-    if choice is None:
-        choice = choose_coding(accept_encoding.decode("latin-1"), offered)
-        _remember(_NEGOTIATED, (accept_encoding, offered), choice)
-    return choice
-
-
-def choose_coding(accept_encoding: str, offered: Iterable[str]) -> tuple[str | None, bool]:
-    """The ``offered`` coding the client prefers (ties: the first offered), ``None`` when
-    identity is at least as welcome; and whether identity is refused (RFC 9110 §12.5.3)."""
-    weights: dict[str, float] = {}
-    for item in accept_encoding.split(","):
-        name, _, parameters = item.partition(";")
-        coding = name.strip().lower()
-        if coding:
-            weights["gzip" if coding == "x-gzip" else coding] = _quality(parameters)
-    anything = weights.get("*")
-    # NOTE: RFC 9110 §12.5.3: identity is acceptable unless refused (identity;q=0, or *;q=0
-    # without an identity entry); left unnamed, it comes after every coding the client named.
-    identity = weights.get("identity", _UNNAMED if anything is None else anything)
-    best, best_weight = None, 0.0
-    for coding in offered:
-        weight = weights.get(coding, 0.0 if anything is None else anything)
-        if weight > best_weight:
-            best, best_weight = coding, weight
-    if best is not None and best_weight < identity:
-        best = None
-    return best, identity == 0
-
-
-_UNNAMED = 1e-9
-
-
-def _quality(parameters: str) -> float:
-    for parameter in parameters.split(";"):
-        key, _, value = parameter.partition("=")
-        if key.strip().lower() == "q":
-            try:
-                weight = float(value.strip())
-            except ValueError:
-                return 0.0
-            return weight if 0.0 <= weight <= 1.0 else 0.0
-    return 1.0
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    # SECURITY: keys come from requests: a bounded cache cannot be grown without end.
-    if len(cache) >= _CACHE_SIZE:
-        cache.clear()
-    cache[key] = value
+        return encoder(coding, self.levels[coding])
 
 
 class CompressionMiddleware:
@@ -318,77 +232,6 @@ def _weak(etag: bytes) -> bytes:
     return etag if etag.startswith(b"W/") else b"W/" + etag
 
 
-# -- the algorithms ------------------------------------------------------------------
-
-
-class _Gzip:
-    __slots__ = ("_z",)
-
-    def __init__(self, level: int) -> None:
-        # NOTE: wbits 31 writes the gzip wrapper (RFC 1952) with mtime 0: the same input always
-        # gives the same bytes, so ranges and hashes of the compressed body stay stable.
-        self._z = zlib.compressobj(level, zlib.DEFLATED, 31)
-
-    def chunk(self, data: bytes) -> bytes:
-        return self._z.compress(data) + self._z.flush(zlib.Z_SYNC_FLUSH)
-
-    def last(self, data: bytes) -> bytes:
-        return self._z.compress(data) + self._z.flush()
-
-
-class _Brotli:
-    __slots__ = ("_c",)
-
-    def __init__(self, level: int) -> None:
-        import brotli  # NOTE: an optional extra (zephyr[brotli]), checked at startup
-
-        self._c = brotli.Compressor(quality=level)
-
-    def chunk(self, data: bytes) -> bytes:
-        return bytes(self._c.process(data) + self._c.flush())
-
-    def last(self, data: bytes) -> bytes:
-        return bytes(self._c.process(data) + self._c.finish())
-
-
-class _Zstd:
-    __slots__ = ("_compressor", "_flush_block", "_stream")
-
-    def __init__(self, level: int) -> None:
-        import zstandard  # NOTE: an optional extra (zephyr[zstd]), checked at startup
-
-        self._compressor = zstandard.ZstdCompressor(level=level)
-        self._stream: Any = None
-        self._flush_block = zstandard.COMPRESSOBJ_FLUSH_BLOCK
-
-    def chunk(self, data: bytes) -> bytes:
-        if self._stream is None:
-            self._stream = self._compressor.compressobj()
-        return bytes(self._stream.compress(data) + self._stream.flush(self._flush_block))
-
-    def last(self, data: bytes) -> bytes:
-        if self._stream is None:  # the whole body at once: a frame that states its size
-            return bytes(self._compressor.compress(data))
-        return bytes(self._stream.compress(data) + self._stream.flush())
-
-
-_ENCODERS: dict[str, Callable[[int], Encoder]] = {"gzip": _Gzip, "br": _Brotli, "zstd": _Zstd}
-
-
-def _installed(coding: str) -> bool:
-    package = _PACKAGES.get(coding)
-    if package is None:
-        return True
-    # NOTE: importlib.util loads only when compression is configured (at startup).
-    import importlib.util
-
-    return importlib.util.find_spec(package) is not None
-
-
-def _available() -> tuple[str, ...]:
-    return tuple(name for name in ALGORITHMS if _installed(name))
-
-
 def _number(value: Any) -> Any:
     """Digits from the environment as the number they spell; anything else as it is."""
     return int(value) if isinstance(value, str) and value.isdigit() else value
@@ -403,9 +246,9 @@ def _check_algorithms(wanted: Any) -> tuple[str, ...]:
         if name not in ALGORITHMS:
             raise ConfigError(f"COMPRESSION algorithm {name!r} is unknown; use some of "
                               f"{', '.join(ALGORITHMS)}")
-        if not _installed(name):
-            raise ConfigError(f"COMPRESSION algorithm {name!r} needs the {_PACKAGES[name]!r} "
-                              f"package: pip install 'zephyr[{_EXTRAS[name]}]'")
+        if not installed(name):
+            raise ConfigError(f"COMPRESSION algorithm {name!r} needs the {PACKAGES[name]!r} "
+                              f"package: pip install 'zephyr[{EXTRAS[name]}]'")
     return names
 
 
