@@ -8,11 +8,13 @@ not listening on 127.0.0.1:6379, except under ``ZEPHYR_REQUIRE_SERVICES=1``
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import pytest
 
@@ -118,3 +120,67 @@ def write_tree(root: Path, files: Mapping[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+# -- a static site, for the static-file tests -----------------------------------------------
+
+STATIC_CSS = b"body { color: #222; }\n" * 100  # 2,200 bytes: over the compression threshold
+SECRET = b"outside the static folder: never served\n"
+STATIC_MTIME = 1_600_000_000  # 2020-09-13
+
+
+def make_static_site(root: Path) -> Path:
+    """An app root with a ``static`` folder of every kind of file the static tests serve.
+
+    Beside the folder: ``secret.txt``, which no request may reach, through ``..``, an
+    encoded slash or the symlinks ``static/escape.txt`` and ``static/linkdir``.
+    """
+    static = root / "static"
+    (static / "sub").mkdir(parents=True)
+    (static / ".git").mkdir()
+    (static / "app.css").write_bytes(STATIC_CSS)
+    (static / "app.js").write_text("export const answer = 42;\n" * 40)
+    (static / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    (static / "index.html").write_text("<!doctype html><title>Hi</title>\n")
+    (static / "data.json").write_text('{"ok": true}')
+    (static / "font.woff2").write_bytes(b"wOF2" + b"\0" * 60)
+    (static / "icon.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (static / "LICENSE").write_text("MIT\n")
+    (static / "sub" / "deep.txt").write_text("deep\n")
+    (static / "big.bin").write_bytes(bytes(range(256)) * 800)  # 204,800 bytes: streamed
+    (static / ".env").write_text("SECRET_KEY=hidden\n")
+    (static / ".git" / "config").write_text("[core]\n")
+    (root / "secret.txt").write_bytes(SECRET)
+    (static / "escape.txt").symlink_to(root / "secret.txt")
+    (static / "linkdir").symlink_to(root)
+    (static / "alias.css").symlink_to(static / "app.css")  # stays inside: served
+    for path in static.rglob("*"):  # modified long ago, as deployed files are
+        os.utime(path, (STATIC_MTIME, STATIC_MTIME), follow_symlinks=False)
+    return static
+
+
+@pytest.fixture
+def static_site(tmp_path: Path) -> Path:
+    """The app root of :func:`make_static_site` (its ``static`` folder is ``/static``)."""
+    make_static_site(tmp_path)
+    return tmp_path
+
+
+def asgi_get(app: Any, raw_path: bytes) -> list[dict[str, Any]]:
+    """The messages ``app`` sends for ``GET raw_path``, as a server hands the path over:
+    ``path`` decoded (``..``, ``%2f`` and all, which httpx would normalise first), ``raw_path``
+    as sent."""
+    scope = {"type": "http", "method": "GET", "scheme": "http", "root_path": "",
+             "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"),
+             "raw_path": raw_path, "query_string": b"", "headers": [(b"host", b"localhost")]}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)  # the client stays: only the response matters
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent

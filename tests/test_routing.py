@@ -160,6 +160,25 @@ def test_matching_backtracks_until_a_route_fits(path: str, expected: str) -> Non
         assert client.get(path).text == expected
 
 
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/files/a.txt", "rest name=a.txt"),
+    ("/files/css/site/app.css", "rest name=css/site/app.css"),
+    ("/files/new", "new"),
+    ("/files/7", "int n=7"),
+    ("/files/7/x", "rest name=7/x"),  # the int branch ends early: the rest is the path's
+])
+def test_a_trailing_path_parameter_is_matched_in_one_pass(
+        monkeypatch: pytest.MonkeyPatch, path: str, expected: str) -> None:
+    app = Zephyr()
+    add(app, "/files/<path:name>", "rest")
+    add(app, "/files/new", "new")
+    add(app, "/files/{n:int}", "int")
+    with TestClient(app) as client:
+        if path != "/files/7/x":  # static files are served without the full search
+            monkeypatch.setattr("zephyr.routing.Search", None)
+        assert client.get(path).text == expected
+
+
 def test_a_failed_branch_does_not_leak_its_values() -> None:
     app = Zephyr()
     add(app, "/x/{a:int}/{b:int}/end", "ints")

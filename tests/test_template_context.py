@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import write_tree
 from zephyr import HTMLResponse, Request, Zephyr, g
-from zephyr.errors import SetupError
+from zephyr.errors import SetupError, URLBuildError
 from zephyr.templating import TemplateError, render_template, render_template_string
 from zephyr.testing import TestClient
 
@@ -85,9 +85,25 @@ def test_config_shows_settings_but_never_secrets(tmp_path: Path) -> None:
 
 def test_static_url_without_static_files_says_so(tmp_path: Path) -> None:
     app = Zephyr(root_path=tmp_path)
-    with pytest.raises(SetupError, match=r"static_url\('app.css'\) is not available: this app "
-                                         r"serves no static files"):
+    with pytest.raises(URLBuildError, match=r"static_url: no static folder named 'static' "
+                                            r"\(folders: none\); create the app's 'static'"):
         app.templates.render_string("{{ static_url('app.css') }}")
+
+
+def test_static_url_in_a_template_is_the_hashed_url_the_app_serves(tmp_path: Path) -> None:
+    write_tree(tmp_path / "static", {"app.css": "body { color: #222 }"})
+    app = Zephyr(root_path=tmp_path)
+
+    @app.get("/")
+    async def page() -> HTMLResponse:
+        return render_template_string("{{ static_url('app.css') }}")
+
+    with TestClient(app) as client:
+        url = client.get("/").text
+        assert re.fullmatch(r"/static/app\.[0-9a-f]{8,}\.css", url)
+        css = client.get(url)
+    assert (css.status_code, css.text) == (200, "body { color: #222 }")
+    assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 def test_static_url_uses_the_builder_the_app_hands_in(tmp_path: Path) -> None:

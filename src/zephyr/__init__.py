@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zephyr import errors as _errors
 from zephyr.app import Zephyr, current_app
 from zephyr.background import BackgroundTasks
-from zephyr.context import csp_nonce, current_user, g, request
+from zephyr.context import csp_nonce, current_user, g, request, static_url
 from zephyr.di import Depends
 from zephyr.errors import HTTPException, NotFound, abort
 from zephyr.params import Body, Cookie, File, Form, Header, Path, Query
@@ -81,6 +81,7 @@ __all__ = [
     "render_template",
     "render_template_string",
     "request",
+    "static_url",
     "stream_template",
 ]
 

@@ -17,7 +17,15 @@ from zephyr._types import ASGIApp
 from zephyr.converters import Compound, Converter, Param, Segment, parse_path
 from zephyr.errors import SetupError, URLBuildError
 
-__all__ = ["HTTP_METHODS", "ROUTE_OPTIONS", "SECURITY_OPTIONS", "Mount", "Route", "source_of"]
+__all__ = [
+    "HTTP_METHODS",
+    "ROUTE_OPTIONS",
+    "SECURITY_OPTIONS",
+    "EndpointRoute",
+    "Mount",
+    "Route",
+    "source_of",
+]
 
 #: Every option a route accepts (besides path, handler, methods and name).
 #: Security options a route or a group may set (see zephyr.security.protect), and ``cors``
@@ -115,6 +123,28 @@ class Route:
     def __repr__(self) -> str:
         methods = ",".join(sorted(self.methods))
         return f"Route({self.path!r}, {methods}, name={self.name!r}, at {self.source})"
+
+
+class EndpointRoute(Route):
+    """A route whose handler is itself an endpoint: ``await handler(request)`` is the response.
+
+    It is served as is: no argument plan, hooks, route middleware or per-route
+    security checks (the request guard and the security headers still apply).
+    Static files are served this way, so they never load a session or ask an
+    authentication backend.
+
+    ``known_values()``, when given, lists values the route's trailing ``path``
+    parameter is known to take (a folder's files): the route table then answers
+    those paths with one dict lookup, as it does routes without parameters.
+    """
+
+    __slots__ = ("known_values",)
+
+    def __init__(self, path: str, handler: Callable[..., Any], *,
+                 known_values: Callable[[], Iterable[str]] | None = None,
+                 **options: Any) -> None:
+        super().__init__(path, handler, **options)
+        self.known_values = known_values
 
 
 class Mount:

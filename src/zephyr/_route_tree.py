@@ -25,13 +25,15 @@ R = TypeVar("R")
 class Node(Generic[R]):
     """One level of the segment tree: literal children by text, then parameters by rank."""
 
-    __slots__ = ("methods", "params", "simple_params", "static")
+    __slots__ = ("methods", "params", "rest", "simple_params", "static")
 
     def __init__(self) -> None:
         self.static: dict[str, Node[R]] = {}
         self.params: list[tuple[Param | Compound, Node[R]]] = []
         # The leading one-segment parameters as (to_python, child), for descend().
         self.simple_params: list[tuple[Callable[[str], Any], Node[R]]] = []
+        # A `path` parameter right after them that ends its routes (see settle()).
+        self.rest: tuple[Callable[[str], Any], Node[R]] | None = None
         self.methods: dict[str, R] = {}
 
     def child(self, segment: Segment) -> Node[R]:
@@ -52,6 +54,22 @@ class Node(Generic[R]):
         return node
 
 
+    def settle(self) -> None:
+        """Once every route is in: find, here and below, the trailing ``path`` parameters
+        that descend() may take the rest of a path with.
+
+        Nothing lies below such a parameter, so the full search would give it every
+        remaining segment too (``/static/<path:filename>``).
+        """
+        self.rest = None
+        for param, child in self.params[len(self.simple_params):len(self.simple_params) + 1]:
+            if (isinstance(param, Param) and param.converter.spans_segments
+                    and not child.static and not child.params):
+                self.rest = (param.converter.to_python, child)
+        for node in (*self.static.values(), *(child for _, child in self.params)):
+            node.settle()
+
+
 def _rank(segment: Param | Compound) -> int:
     if isinstance(segment, Compound):
         return 0
@@ -68,7 +86,9 @@ def descend(root: Node[R], parts: list[str], method: str) -> tuple[R, list[Any]]
     # PERF: a loop instead of recursion; most paths never need to backtrack.
     node = root
     values: list[Any] = []
-    for part in parts[1:]:
+    remaining = iter(parts)
+    next(remaining)  # the empty segment before the leading slash
+    for part in remaining:
         child = node.static.get(part)
         if child is None:
             for convert, param_child in node.simple_params:
@@ -79,7 +99,13 @@ def descend(root: Node[R], parts: list[str], method: str) -> tuple[R, list[Any]]
                 child = param_child
                 break
             else:
-                return None
+                if node.rest is None:
+                    return None
+                convert, child = node.rest
+                try:  # a trailing `path` parameter: all that is left of the path
+                    values.append(convert("/".join((part, *remaining))))
+                except ValueError:
+                    return None
         node = child
     route = node.methods.get(method)
     return None if route is None else (route, values)

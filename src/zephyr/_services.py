@@ -47,20 +47,23 @@ class RequestServices:
     PERF: a plain slotted class (read on every request; a dataclass costs ~0.6 ms at import).
     """
 
-    __slots__ = ("app", "limits", "sessions", "templates", "url_for")
+    __slots__ = ("app", "limits", "sessions", "static_url", "templates", "url_for")
 
     def __init__(self, *, app: Any = None, limits: BodyLimits = _DEFAULT_LIMITS,
                  sessions: SessionOpener | None = None,
                  url_for: Callable[..., str] | None = None,
-                 templates: Callable[[], Any] | None = None) -> None:
+                 templates: Callable[[], Any] | None = None,
+                 static_url: Callable[..., str] | None = None) -> None:
         """``app`` is what ``request.app`` gives; ``url_for(name, _query=..., **params)``
-        builds the path of a named route; ``templates()`` gives the app's templates
+        builds the path of a named route, ``static_url(filename, folder=...)`` the hashed
+        path of a static file; ``templates()`` gives the app's templates
         (``zephyr.templating.Templates``), built on first use."""
         self.app = app
         self.limits = limits
         self.sessions = sessions
         self.url_for = url_for
         self.templates = templates
+        self.static_url = static_url
 
 
 NO_SERVICES = RequestServices()

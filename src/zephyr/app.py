@@ -27,7 +27,7 @@ from zephyr.converters import Converter
 from zephyr.di import Depends
 from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
 from zephyr.error_handlers import DebugRenderer, handle_exception
-from zephyr.errors import ClientDisconnect, ContextError, SetupError
+from zephyr.errors import ClientDisconnect, ContextError, SetupError, URLBuildError
 from zephyr.lifespan import Lifespan, serve_lifespan
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
 from zephyr.requests import BodyLimits, Request, RequestServices, State
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
+    from zephyr.compression import CompressionConfig
     from zephyr.openapi import OpenAPIConfig
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer
@@ -67,7 +68,9 @@ class Zephyr(Scaffold):
 
     As in Flask, ``template_folder`` and ``static_folder`` are relative to
     :attr:`root_path`, the folder of the module named by ``import_name``; a
-    missing folder is no error until something is looked up in it.
+    missing folder is no error until something is looked up in it. The static
+    folder is served at ``static_url_path`` (default ``/`` + its name) when it
+    exists; ``static_folder=None`` serves none.
     """
 
     def __init__(
@@ -79,25 +82,24 @@ class Zephyr(Scaffold):
         dependencies: Iterable[Depends] = (),
         root_path: str | os.PathLike[str] | None = None,
         template_folder: str | None = "templates",
-        static_folder: str | None = "static",
+        static_folder: str | os.PathLike[str] | None = "static",
         static_url_path: str | None = None,
         **overrides: Any,
     ) -> None:
         self.router: Router[RouteEndpoint] = Router()
-        super().__init__(dependencies=dependencies, template_folder=template_folder)
-        self.import_name = import_name
         #: The folder relative paths start from: the folder of the module ``import_name``.
         self.root_path = os.path.abspath(root_path if root_path is not None
                                          else _root_path_of(import_name))
-        #: The folder of static files (relative to ``root_path``) and the URL path they are
-        #: served under (default: ``/`` + the folder's name).
-        self.static_folder = static_folder
+        super().__init__(dependencies=dependencies, template_folder=template_folder)
+        self.import_name = import_name
+        #: The URL path the static folder is served under (default: ``/`` + its name).
         self.static_url_path = static_url_path
         self.config = Config(settings=settings, overrides=overrides)
         self.state = State()
         self.executor: ThreadPoolExecutor | None = None
         self.body_limits = BodyLimits()
-        self._services = RequestServices(app=self, url_for=self.url_for)
+        self._services = RequestServices(app=self, url_for=self.url_for,
+                                         static_url=self.static_url)
         self._asgi_layers: list[tuple[Callable[..., Any], dict[str, Any]]] = []
         self._life = Lifespan()
         self._teardown: list[Callable[[Request, BaseException | None], Any]] = []
@@ -116,8 +118,18 @@ class Zephyr(Scaffold):
         # Each mount compiled for serving (once the security layer exists).
         self._mounted: dict[Mount, MountEndpoint] = {}
         self._templates: Templates | None = None
+        self._compression: CompressionConfig | None = None
         for route in routes:
             self.add_route(route)
+        #: The app's own static folder (``None``: it serves none).
+        self.static_folder = static_folder
+        if static_folder is not None:
+            folder = os.path.join(self.root_path, static_folder)
+            # A missing default folder serves nothing: an API needs none.
+            if os.path.isdir(folder):
+                url = static_url_path
+                self.static("/" + os.path.basename(os.path.normpath(folder)) if url is None
+                            else url.rstrip("/"), folder, name="static")
 
     @property
     def debug(self) -> bool:
@@ -233,6 +245,22 @@ class Zephyr(Scaffold):
         """The path of route ``name`` with ``params`` filled in (and ``_query`` appended)."""
         return build_url(self.router.url_path_for(name, params), _query)
 
+    def static_url(self, filename: str, /, *, folder: str | None = None) -> str:
+        """The URL of a static file with its content hash: ``/static/app.3f2a9c1e.css``.
+
+        ``filename`` is a path inside the folder; ``folder`` names a folder
+        registered with ``app.static(..., name=...)`` (default: the app's own).
+        Such URLs are cached for a year: a changed file gets a new hash.
+        """
+        name = folder or "static"
+        files = self.static_folders.get(name)
+        if files is None:
+            known = ", ".join(sorted(self.static_folders)) or "none"
+            raise URLBuildError(
+                f"static_url: no static folder named {name!r} (folders: {known}); create the "
+                "app's 'static' folder or register one with app.static(prefix, folder)")
+        return self.url_for(name, filename=files.url_path(filename))
+
     def run(self, host: str | None = None, port: int | None = None, *, reload: bool = False,
             workers: int = 1, server: str | None = None, **options: Any) -> None:
         """Serve the app (uvicorn, or granian with ``server="granian"``).
@@ -268,6 +296,14 @@ class Zephyr(Scaffold):
                                                  url_for=self.url_for)
         self._mounted = {mount: MountEndpoint(mount, security, self._answer_error)
                          for mount in self.router.mounts}
+        if config["COMPRESSION"]:
+            # NOTE: compression is a deferred feature: imported when the setting turns it on.
+            from zephyr.compression import CompressionConfig
+
+            self._compression = CompressionConfig.from_setting(config["COMPRESSION"])
+        for files in self.static_folders.values():
+            files.start(max_age=config["STATIC_MAX_AGE"], debug=config["DEBUG"],
+                        compression=self._compression)
         if self.executor is None:
             self.executor = make_thread_pool(config["THREAD_POOL_SIZE"])
         self.body_limits = BodyLimits(
@@ -281,7 +317,8 @@ class Zephyr(Scaffold):
             self._templates = self._build_templates()  # now, not in the first request
         self._services = RequestServices(app=self, limits=self.body_limits,
                                          sessions=security.sessions, url_for=self.url_for,
-                                         templates=lambda: self.templates)
+                                         templates=lambda: self.templates,
+                                         static_url=self.static_url)
         if config["DEBUG"]:
             # NOTE: the debug page is a deferred feature: imported in debug mode only.
             from zephyr.dev.debug_page import debug_response
@@ -303,7 +340,9 @@ class Zephyr(Scaffold):
         redirect = config["REDIRECT_STATUS"] if config["REDIRECT_SLASHES"] else None
         self.router.go_live(compiler.compile, answer_options=compiler.answer_options,
                             redirect_status=redirect)
-        self._direct_http = not self._asgi_layers
+        self._direct_http = not self._asgi_layers and self._compression is None
+        if self._asgi != self._first_call:  # composed by the lifespan's first call: again
+            self._asgi = self._compose_asgi()
 
     def _match(self, scope: Scope) -> tuple[RouteEndpoint, Mapping[str, Any]]:
         """The record of the live route table for the request of ``scope`` (or the HTTP error)."""
@@ -342,8 +381,8 @@ class Zephyr(Scaffold):
             TemplateConfig(self.template_path, sandbox=config["TEMPLATE_SANDBOX"],
                            auto_reload=config["DEBUG"] if auto_reload is None else auto_reload,
                            debug=config["DEBUG"], settings=config.public()),
-            url_for=self.url_for, csrf_token=csrf_token, csrf_headers=htmx_csrf_headers,
-            registry=self._template_registry(),
+            url_for=self.url_for, static_url=self.static_url, csrf_token=csrf_token,
+            csrf_headers=htmx_csrf_headers, registry=self._template_registry(),
             lineage_of=self._lineage_of,
         )
         install_components(templates, self.components)
@@ -466,8 +505,19 @@ class Zephyr(Scaffold):
         Routes are composed by the lifespan startup (so a mistake fails the
         startup with its message) or, without a lifespan, by the first request.
         """
-        self._asgi = wrap_asgi(self._dispatch, self._asgi_layers)
+        if scope["type"] == "http" and not self.router.is_live:
+            self._go_live()
+        self._asgi = self._compose_asgi()
         await self._asgi(scope, receive, send)
+
+    def _compose_asgi(self) -> ASGIApp:
+        """The app inside its ASGI middleware, and compression (when on) outside them all."""
+        app = wrap_asgi(self._dispatch, self._asgi_layers)
+        if self._compression is not None:
+            from zephyr.compression import CompressionMiddleware  # NOTE: loaded by _go_live
+
+            app = CompressionMiddleware(app, self._compression)
+        return app
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Every scope type; what ASGI middleware wraps."""
@@ -524,13 +574,22 @@ class Zephyr(Scaffold):
 
 
 def _root_path_of(import_name: str) -> str:
-    """The folder of module ``import_name`` (the working directory when it has none)."""
-    module = sys.modules.get(import_name)
-    filename: str | None = getattr(module, "__file__", None)
+    """The folder of module ``import_name`` (like Flask), else the working directory."""
     # The default name ("zephyr", no import_name given) names the framework, not the app.
-    if filename is None or import_name == "zephyr":
+    if import_name == "zephyr":
         return os.getcwd()
-    return os.path.dirname(os.path.abspath(filename))
+    module = sys.modules.get(import_name)
+    path = getattr(module, "__file__", None)
+    if path is None and module is None:
+        # NOTE: importlib.util loads only for an app named after a module not imported yet.
+        import importlib.util
+
+        try:
+            spec = importlib.util.find_spec(import_name)
+        except (ImportError, ValueError):
+            spec = None
+        path = spec.origin if spec is not None and spec.has_location else None
+    return os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
 
 
 def _current_app() -> Zephyr:

@@ -36,7 +36,8 @@ class Setting:
     """The definition of one setting: its name, type, default and meaning."""
 
     name: str
-    type: type
+    #: The value's type; a tuple when several are accepted (``COMPRESSION``: bool or mapping).
+    type: type | tuple[type, ...]
     default: Any
     doc: str
     secret: bool = False
@@ -63,6 +64,11 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
     Setting("SERVER", str, "uvicorn", "Server used by app.run().", choices=("uvicorn", "granian")),
     Setting("HOST", str, "127.0.0.1", "Address app.run() listens on unless given one."),
     Setting("PORT", int, 8000, "Port app.run() listens on unless given one."),
+    Setting("STATIC_MAX_AGE", int, 60, "Seconds a static file at its plain URL stays fresh in "
+            "caches (hashed URLs from static_url(): a year, immutable); debug mode revalidates "
+            "every time."),
+    Setting("COMPRESSION", (bool, dict), False, "Compress responses (gzip; brotli and zstd "
+            "when installed): True, or a mapping of minimum_size, level and algorithms."),
     Setting("GC_FREEZE", bool, True, "After startup, keep what exists out of the garbage "
             "collector's scans (gc.freeze()): shorter pauses under load."),
     Setting("TEMPLATE_AUTO_RELOAD", bool, None, "Check template files for changes at each "
@@ -342,45 +348,60 @@ def _load_settings(settings: str | Path | Mapping[str, Any]) -> tuple[str, dict[
 
 def _parse_env(setting: Setting, raw: str) -> Any:
     source = f"environment {ENV_PREFIX}{setting.name}={raw!r}"
-    kind = setting.type
-    try:
-        if kind is bool:
-            lowered = raw.strip().lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
+    kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+    for kind in kinds:
+        try:
+            return _parse_as(kind, raw)
+        except ValueError:
+            continue
+    raise ConfigError(
+        f"setting {setting.name} must be {_type_name(setting)}, cannot parse {source}"
+        + ("; use 1/0/true/false" if bool in kinds else "")
+    )
+
+
+def _parse_as(kind: type, raw: str) -> Any:
+    """``raw`` read as a value of ``kind`` (``ValueError`` when it is not one)."""
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(raw)
+    if kind is list:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    if kind is dict:
+        pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+        if any(len(pair) != 2 for pair in pairs):
             raise ValueError(raw)
-        if kind is list:
-            return [item.strip() for item in raw.split(",") if item.strip()]
-        if kind is dict:
-            pairs = (item.split("=", 1) for item in raw.split(",") if item.strip())
-            return {key.strip(): value.strip() for key, value in pairs}
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(
-            f"setting {setting.name} must be {_type_name(setting)}, cannot parse {source}"
-            + ("; use 1/0/true/false" if kind is bool else "")
-        ) from None
+        return {key.strip(): value.strip() for key, value in pairs}
+    return kind(raw)
 
 
 def _fits(setting: Setting, value: Any) -> bool:
     if value is None:
         return setting.optional
-    if setting.type is float:
+    kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+    return any(_is_a(kind, value) for kind in kinds)
+
+
+def _is_a(kind: type, value: Any) -> bool:
+    if kind is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if setting.type is int:
+    if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
-    if setting.type is list:
+    if kind is list:
         return isinstance(value, list | tuple)
-    if setting.type is dict:
+    if kind is dict:
         return isinstance(value, Mapping)
-    return isinstance(value, setting.type)
+    return isinstance(value, kind)
 
 
 def _type_name(setting: Setting) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
              list: "a list (comma-separated in the environment)",
              dict: "a mapping ('key=value,key=value' in the environment)"}
-    name = names.get(setting.type, setting.type.__name__)
+    kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
+    name = " or ".join(names.get(kind, kind.__name__) for kind in kinds)
     return name + (" or None" if setting.optional else "")

@@ -19,7 +19,15 @@ from zephyr.errors import ContextError
 if TYPE_CHECKING:
     from zephyr.requests import Request, State
 
-__all__ = ["ContextProxy", "csp_nonce", "current_request", "current_user", "g", "request"]
+__all__ = [
+    "ContextProxy",
+    "csp_nonce",
+    "current_request",
+    "current_user",
+    "g",
+    "request",
+    "static_url",
+]
 
 T = TypeVar("T")
 
@@ -85,6 +93,19 @@ def csp_nonce(request: Request | None = None) -> str:
     styles carrying it.
     """
     return (request or current_request("csp_nonce()")).csp_nonce
+
+
+def static_url(filename: str, /, *, folder: str | None = None) -> str:
+    """The hashed URL of a static file for the current request: ``static_url("app.css")``.
+
+    ``/static/app.3f2a9c1e.css``, under the request's ``root_path``; ``folder``
+    names another static folder (see ``app.static``).
+    """
+    request = request_var.get(None)
+    if request is None:
+        raise ContextError("static_url() needs a request; outside one, call "
+                           "app.static_url(filename) on your app")
+    return request.static_url(filename, folder=folder)
 
 
 class ContextProxy(Generic[T]):

@@ -32,7 +32,7 @@ from zephyr.middleware import Endpoint, compose, with_hooks
 from zephyr.models import is_pydantic_model, model_of
 from zephyr.requests import BodyLimits
 from zephyr.responses import JSONResponse, Response, to_response
-from zephyr.routing import Route
+from zephyr.routing import EndpointRoute, Route
 
 if TYPE_CHECKING:
     from zephyr.cors import CORSPolicies, CORSPolicy
@@ -110,6 +110,8 @@ class EndpointCompiler:
 
     def compile(self, route: Route) -> RouteEndpoint:
         """Everything ``route`` does per request, as one record."""
+        if isinstance(route, EndpointRoute):
+            return RouteEndpoint(route, route.handler, self.limits)  # served as is
         lineage = tuple(self.lineage_of(route))
         handler = route.handler
         dependencies = [d for s in lineage for d in s.dependencies]

@@ -281,9 +281,20 @@ class Request:
         url_for = self._services.url_for
         if url_for is None:
             raise SetupError("request.url_for() needs a request that belongs to an app")
-        root: str = self.scope.get("root_path", "")
-        path = root.rstrip("/") + url_for(name, _query=_query, **params)
+        path = self._under_root(url_for(name, _query=_query, **params))
         return self.base_origin + path if _external else path
+
+    def static_url(self, filename: str, /, *, folder: str | None = None) -> str:
+        """The hashed URL of a static file, like ``app.static_url``, under this request's
+        ``root_path``."""
+        static_url = self._services.static_url
+        if static_url is None:
+            raise SetupError("request.static_url() needs a request that belongs to an app")
+        return self._under_root(static_url(filename, folder=folder))
+
+    def _under_root(self, path: str) -> str:
+        root: str = self.scope.get("root_path", "")
+        return root.rstrip("/") + path
 
     @property
     def receive(self) -> Receive:

@@ -311,7 +311,7 @@ class FileResponse(Response):
     cannot inject headers (RFC 6266, ASCII fallback + UTF-8 ``filename*``).
     """
 
-    __slots__ = ("chunk_size", "path", "stat_result")
+    __slots__ = ("chunk_size", "length", "path", "start", "stat_result")
     streams = True
 
     def __init__(
@@ -340,6 +340,7 @@ class FileResponse(Response):
         super().__init__(None, status_code, headers, guessed or "application/octet-stream")
         self.chunk_size = chunk_size
         size, mtime = self.stat_result.st_size, self.stat_result.st_mtime
+        self.start, self.length = 0, size
         tag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
         self.headers.update(
             {
@@ -354,15 +355,41 @@ class FileResponse(Response):
             name = filename or os.path.basename(self.path)
             self.headers["content-disposition"] = content_disposition(kind, name)
 
+    @classmethod
+    def prepared(cls, path: str, stat_result: os.stat_result, headers: list[tuple[bytes, bytes]],
+                 *, status_code: int = 200, start: int = 0, length: int | None = None,
+                 chunk_size: int = 64 * 1024) -> FileResponse:
+        """``length`` bytes (default: to the end) of the file at ``path`` from ``start``, for
+        a file already looked at (``stat_result``), with ``headers`` sent as given: encoded,
+        ``Content-Length`` included (static files build their own).
+        """
+        response = cls.__new__(cls)
+        response.status_code = status_code
+        response.body = b""
+        response.tasks = None
+        response.raw_headers = headers
+        response.path = path
+        response.stat_result = stat_result
+        response.chunk_size = chunk_size
+        response.start = start
+        response.length = stat_result.st_size - start if length is None else length
+        return response
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code,
              "headers": self.raw_headers}
         )
-        if scope["method"] != "HEAD":
+        if scope["method"] != "HEAD" and self.length:
             handle = await run_sync(open, self.path, "rb")
             try:
-                while chunk := await run_sync(handle.read, self.chunk_size):
+                if self.start:
+                    await run_sync(handle.seek, self.start)
+                remaining = self.length
+                # Never more than the length announced, even if the file grew meanwhile.
+                while remaining and (chunk := await run_sync(
+                        handle.read, min(self.chunk_size, remaining))):
+                    remaining -= len(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             finally:
                 await run_sync(handle.close)

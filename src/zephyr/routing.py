@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 from urllib.parse import quote, urlencode
 
-from zephyr._route import Mount, Route
+from zephyr._route import EndpointRoute, Mount, Route
 from zephyr._route_tree import Node, Search, descend
 from zephyr._types import Scope
-from zephyr.converters import BUILTIN_CONVERTERS, Converter
+from zephyr.converters import BUILTIN_CONVERTERS, Converter, Param
 from zephyr.datastructures import decode_path
 from zephyr.errors import (
     MethodNotAllowed,
@@ -29,7 +29,7 @@ from zephyr.errors import (
     URLBuildError,
 )
 
-__all__ = ["Compiled", "Mount", "Route", "RouteTable", "Router", "SlashRedirect"]
+__all__ = ["Compiled", "EndpointRoute", "Mount", "Route", "RouteTable", "Router", "SlashRedirect"]
 
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
@@ -86,6 +86,7 @@ class RouteTable(Generic[R]):
         self._redirect_status = redirect_status
         # The implicit OPTIONS answers, one per set of allowed methods, made on demand.
         self._options: dict[tuple[str, ...], R] = {}
+        known: list[tuple[R, Node[R]]] = []
         for record in self.records:
             route = record.route
             if all(isinstance(s, str) for s in route.segments):
@@ -93,14 +94,38 @@ class RouteTable(Generic[R]):
                 for method in route.methods:
                     pairs[method] = (record, _NO_PARAMS)
                 continue
-            node = self.root
+            node = parent = self.root
             for segment in route.segments:
-                node = node.child(segment)
+                parent, node = node, node.child(segment)
             for method in route.methods:
                 node.methods[method] = record
+            if isinstance(route, EndpointRoute) and route.known_values is not None:
+                known.append((record, parent))
+        for record, parent in known:
+            self._add_known_values(record, cast("EndpointRoute", record.route), parent)
         for pairs in self.static.values():
             _add_implicit_methods(pairs)
         _add_implicit_to_tree(self.root)
+        self.root.settle()
+
+    def _add_known_values(self, record: R, route: EndpointRoute, parent: Node[R]) -> None:
+        """Put the paths a route's trailing ``path`` parameter is known to take (a static
+        folder's files) beside the routes without parameters: one dict lookup each.
+
+        Only where nothing else hangs below the route's prefix (so the full search
+        would find this route for them too), and never over a route of that exact path.
+        """
+        *prefix, last = route.segments
+        if not (isinstance(last, Param) and last.converter.spans_segments
+                and all(isinstance(s, str) for s in prefix)) or parent.static or len(
+                    parent.params) != 1 or route.known_values is None:
+            return
+        base = "".join(f"/{segment}" for segment in prefix)
+        for value in route.known_values():
+            pairs = self.static.setdefault(f"{base}/{value}", {})
+            params = MappingProxyType({last.name: value})
+            for method in route.methods:
+                pairs.setdefault(method, (record, params))
 
     def match(self, scope: Scope) -> tuple[R, Mapping[str, Any]]:
         """The record for the request of ``scope`` and its converted path parameters.

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from zephyr._route import SECURITY_OPTIONS, Route
+from zephyr._route import SECURITY_OPTIONS, EndpointRoute, Route
 from zephyr.controllers import controller_routes
 from zephyr.di import Depends
 from zephyr.error_handlers import ErrorHandlerMap, ErrorKey
@@ -30,6 +30,7 @@ from zephyr.routing import Router
 
 if TYPE_CHECKING:
     from zephyr.components import Component
+    from zephyr.staticfiles import StaticFiles
 
 __all__ = ["Group", "Scaffold"]
 
@@ -72,6 +73,11 @@ class Scaffold:
             root.template_tests if root is not None else {})
         self.template_globals: dict[str, Any] = root.template_globals if root is not None else {}
         self.components: dict[str, Component] = root.components if root is not None else {}
+        #: Every static folder of the app by its route's name (the root's map, shared).
+        self.static_folders: dict[str, StaticFiles] = (
+            root.static_folders if root is not None else {})
+        if root is not None:
+            self.root_path = root.root_path
         self.prefix = prefix
         self.name = name
         self.parent: Scaffold | None = None
@@ -207,6 +213,35 @@ class Scaffold:
         except BaseException:
             del self.registered_by[route]
             raise
+
+    def static(self, prefix: str, folder: str | os.PathLike[str], *,
+               name: str | None = None) -> Route:
+        """Serve the files under ``folder`` at ``prefix``: ``app.static("/assets", "assets")``.
+
+        A relative ``folder`` starts at the app's ``root_path``. Files are served
+        with ``ETag`` and ``Last-Modified`` (304 answers), byte ranges and their
+        precompressed ``.br``/``.gz`` siblings, never a session or an auth backend;
+        ``static_url(filename, folder=name)`` gives their hashed URLs. ``name``
+        (default: the prefix without slashes, like ``"assets"``) names the route.
+        """
+        self._refuse_when_live("add a static folder")
+        _check_prefix("static", prefix)
+        path = os.path.join(self.root_path, os.fspath(folder))
+        if not os.path.isdir(path):
+            raise SetupError(
+                f"static folder {path!r} (for {prefix or '/'!r}) is not a directory; create it "
+                f"or fix the path (a relative one starts at the app's root_path, "
+                f"{self.root_path!r})")
+        # NOTE: static files are a deferred feature: loaded with the first static folder.
+        from zephyr.staticfiles import StaticFiles
+
+        files = StaticFiles(path)
+        route = self.add_route(EndpointRoute(
+            f"{prefix}/<path:filename>", files, methods=["GET"], known_values=files.known_names,
+            name=name or prefix.strip("/").replace("/", ".") or "static",
+            include_in_schema=False))
+        self.static_folders[route.name] = files
+        return route
 
     def group(self, prefix: str, *, middleware: Sequence[Middleware] = (),
               name: str | None = None, dependencies: Iterable[Depends] = (),
