@@ -7,15 +7,34 @@ from __future__ import annotations
 
 import html
 import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from zephyr.error_handlers import instance_of, nonce_attribute
+from zephyr.error_handlers import instance_of
+from zephyr.error_pages import nonce_attribute
 from zephyr.responses import HTMLResponse, JSONResponse, Response
 
 if TYPE_CHECKING:
     from zephyr.requests import Request
 
-__all__ = ["debug_response"]
+__all__ = ["DebugPage"]
+
+
+class DebugPage:
+    """The debug renderer an app in debug mode hands its error pages."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+
+    def refusal(self, request: Request) -> str | None:
+        """Why this request's client may not see the page (``None``: it may)."""
+        return None
+
+    def __call__(self, request: Request, exc: BaseException, request_id: str, *,
+                 wants_html: bool) -> Response:
+        """The 500 response that shows ``exc``."""
+        return debug_response(request, exc, request_id, wants_html=wants_html)
+
 
 _STYLE = (
     "body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d1d1f}"
