@@ -91,16 +91,6 @@ STATUSES = [pytest.param(case, id=str(case.status)) for case in [
 ]]
 
 
-@pytest.fixture
-def quiet_errors() -> Any:
-    """The 500s these tests cause are logged on purpose; keep them out of the output."""
-    logger = logging.getLogger("zephyr.error")
-    logger.disabled = True
-    yield
-    logger.disabled = False
-
-
-@pytest.mark.usefixtures("quiet_errors")
 @pytest.mark.parametrize("case", STATUSES)
 def test_each_status_has_a_built_in_page_for_browsers(case: Case) -> None:
     with TestClient(error_app()) as client:
@@ -118,7 +108,6 @@ def test_each_status_has_a_built_in_page_for_browsers(case: Case) -> None:
     assert "<script" not in page
 
 
-@pytest.mark.usefixtures("quiet_errors")
 @pytest.mark.parametrize("case", STATUSES)
 def test_each_status_stays_problem_json_for_api_clients(tmp_path: Path, case: Case) -> None:
     # Even an app with error templates answers API clients with problem+json.
@@ -133,7 +122,6 @@ def test_each_status_stays_problem_json_for_api_clients(tmp_path: Path, case: Ca
     assert problem["instance"].startswith("urn:zephyr:request:")
 
 
-@pytest.mark.usefixtures("quiet_errors")
 @pytest.mark.parametrize("case", STATUSES)
 @pytest.mark.parametrize("accept", [HTML, JSON], ids=["html", "json"])
 @pytest.mark.parametrize("templates", [False, True], ids=["built-in", "templates"])
@@ -192,7 +180,6 @@ def test_a_detail_and_the_fields_of_a_422_are_shown_but_never_the_value() -> Non
     assert MARK not in invalid.text
 
 
-@pytest.mark.usefixtures("quiet_errors")
 def test_only_a_5xx_page_shows_the_request_id() -> None:
     with TestClient(error_app()) as client:
         failed = client.get("/boom", headers={**HTML, "X-Request-ID": "req-5"})
@@ -211,7 +198,6 @@ TEMPLATES = {
 }
 
 
-@pytest.mark.usefixtures("quiet_errors")
 @pytest.mark.parametrize(("files", "target", "status", "expected"), [
     (TEMPLATES, "/nowhere", 404, "exact 404"),
     (TEMPLATES, "/raise/403", 403, "class 403"),
@@ -237,7 +223,6 @@ def test_an_error_template_for_the_status_wins_then_its_class_then_the_built_in_
         assert response.text == expected
 
 
-@pytest.mark.usefixtures("quiet_errors")
 def test_an_error_template_gets_the_error_and_the_usual_template_context(
     tmp_path: Path
 ) -> None:
