@@ -90,7 +90,7 @@ class DebugPage:
             "type": "about:blank",
             "title": "Internal Server Error",
             "status": 500,
-            "detail": f"{chain[0].type}: {chain[0].message}",
+            "detail": masker.text(f"{type(exc).__name__}: {chain[0].message}"),
             "instance": instance_of(request_id),
             "request_id": request_id,
             "traceback": [masker.text(line, limit=10_000)
