@@ -110,6 +110,7 @@ class ErrorPages:
         id (:func:`request_id_of` unless given) is made only for a page that shows it.
         """
         message = MESSAGES.get(status) or (_SERVER_ERROR if status >= 500 else _CLIENT_ERROR)
+        # SECURITY: the value a 422 refused never reaches an HTML page (only the JSON list).
         fields = [{key: e.get(key) for key in ("field", "location", "message")}
                   for e in errors or ()]
         if self.templates is not None or status >= 500:
@@ -119,7 +120,7 @@ class ErrorPages:
             try:
                 page = self.templates(names, status=status, title=title, message=message,
                                       detail=detail, errors=fields, request_id=request_id)
-            except Exception as exc:
+            except Exception as exc:  # a broken template must not fail the request again
                 self._report(status, exc)
             else:
                 if page is not None:
