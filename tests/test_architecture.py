@@ -327,6 +327,7 @@ FORBIDDEN = [
     "zephyr.components",
     "zephyr.flash_messages",
     "zephyr._template_loader",
+    "zephyr._template_blocks",
     "zephyr._template_context",
     "zephyr._template_errors",
     # Heavier stdlib modules. asyncio itself already loads ssl, subprocess and

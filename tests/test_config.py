@@ -418,3 +418,10 @@ def test_the_public_view_leaves_secrets_out_and_follows_changes() -> None:
         public["SECRET_KEY"]
     config["DEBUG"] = True
     assert public["DEBUG"] is True
+
+
+def test_secrets_gives_the_secret_settings_with_their_values() -> None:
+    config = Config(environ={}, overrides={"secret_key": "k" * 40,
+                                           "secret_key_fallbacks": ["o" * 40]})
+    assert config.secrets() == {"SECRET_KEY": "k" * 40, "SECRET_KEY_FALLBACKS": ["o" * 40],
+                                "REDIS_URL": "redis://127.0.0.1:6379/0"}

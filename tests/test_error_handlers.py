@@ -507,30 +507,7 @@ def test_a_sane_client_request_id_is_reused_and_an_unsafe_one_replaced(
     assert response.json()["request_id"] == request_id
 
 
-# -- debug mode -------------------------------------------------------------------------------
-
-
-def test_debug_page_shows_the_exception_and_escaped_source() -> None:
-    app = Zephyr(debug=True)
-
-    @app.get("/fail")
-    async def fail() -> str:
-        marker = "<b>source-line-marker</b>"
-        raise ValueError(f"bad value {marker}")
-
-    with TestClient(app) as client:
-        response = client.get("/fail", headers={**HTML, "X-Evil": "<img src=x onerror=alert(1)>"})
-    page = response.text
-    assert response.status_code == 500
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert "<h1>ValueError in GET /fail</h1>" in page
-    assert "bad value &lt;b&gt;source-line-marker&lt;/b&gt;" in page
-    assert "marker = &quot;&lt;b&gt;source-line-marker&lt;/b&gt;&quot;" in page
-    assert "<b>source-line-marker" not in page
-    assert "<td>x-evil</td><td>&lt;img src=x onerror=alert(1)&gt;</td>" in page
-    assert "DEBUG is on" in page
-    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
-    assert f"Request id {response.headers['x-request-id']}." in page
+# -- debug mode (the page itself: test_dev_debug_page.py) ----------------------------------
 
 
 def test_debug_json_clients_get_a_traceback_list() -> None:

@@ -106,8 +106,8 @@ def test_a_browser_gets_the_404_as_an_html_page(client: TestClient) -> None:
     r = client.get("/api/entries/99", headers={"accept": "text/html,*/*;q=0.8"})
     assert r.status_code == 404
     assert r.headers["content-type"] == "text/html; charset=utf-8"
-    assert "<h1>404 Not Found</h1>" in r.text
-    assert "there is no entry 99" in r.text
+    assert "<h1><span>404</span> Not Found</h1>" in r.text
+    assert "<p>there is no entry 99</p>" in r.text
 
 
 # -- guestbook ---------------------------------------------------------------------------

@@ -308,7 +308,7 @@ def test_a_browser_gets_an_html_page_naming_the_failed_check(
         response = post_submit(client, {**headers, "accept": HTML}, token)
     assert response.status_code == 403
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert "<h1>403 Forbidden</h1>" in response.text
+    assert "<h1><span>403</span> Forbidden</h1>" in response.text
     assert html.escape(shown) in response.text
     assert "alert" not in response.text
     assert "svg" not in response.text

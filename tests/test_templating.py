@@ -149,6 +149,24 @@ def test_app_templates_render_outside_any_request(tmp_path: Path) -> None:
     assert app.templates.render("mail.txt", name="Ada") == "Dear Ada,\nwelcome."
 
 
+def test_render_first_renders_the_first_name_that_exists(tmp_path: Path) -> None:
+    app = site(tmp_path, {"b.html": "bee {{ x }}", "c.html": "sea"})
+    assert app.templates.render_first(["a.html", "b.html", "c.html"], x=1) == "bee 1"
+    assert app.templates.render_first(["a.html", "z.html"], x=1) is None
+
+
+@pytest.mark.parametrize("auto_reload", [False, True])
+def test_render_first_remembers_that_none_exists_unless_templates_reload(
+    tmp_path: Path, auto_reload: bool
+) -> None:
+    app = site(tmp_path, {}, template_auto_reload=auto_reload)
+    assert app.templates.render_first(["late.html"]) is None
+    write_tree(tmp_path / "templates", {"late.html": "here"})
+    assert app.templates.render_first(["late.html"]) == ("here" if auto_reload else None)
+    app.templates.invalidate(tmp_path / "templates" / "late.html")
+    assert app.templates.render_first(["late.html"]) == "here"
+
+
 def test_render_template_outside_a_request_says_what_to_use() -> None:
     with pytest.raises(ContextError, match=r"render_template\(\) needs a request"):
         render_template("x.html")

@@ -179,6 +179,17 @@ def test_headers_cookies_client_address_and_base_url() -> None:
                     "client": ["127.0.0.1", 50000], "url": "http://localhost/headers"}
 
 
+def test_requests_can_come_from_another_client_address() -> None:
+    with TestClient(echo_app(), client=("203.0.113.9", 4000)) as client:
+        assert client.get("/headers").json()["client"] == ["203.0.113.9", 4000]
+
+    async def ask() -> Any:
+        async with AsyncTestClient(echo_app(), client=("198.51.100.2", 80)) as client:
+            return (await client.get("/headers")).json()["client"]
+
+    assert asyncio.run(ask()) == ["198.51.100.2", 80]
+
+
 def test_root_path_is_passed_to_the_app() -> None:
     app = Zephyr()
 

@@ -26,7 +26,8 @@ from zephyr.context import ContextProxy, request_var
 from zephyr.converters import Converter
 from zephyr.di import Depends
 from zephyr.endpoints import HANDLER_ERROR, EndpointCompiler, RouteEndpoint
-from zephyr.error_handlers import DebugRenderer, handle_exception
+from zephyr.error_handlers import handle_exception
+from zephyr.error_pages import ErrorPages
 from zephyr.errors import ClientDisconnect, ContextError, SetupError, URLBuildError
 from zephyr.lifespan import Lifespan, serve_lifespan
 from zephyr.middleware import CallNext, adapt_teardown, compose, wrap_asgi
@@ -106,7 +107,7 @@ class Zephyr(Scaffold):
         self._handle: CallNext | None = None
         self._asgi: ASGIApp = self._first_call
         self._direct_http = False
-        self._debug_page: DebugRenderer | None = None
+        self._error_pages = ErrorPages()
         self._openapi_installed = False
         #: Security features decided at startup (see zephyr.security.layer).
         self.security: SecurityLayer | None = None
@@ -319,11 +320,14 @@ class Zephyr(Scaffold):
                                          sessions=security.sessions, url_for=self.url_for,
                                          templates=lambda: self.templates,
                                          static_url=self.static_url)
+        debug_page = None
         if config["DEBUG"]:
             # NOTE: the debug page is a deferred feature: imported in debug mode only.
-            from zephyr.dev.debug_page import debug_response
+            from zephyr.dev.debug_page import DebugPage
 
-            self._debug_page = debug_response
+            debug_page = DebugPage(config)
+        templates = self._templates.render_first if self._templates is not None else None
+        self._error_pages = ErrorPages(templates=templates, debug=debug_page)
         if self._middleware:
             self._handle = watching(compose(self._middleware, self._route))
         openapi = config["OPENAPI"]
@@ -336,7 +340,7 @@ class Zephyr(Scaffold):
         compiler = EndpointCompiler(security=security, limits=self.body_limits,
                                     overrides=self.dependency_overrides,
                                     lineage_of=self._lineage_of, config=config,
-                                    match=self._match, debug=self._debug_page)
+                                    match=self._match, pages=self._error_pages)
         redirect = config["REDIRECT_STATUS"] if config["REDIRECT_SLASHES"] else None
         self.router.go_live(compiler.compile, answer_options=compiler.answer_options,
                             redirect_status=redirect)
@@ -557,7 +561,7 @@ class Zephyr(Scaffold):
         if isinstance(exc, SlashRedirect):
             return RedirectResponse(exc.location, exc.redirect_status)
         return await handle_exception(request, exc, (self.error_handlers,),
-                                      debug=self._debug_page)
+                                      pages=self._error_pages)
 
     async def _route(self, request: Request) -> Response:
         """The innermost step of the app middleware chain (so it sees 404s as responses)."""

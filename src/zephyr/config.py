@@ -204,8 +204,11 @@ class Config(Mapping[str, Any]):
 
     def public(self) -> Mapping[str, Any]:
         """A read-only live view of the settings without the secret ones (for templates)."""
-        secret = frozenset(name for name, s in self._definitions.items() if s.secret)
-        return _PublicSettings(self._values, secret)
+        return _PublicSettings(self._values, frozenset(self.secrets()))
+
+    def secrets(self) -> dict[str, Any]:
+        """The secret settings (``SECRET_KEY``...) with their values: to mask wherever shown."""
+        return {name: self._values[name] for name, s in self._definitions.items() if s.secret}
 
     def source_of(self, name: str) -> str:
         """Where the value of ``name`` came from (``"default"``, ``"environment ..."``...)."""

@@ -1,7 +1,7 @@
 """Each route compiled for serving: arguments and dependencies, the handler, its response
 model, hooks, middleware, security checks and error handling, all decided at startup.
 
-:class:`EndpointCompiler` is handed what the app decided (debug renderer, security
+:class:`EndpointCompiler` is handed what the app decided (error pages, security
 layer, dependency overrides, body limits) and turns a :class:`~zephyr.routing.Route`
 into a :class:`RouteEndpoint`, the record the route table maps requests to.
 """
@@ -26,7 +26,8 @@ from zephyr._plan import (
     make_caller,
 )
 from zephyr._types import Scope
-from zephyr.error_handlers import DebugRenderer, handle_exception
+from zephyr.error_handlers import handle_exception
+from zephyr.error_pages import ErrorPages
 from zephyr.errors import HTTPException, ResponseValidationError, SetupError
 from zephyr.middleware import Endpoint, compose, with_hooks
 from zephyr.models import is_pydantic_model, model_of
@@ -85,23 +86,23 @@ class RouteEndpoint:
 class EndpointCompiler:
     """Compiles the routes of one app from what it decided at startup."""
 
-    __slots__ = ("_config", "_cors", "_match", "debug", "limits", "lineage_of", "overrides",
+    __slots__ = ("_config", "_cors", "_match", "limits", "lineage_of", "overrides", "pages",
                  "security")
 
     def __init__(self, *, security: SecurityLayer, limits: BodyLimits,
                  overrides: DependencyOverrides,
                  lineage_of: Callable[[Route], Sequence[Scaffold]],
                  config: Mapping[str, Any], match: MatchRecord,
-                 debug: DebugRenderer | None = None) -> None:
+                 pages: ErrorPages | None = None) -> None:
         """``lineage_of(route)`` gives the app and the groups a route was registered through;
         ``config`` holds the settings (CORS); ``match(scope)`` finds a request's record in the
-        live route table (for preflights); ``debug`` renders unhandled exceptions in debug
-        mode."""
+        live route table (for preflights); ``pages`` are the app's error pages (its templates,
+        the debug page in debug mode)."""
         self.security = security
         self.limits = limits
         self.overrides = overrides
         self.lineage_of = lineage_of
-        self.debug = debug
+        self.pages = ErrorPages() if pages is None else pages
         self._config = config
         self._match = match
         self._cors: CORSPolicies | None = None
@@ -214,12 +215,12 @@ class EndpointCompiler:
 
     def _error_answer(self, lineage: Sequence[Scaffold]) -> OnError:
         maps = tuple(s.error_handlers for s in reversed(lineage))
-        debug = self.debug
+        pages = self.pages
 
         async def on_error(request: Request, exc: Exception) -> Response:
             # Cleanups of yield dependencies see the handler's exception, handled or not.
             request.scope[HANDLER_ERROR] = exc
-            return await handle_exception(request, exc, maps, debug=debug)
+            return await handle_exception(request, exc, maps, pages=pages)
 
         return on_error
 

@@ -5,20 +5,21 @@ code handler is tried before exception-class handlers, and among classes the
 most specific (first in the exception's MRO) wins. Without a handler, clients
 that ask for HTML get a page and everyone else ``application/problem+json``
 (RFC 9457), whose ``instance`` names the request (``urn:zephyr:request:<id>``).
+The page is the app's error template or Zephyr's own (:mod:`zephyr.error_pages`).
 Outside debug mode nothing but the status, title and the ``detail`` of an
 ``HTTPException`` leaves the process, and no detail quotes the request; debug
-mode adds what the request sent (``HTTPException.received``).
+mode adds what the request sent (``HTTPException.received``) for a client on
+this machine.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
-import uuid
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from zephyr.error_pages import ErrorPages, request_id_of
 from zephyr.errors import ClientDisconnect, HTTPException, SetupError
 from zephyr.middleware import accepted_shape
 from zephyr.responses import HTMLResponse, JSONResponse, Response, to_response
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from zephyr.requests import Request
 
 __all__ = [
-    "DebugRenderer",
     "ErrorHandlerMap",
     "default_response",
     "handle_exception",
@@ -38,15 +38,6 @@ logger = logging.getLogger("zephyr.error")
 
 ErrorHandler = Callable[..., Any]
 ErrorKey = int | type[BaseException]
-
-
-class DebugRenderer(Protocol):
-    """Renders an unhandled exception in full (debug mode: ``zephyr.dev.debug_page``)."""
-
-    def __call__(self, request: Request, exc: BaseException, request_id: str, *,
-                 wants_html: bool) -> Response: ...
-
-_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class ErrorHandlerMap:
@@ -99,12 +90,13 @@ def _takes_request(handler: ErrorHandler) -> bool:
 
 async def handle_exception(
     request: Request, exc: Exception, handler_maps: Iterable[ErrorHandlerMap], *,
-    debug: DebugRenderer | None,
+    pages: ErrorPages,
 ) -> Response:
     """The response for ``exc``: from a registered handler, else the default page.
 
-    ``debug`` (debug mode) renders unhandled exceptions in full and shows what the request
-    sent for HTTP errors; ``None`` keeps both inside.
+    ``pages`` are the app's error pages; with a debug renderer (debug mode) unhandled
+    exceptions are shown in full, and HTTP errors show what the request sent, to a client
+    on this machine.
 
     :class:`~zephyr.errors.ClientDisconnect` is raised again: nobody is left to
     answer, so no handler runs and the app sends nothing.
@@ -134,28 +126,28 @@ async def handle_exception(
             return response
         except Exception as handler_exc:
             if isinstance(handler_exc, HTTPException) and handler_exc is not exc:
-                return default_response(request, handler_exc, debug=debug)
+                return default_response(request, handler_exc, pages=pages)
             logger.exception(
                 "error handler %r failed while handling %r",
                 getattr(handler, "__qualname__", handler), exc,
             )
-            return default_response(request, handler_exc, debug=debug)
-    return default_response(request, exc, debug=debug)
+            return default_response(request, handler_exc, pages=pages)
+    return default_response(request, exc, pages=pages)
 
 
 def _status_of(exc: BaseException) -> int:
     return exc.status_code if isinstance(exc, HTTPException) else 500
 
 
-def default_response(request: Request, exc: BaseException, *,
-                     debug: DebugRenderer | None) -> Response:
+def default_response(request: Request, exc: BaseException, *, pages: ErrorPages) -> Response:
     """Zephyr's own answer to ``exc``: problem+json or an HTML page."""
     if isinstance(exc, HTTPException):
         extra = exc.problem_fields()
-        if debug is not None and exc.received:
-            # SECURITY: request input reaches an error body in debug mode only.
+        if exc.received and pages.shows_debug_to(request):
+            # SECURITY: request input reaches an error body in debug mode only, and only for
+            # a client on this machine.
             extra = {**extra, "received": exc.received}
-        response = _render(request, exc.status_code, exc.title, exc.detail, extra)
+        response = _render(request, pages, exc.status_code, exc.title, exc.detail, extra)
         if exc.headers:
             response.headers.update(exc.headers)
         return response
@@ -167,31 +159,43 @@ def default_response(request: Request, exc: BaseException, *,
         type(exc).__name__, request.scope.get("method"), request.scope.get("path"), request_id,
         exc_info=exc,
     )
-    if debug is not None:
+    debug = pages.debug
+    refusal = None if debug is None else debug.refusal(request)
+    if debug is not None and refusal is None:
         response = debug(request, exc, request_id, wants_html=wants_html(request))
     else:
-        detail = f"The server failed to handle this request. Request id: {request_id}."
-        response = _render(
-            request, 500, "Internal Server Error", detail, {"request_id": request_id}, request_id
-        )
+        if refusal is not None:
+            logger.warning("debug page not shown for request id %s: %s; the plain 500 page was "
+                           "sent (the debug page is for clients on this machine only)",
+                           request_id, refusal)
+        title = "Internal Server Error"
+        if wants_html(request):
+            response = HTMLResponse(pages.page(request, 500, title, None, request_id=request_id),
+                                    500)
+        else:
+            detail = f"The server failed to handle this request. Request id: {request_id}."
+            response = _problem(500, title, detail, {"request_id": request_id}, request_id)
     response.headers["x-request-id"] = request_id
     return response
 
 
-def _render(
-    request: Request, status: int, title: str, detail: str | None, extra: dict[str, Any],
-    request_id: str | None = None,
-) -> Response:
-    """The page or problem document; its ``instance`` names ``request_id`` (else the id
-    :func:`request_id_of` gives)."""
+def _render(request: Request, pages: ErrorPages, status: int, title: str, detail: str | None,
+            extra: dict[str, Any]) -> Response:
+    """The page or the problem document of an HTTP error."""
     if wants_html(request):
-        page = error_page(status, title, detail, extra.get("errors"), nonce=request.csp_nonce,
+        page = pages.page(request, status, title, detail, errors=extra.get("errors"),
                           received=extra.get("received"))
         return HTMLResponse(page, status)
+    return _problem(status, title, detail, extra, request_id_of(request))
+
+
+def _problem(status: int, title: str, detail: str | None, extra: dict[str, Any],
+             request_id: str) -> Response:
+    """An ``application/problem+json`` response (RFC 9457) whose instance names the request."""
     problem = {"type": "about:blank", "title": title, "status": status}
     if detail:
         problem["detail"] = detail
-    problem["instance"] = instance_of(request_id or request_id_of(request))
+    problem["instance"] = instance_of(request_id)
     problem.update(extra)
     response = JSONResponse(problem, status)
     response.headers["content-type"] = "application/problem+json"
@@ -236,56 +240,3 @@ def instance_of(request_id: str) -> str:
     Not the path: that is request input, which no error body echoes outside debug mode.
     """
     return f"urn:zephyr:request:{request_id}"
-
-
-def request_id_of(request: Request) -> str:
-    """The client's ``X-Request-ID`` if it is sane, else a new random one."""
-    given: str = request.headers.get("x-request-id", "")
-    if _SAFE_REQUEST_ID.fullmatch(given):
-        return given
-    return uuid.uuid4().hex
-
-
-def error_page(
-    status: int, title: str, detail: str | None, errors: list[dict[str, Any]] | None = None,
-    *, nonce: str | None = None, received: dict[str, str] | None = None,
-) -> str:
-    """A small, self-contained HTML error page (every value escaped).
-
-    ``errors`` (validation problems) are listed as ``field: message``, never with the
-    submitted value; ``received`` (debug mode) as ``name: 'value'``.
-    """
-    body = f"<p>{_escape(detail)}</p>" if detail else ""
-    if errors:
-        items = "".join(
-            f"<li><code>{_escape(str(e.get('field', '')))}</code> "
-            f"({_escape(str(e.get('location', '')))}): {_escape(str(e.get('message')))}"
-            "</li>"
-            for e in errors
-        )
-        body += f"<ul>{items}</ul>"
-    if received:
-        items = "".join(f"<li><code>{_escape(name)}</code>: {_escape(repr(value))}</li>"
-                        for name, value in received.items())
-        body += f"<p>The request sent (shown in debug mode only):</p><ul>{items}</ul>"
-    return (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
-        f"<title>{status} {_escape(title)}</title>"
-        f"<style{nonce_attribute(nonce)}>"
-        "body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;"
-        "padding:0 1rem;color:#222}h1{font-size:1.6rem}small{color:#777}</style>"
-        f"<h1>{status} {_escape(title)}</h1>{body}<small>Zephyr</small></html>"
-    )
-
-
-
-def nonce_attribute(nonce: str | None) -> str:
-    """`` nonce="..."`` so the Content-Security-Policy lets an inline style or script run."""
-    return f' nonce="{_escape(nonce)}"' if nonce else ""
-
-
-def _escape(text: str) -> str:
-    # NOTE: html (with html.entities) loads with the first error page, not with Zephyr.
-    from html import escape
-
-    return escape(text)

@@ -15,13 +15,12 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, cast
-from weakref import WeakKeyDictionary
 
 import jinja2
-from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import LRUCache
 
+from zephyr._template_blocks import ParentBlocks
 from zephyr._template_context import prepare_for_streaming, template_globals, tojson
 from zephyr._template_errors import (
     BlockNotFoundError,
@@ -57,7 +56,7 @@ __all__ = [
 #: Templates whose names end so are autoescaped (and every template made from a string).
 AUTOESCAPED = ("html", "htm", "xml", "svg")
 CACHE_SIZE = 400  # compiled templates kept per environment (Jinja2's default)
-STRING_CACHE_SIZE = 64  # compiled string templates kept
+STRING_CACHE_SIZE = 64  # compiled string templates kept (and lists of names none of exists)
 STREAM_CHUNK = 16 * 1024  # characters rendered between two sends of a streamed page
 ContextProcessor = Callable[[], Mapping[str, Any]]
 
@@ -136,7 +135,8 @@ class Templates:
         self.register(registry)
         self._overlays: dict[tuple[str, ...], jinja2.Environment] = {}
         self._strings: LRUCache = LRUCache(STRING_CACHE_SIZE)
-        self._parents: WeakKeyDictionary[jinja2.Template, str | None] = WeakKeyDictionary()
+        self._none_found: LRUCache = LRUCache(STRING_CACHE_SIZE)
+        self._parent_blocks = ParentBlocks()
 
     def register(self, registry: TemplateRegistry) -> None:
         """Add the app's filters, tests and globals (again: the app calls this when it
@@ -180,7 +180,7 @@ class Templates:
         template = self._get(env, name)
         try:
             scope = template.new_context(_merged(extra, context))
-            self._add_parent_blocks(env, template, scope.blocks)
+            self._parent_blocks.add(env, template, scope.blocks)
             for block in blocks:
                 if block not in scope.blocks:
                     raise BlockNotFoundError(
@@ -202,6 +202,31 @@ class Templates:
         except jinja2.TemplateError as exc:
             reraise(exc, None, _folders_of(env))
 
+    def render_first(self, names: Sequence[str], /, **context: Any) -> str | None:
+        """Render the first of ``names`` that exists with ``context``; ``None`` if none does.
+
+        The context processors run only when one exists. Error pages use it
+        (``errors/404.html``, then ``errors/4xx.html``); unless templates reload,
+        that none exists is remembered.
+        """
+        lineage = self._lineage()
+        env = self._environment_of(lineage)
+        key = (env, tuple(names))
+        if key in self._none_found:
+            return None
+        try:
+            template = env.select_template(names)
+        except jinja2.TemplatesNotFound:
+            if not self.config.auto_reload:
+                self._none_found[key] = True
+            return None
+        except jinja2.TemplateError as exc:
+            reraise(exc, names[0], _folders_of(env))
+        try:
+            return template.render(_merged(_processed_context(lineage), context))
+        except jinja2.TemplateError as exc:
+            reraise(exc, template.name, _folders_of(env))
+
     def generate(self, name: str, /, **context: Any) -> Iterator[str]:
         """Render template ``name`` piece by piece (for streaming)."""
         env, extra = self._scope()
@@ -215,6 +240,7 @@ class Templates:
         render compiles the changed file again, without a restart.
         """
         environments = [self._env, *self._overlays.values()]
+        self._none_found.clear()
         if path is None:
             for env in environments:
                 _cache_of(env).clear()
@@ -231,18 +257,20 @@ class Templates:
 
     def _scope(self) -> tuple[jinja2.Environment, dict[str, Any] | None]:
         """The environment for the current handler and its context processors' values."""
+        lineage = self._lineage()
+        return self._environment_of(lineage), _processed_context(lineage)
+
+    def _lineage(self) -> Sequence[TemplateSource]:
+        """The app and the groups of the handler being served (none outside requests)."""
         request = request_var.get(None)
         if request is None or self._lineage_of is None:
-            return self._env, None
-        lineage = self._lineage_of(request.route)
-        context: dict[str, Any] | None = None
-        for source in lineage:
-            for processor in source.context_processors:
-                if context is None:
-                    context = {}
-                context.update(_processed(processor))
+            return ()
+        return self._lineage_of(request.route)
+
+    def _environment_of(self, lineage: Sequence[TemplateSource]) -> jinja2.Environment:
+        """The environment that searches the folders of ``lineage``'s groups first."""
         folders = tuple(p for s in reversed(lineage[1:]) if (p := s.template_path) is not None)
-        return (self._overlay(folders) if folders else self._env), context
+        return self._overlay(folders) if folders else self._env
 
     def _overlay(self, folders: tuple[str, ...]) -> jinja2.Environment:
         env = self._overlays.get(folders)
@@ -268,31 +296,6 @@ class Templates:
         except jinja2.TemplateError as exc:
             reraise(exc, template.name, _folders_of(env))
 
-    def _add_parent_blocks(self, env: jinja2.Environment, template: jinja2.Template,
-                           blocks: dict[str, list[Callable[..., Iterator[str]]]]) -> None:
-        """Chain the blocks of the templates ``template`` extends, as a full render would."""
-        seen = {template.name}
-        while (parent_name := self._parent_of(env, template)) is not None:
-            template = env.get_template(parent_name, parent=template.name)
-            if template.name in seen:
-                return
-            seen.add(template.name)
-            for block, render in template.blocks.items():
-                blocks.setdefault(block, []).append(render)
-
-    def _parent_of(self, env: jinja2.Environment, template: jinja2.Template) -> str | None:
-        """The name ``template`` extends (a constant ``{% extends "..." %}``), if any."""
-        if template in self._parents:
-            return self._parents[template]
-        parent = None
-        if template.name is not None and env.loader is not None:
-            source, filename, _ = env.loader.get_source(env, template.name)
-            extends = env.parse(source, template.name, filename).find(nodes.Extends)
-            if extends is not None and isinstance(extends.template, nodes.Const):
-                parent = str(extends.template.value)
-        self._parents[template] = parent
-        return parent
-
 
 def _cache_of(env: jinja2.Environment) -> LRUCache:
     return cast("LRUCache", env.cache)
@@ -307,6 +310,17 @@ def _merged(extra: dict[str, Any] | None, context: dict[str, Any]) -> dict[str, 
         return context
     extra.update(context)  # what the handler passes wins over the processors
     return extra
+
+
+def _processed_context(lineage: Sequence[TemplateSource]) -> dict[str, Any] | None:
+    """What the context processors of ``lineage`` give (``None``: there are none)."""
+    context: dict[str, Any] | None = None
+    for source in lineage:
+        for processor in source.context_processors:
+            if context is None:
+                context = {}
+            context.update(_processed(processor))
+    return context
 
 
 def _processed(processor: ContextProcessor) -> Mapping[str, Any]:

@@ -25,6 +25,8 @@ __all__ = ["AsyncTestClient", "TestClient"]
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "http://localhost"
+#: The address requests come from (``client=``): a client on the same machine.
+DEFAULT_CLIENT = ("127.0.0.1", 50000)
 
 
 _BROWSER_VERDICTS = frozenset({b"sec-fetch-site", b"origin"})
@@ -99,7 +101,7 @@ def _is_read(request: httpx.Request) -> bool:
 class ASGITransport(httpx.AsyncBaseTransport):
     """An httpx transport that hands requests to an ASGI app in the same process."""
 
-    def __init__(self, app: ASGIApp, *, client: tuple[str, int] = ("127.0.0.1", 50000),
+    def __init__(self, app: ASGIApp, *, client: tuple[str, int] = DEFAULT_CLIENT,
                  root_path: str = "", state: dict[str, Any] | None = None,
                  same_origin: bool = True) -> None:
         self.app = app
@@ -208,11 +210,12 @@ class AsyncTestClient(httpx.AsyncClient):
     """
 
     def __init__(self, app: ASGIApp, *, base_url: str = DEFAULT_BASE_URL,
-                 root_path: str = "", same_origin: bool = True, **options: Any) -> None:
+                 root_path: str = "", same_origin: bool = True,
+                 client: tuple[str, int] = DEFAULT_CLIENT, **options: Any) -> None:
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan = _Lifespan(app, self._lifespan_state)
-        transport = ASGITransport(app, root_path=root_path, state=self._lifespan_state,
-                                  same_origin=same_origin)
+        transport = ASGITransport(app, client=client, root_path=root_path,
+                                  state=self._lifespan_state, same_origin=same_origin)
         super().__init__(transport=transport, base_url=base_url, **options)
 
     async def __aenter__(self) -> AsyncTestClient:
@@ -302,13 +305,14 @@ class TestClient(httpx.Client):
     __test__ = False  # not a pytest test class
 
     def __init__(self, app: ASGIApp, *, base_url: str = DEFAULT_BASE_URL,
-                 root_path: str = "", same_origin: bool = True, **options: Any) -> None:
+                 root_path: str = "", same_origin: bool = True,
+                 client: tuple[str, int] = DEFAULT_CLIENT, **options: Any) -> None:
         self.app = app
         self._portal = _Portal()
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan: _Lifespan | None = None
-        transport = ASGITransport(app, root_path=root_path, state=self._lifespan_state,
-                                  same_origin=same_origin)
+        transport = ASGITransport(app, client=client, root_path=root_path,
+                                  state=self._lifespan_state, same_origin=same_origin)
         super().__init__(transport=_SyncTransport(self._portal, transport), base_url=base_url,
                          **options)
 

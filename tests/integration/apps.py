@@ -243,3 +243,13 @@ async def wait_a_little() -> dict[str, str]:
     write_marker("lifespan", "request finished")
     return {"waited": "yes"}
 
+
+
+# -- debug mode ---------------------------------------------------------------------------
+
+debug_app = Zephyr(__name__, debug=True)
+
+
+@debug_app.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("the debug page shows this")

@@ -1,97 +1,129 @@
-"""The debug-mode error page: the exception, each frame with its source, the request.
+"""The debug page: an unhandled exception in full, for a developer on this machine.
 
-Only ever used when ``DEBUG`` is on; every value is HTML-escaped.
+Only an app in debug mode builds one, and it shows itself only to a client on a
+loopback address that came through no proxy. Browsers get the HTML page, API clients
+problem+json with the traceback and the chain; if the page itself fails, a plain-text
+traceback. Secrets are masked throughout: values of secret-sounding names, and the
+values of the secret settings wherever they appear.
 """
 
 from __future__ import annotations
 
-import html
+import ipaddress
+import logging
 import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from zephyr.error_handlers import instance_of, nonce_attribute
-from zephyr.responses import HTMLResponse, JSONResponse, Response
+from zephyr.dev import _debug_html
+from zephyr.dev._debug_data import Masker, chain_of
+from zephyr.error_handlers import instance_of
+from zephyr.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 if TYPE_CHECKING:
+    from zephyr.config import Config
     from zephyr.requests import Request
 
-__all__ = ["debug_response"]
+__all__ = ["DebugPage"]
 
-_STYLE = (
-    "body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1d1d1f}"
-    "header{background:#b3261e;color:#fff;padding:1.2rem 2rem}"
-    "header h1{margin:0;font-size:1.4rem}header p{margin:.3rem 0 0;white-space:pre-wrap}"
-    "main{padding:1rem 2rem}.frame{border:1px solid #ddd;border-radius:6px;margin:.8rem 0}"
-    ".frame h2{font-size:.95rem;margin:0;padding:.5rem .8rem;background:#f5f5f7}"
-    ".frame.app h2{background:#fff4e5}pre{margin:0;padding:.5rem .8rem;overflow:auto;"
-    "font:13px/1.45 ui-monospace,monospace}.hl{background:#ffe1dc;display:block}"
-    "table{border-collapse:collapse}td{padding:.15rem .6rem;border-bottom:1px solid #eee;"
-    "font:13px ui-monospace,monospace;vertical-align:top}"
-)
+logger = logging.getLogger("zephyr.error")
+
+#: Headers a proxy adds: behind one, every client may look local.
+_FORWARDING = {b"forwarded": "Forwarded", b"x-forwarded-for": "X-Forwarded-For",
+               b"x-real-ip": "X-Real-IP"}
 
 
-def debug_response(
-    request: Request, exc: BaseException, request_id: str, *, wants_html: bool
-) -> Response:
-    """A 500 response that shows ``exc`` in full (debug mode only)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not wants_html:
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Internal Server Error",
-                "status": 500,
-                "detail": f"{type(exc).__name__}: {exc}",
-                "instance": instance_of(request_id),
-                "request_id": request_id,
-                "traceback": traceback.format_exception(exc),
-            },
-            500,
-            headers={"content-type": "application/problem+json"},
-        )
-    return HTMLResponse(_page(request, exc, frames, request_id), 500)
+class DebugPage:
+    """The debug page of an app in debug mode, built at startup from its settings."""
+
+    __slots__ = ("_config", "_masker")
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._masker = Masker(_secret_texts(config.secrets().values()))
+
+    def refusal(self, request: Request) -> str | None:
+        """Why this request's client may not see the page (``None``: it may).
+
+        SECURITY: the page shows source code, locals and settings: it is for a client on
+        a loopback address only, and not for a request that came through a proxy (which
+        makes every client look local), whether or not ``TRUSTED_PROXIES`` believes it.
+        """
+        client = request.scope.get("client")
+        if not client:
+            return "the server did not say which address the client has"
+        host = str(client[0])
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return f"the client address {host!r} is not an IP address"
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        if not (mapped or address).is_loopback:
+            return f"the client {host} is not on this machine"
+        for name, _ in request.scope["headers"]:
+            if name in _FORWARDING:
+                return (f"the request came through a proxy ({_FORWARDING[name]}), which hides "
+                        "the real client")
+        return None
+
+    def __call__(self, request: Request, exc: BaseException, request_id: str, *,
+                 wants_html: bool) -> Response:
+        """The 500 response that shows ``exc``; never an exception of its own."""
+        try:
+            if wants_html:
+                page = _debug_html.render_page(request, exc, request_id, masker=self._masker,
+                                               config=self._config)
+                return HTMLResponse(page, 500)
+            return JSONResponse(self._problem(exc, request_id), 500,
+                                headers={"content-type": "application/problem+json"})
+        except Exception as failure:
+            logger.exception("the debug page failed to render; a plain-text traceback was "
+                             "sent instead")
+            return self._plain_text(exc, failure, request_id)
+
+    def _problem(self, exc: BaseException, request_id: str) -> dict[str, Any]:
+        """problem+json with the traceback (as Python prints it) and the chain, frame by frame."""
+        masker = self._masker
+        chain = chain_of(exc, masker)
+        return {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": masker.text(f"{type(exc).__name__}: {chain[0].message}"),
+            "instance": instance_of(request_id),
+            "request_id": request_id,
+            "traceback": [masker.text(line, limit=10_000)
+                          for line in traceback.format_exception(exc)],
+            "chain": [
+                {"number": failure.number, "type": failure.type, "message": failure.message,
+                 "relation": failure.relation, "of": failure.of,
+                 "frames": [{"file": frame.file, "line": frame.line,
+                             "function": frame.function, "kind": frame.kind}
+                            for frame in failure.frames],
+                 "frames_left_out": failure.omitted}
+                for failure in chain
+            ],
+        }
+
+    def _plain_text(self, exc: BaseException, failure: Exception, request_id: str) -> Response:
+        """The traceback as Python prints it: what is left when the page itself failed."""
+        why = traceback.format_exception_only(failure)[-1].strip()
+        text = (f"500 Internal Server Error (request id {request_id})\n\n"
+                f"The debug page failed ({why}); here is the traceback:\n\n"
+                + "".join(traceback.format_exception(exc)))
+        return PlainTextResponse(self._masker.text(text, limit=1_000_000), 500)
 
 
-def _page(
-    request: Request, exc: BaseException, frames: traceback.StackSummary, request_id: str
-) -> str:
-    title = html.escape(f"{type(exc).__name__}")
-    message = html.escape(str(exc))
-    blocks = "".join(_frame(frame) for frame in reversed(frames))
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>"
-        for k, v in request.headers.multi_items()
-    )
-    where = html.escape(f"{request.scope.get('method')} {request.scope.get('path')}")
-    return (
-        f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-        f"<style{nonce_attribute(request.csp_nonce)}>{_STYLE}</style>"
-        f"<header><h1>{title} in {where}</h1><p>{message}</p></header>"
-        f"<main><p>Request id {html.escape(request_id)}. This page is shown because DEBUG "
-        "is on; turn it off in production.</p><h2>Traceback (most recent call first)</h2>"
-        f"{blocks}<h2>Request headers</h2><table>{rows}</table></main></html>"
-    )
-
-
-def _frame(frame: traceback.FrameSummary) -> str:
-    in_app = "site-packages" not in frame.filename and "/zephyr/" not in frame.filename
-    lines = _source(frame.filename, frame.lineno or 0)
-    code = "".join(
-        f'<span class="{"hl" if n == frame.lineno else ""}">{n:>5}  {html.escape(text)}</span>\n'
-        for n, text in lines
-    )
-    return (
-        f'<div class="frame{" app" if in_app else ""}"><h2>{html.escape(frame.filename)}, '
-        f"line {frame.lineno}, in {html.escape(frame.name)}</h2><pre>{code}</pre></div>"
-    )
-
-
-def _source(filename: str, lineno: int, context: int = 4) -> list[tuple[int, str]]:
-    import linecache
-
-    first = max(1, lineno - context)
-    return [
-        (n, linecache.getline(filename, n).rstrip("\n"))
-        for n in range(first, lineno + context + 1)
-        if linecache.getline(filename, n)
-    ]
+def _secret_texts(values: Iterable[Any]) -> Iterator[str]:
+    """The texts to mask for the secret settings' values: each string, each item of a list,
+    and the password of a URL (``redis://:password@host``)."""
+    for value in values:
+        if isinstance(value, str):
+            yield value
+            if "://" in value:
+                password = urlsplit(value).password
+                if password:
+                    yield password
+        elif isinstance(value, list | tuple):
+            yield from _secret_texts(value)
