@@ -305,4 +305,4 @@ def test_an_app_without_templates_never_builds_them_for_an_error(tmp_path: Path)
     app = error_app(tmp_path)
     with TestClient(app) as client:
         assert client.get("/nowhere", headers=HTML).status_code == 404
-    assert app._templates is None
+    assert app._templates.built is None

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from zephyr._app_templates import AppTemplates
 from zephyr._disconnect import DisconnectWatcher, watching
 from zephyr._mounts import MountEndpoint
 from zephyr._plan import DependencyOverrides
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from zephyr.security.auth import AuthBackend
     from zephyr.security.layer import SecurityLayer
     from zephyr.security.sessions import SessionManager
-    from zephyr.templating import TemplateRegistry, Templates
+    from zephyr.templating import Templates
 
 __all__ = ["Zephyr", "current_app"]
 
@@ -118,7 +119,8 @@ class Zephyr(Scaffold):
         self._openapi_config: OpenAPIConfig | None = None
         # Each mount compiled for serving (once the security layer exists).
         self._mounted: dict[Mount, MountEndpoint] = {}
-        self._templates: Templates | None = None
+        self._templates = AppTemplates(self, self.config, url_for=self.url_for,
+                                       static_url=self.static_url, lineage_of=self._lineage_of)
         self._compression: CompressionConfig | None = None
         for route in routes:
             self.add_route(route)
@@ -158,9 +160,7 @@ class Zephyr(Scaffold):
         Built from the settings in force when first used: at startup when the app
         has a template folder or template registrations, else at the first render.
         """
-        if self._templates is None:
-            self._templates = self._build_templates()
-        return self._templates
+        return self._templates.get()
 
     @property
     def sessions(self) -> SessionManager | None:
@@ -314,8 +314,8 @@ class Zephyr(Scaffold):
             spool_size=config["MULTIPART_SPOOL_SIZE"], timeout=config["BODY_TIMEOUT"],
             idle_timeout=config["BODY_IDLE_TIMEOUT"],
         )
-        if self._templates is None and self._has_templates():
-            self._templates = self._build_templates()  # now, not in the first request
+        if self._templates.is_wanted():
+            self._templates.get()  # now, not in the first request
         self._services = RequestServices(app=self, limits=self.body_limits,
                                          sessions=security.sessions, url_for=self.url_for,
                                          templates=lambda: self.templates,
@@ -326,7 +326,8 @@ class Zephyr(Scaffold):
             from zephyr.dev.debug_page import DebugPage
 
             debug_page = DebugPage(config)
-        templates = self._templates.render_first if self._templates is not None else None
+        built = self._templates.built
+        templates = built.render_first if built is not None else None
         self._error_pages = ErrorPages(templates=templates, debug=debug_page)
         if self._middleware:
             self._handle = watching(compose(self._middleware, self._route))
@@ -357,45 +358,7 @@ class Zephyr(Scaffold):
         return self.registered_by.get(route, self).lineage()
 
     def _template_registered(self) -> None:
-        """Add a template filter, test or global registered after the templates were built."""
-        if self._templates is not None:
-            self._templates.register(self._template_registry())
-
-    def _has_templates(self) -> bool:
-        """Whether the app renders templates: a template folder exists, or it registered
-        template filters, tests, globals, context processors or components."""
-        scaffolds = {s for leaf in {self, *self.registered_by.values()} for s in leaf.lineage()}
-        return bool(
-            self.template_filters or self.template_tests or self.template_globals
-            or self.components or any(s.context_processors for s in scaffolds)
-            or any((path := s.template_path) and os.path.isdir(path) for s in scaffolds)
-        )
-
-    def _build_templates(self) -> Templates:
-        # NOTE: Jinja2 loads with the templates, when the app first needs them (see the
-        # templates property); the security package (for csrf_token) with them, as it does
-        # when any app starts serving.
-        from zephyr.components import install_components
-        from zephyr.security.csrf import csrf_token, htmx_csrf_headers
-        from zephyr.templating import TemplateConfig, Templates
-
-        config = self.config
-        auto_reload = config["TEMPLATE_AUTO_RELOAD"]
-        templates = Templates(
-            TemplateConfig(self.template_path, sandbox=config["TEMPLATE_SANDBOX"],
-                           auto_reload=config["DEBUG"] if auto_reload is None else auto_reload,
-                           debug=config["DEBUG"], settings=config.public()),
-            url_for=self.url_for, static_url=self.static_url, csrf_token=csrf_token,
-            csrf_headers=htmx_csrf_headers, registry=self._template_registry(),
-            lineage_of=self._lineage_of,
-        )
-        install_components(templates, self.components)
-        return templates
-
-    def _template_registry(self) -> TemplateRegistry:
-        from zephyr.templating import TemplateRegistry  # NOTE: loaded with the templates
-
-        return TemplateRegistry(self.template_filters, self.template_tests, self.template_globals)
+        self._templates.registered()
 
     # -- lifespan ---------------------------------------------------------------------
 
