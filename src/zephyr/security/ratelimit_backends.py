@@ -14,9 +14,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from zephyr.errors import SetupError, ZephyrError
+from zephyr.security._redis_url import without_password
 
 __all__ = [
     "MemoryRateLimitBackend",
@@ -329,7 +329,7 @@ class RedisRateLimitBackend(RateLimitBackend):
                 "RedisRateLimitBackend needs the 'redis' package: pip install 'zephyr[redis]' "
                 "(or set RATE_LIMIT_BACKEND=memory)"
             ) from None
-        self._url = _without_password(url)
+        self._url = without_password(url)
         self._prefix = prefix
         self._owns_client = client is None
         if client is None:
@@ -381,12 +381,3 @@ class RedisRateLimitBackend(RateLimitBackend):
                 f"Redis at {self._url!r} is unreachable: start Redis there, correct the URL, "
                 f"or set RATE_LIMIT_BACKEND=memory to count in this process only ({exc})"
             ) from exc
-
-
-def _without_password(url: str) -> str:
-    """``url`` with its password masked, fit for error messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()

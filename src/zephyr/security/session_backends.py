@@ -13,12 +13,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from zephyr.errors import SetupError
+from zephyr.security._redis_url import without_password
 from zephyr.security._session_store import (
     SessionBackend,
     SessionBackendError,
@@ -208,7 +208,7 @@ class RedisSessionBackend(SignedIdBackend):
             yield
         except self._unreachable as exc:
             raise SessionBackendError(
-                f"cannot reach the Redis session store at {_without_password(self._url)!r}; "
+                f"cannot reach the Redis session store at {without_password(self._url)!r}; "
                 "start Redis there or pass the url= of a running server"
             ) from exc
 
@@ -236,15 +236,3 @@ class RedisSessionBackend(SignedIdBackend):
         """Close the client this backend created; a client passed in is the caller's."""
         if self._owns_client:
             await self._client.aclose()
-
-
-def _without_password(url: str) -> str:
-    """``url`` fit for an error message: any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None and "password" not in parts.query:
-        return url
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc, query=""))
