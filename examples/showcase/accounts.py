@@ -2,7 +2,8 @@
 
 The password is hashed with argon2; the login rotates the session; failed
 logins count towards the failure throttle (FAILURE_LIMIT) on top of the
-route's own limit of 5 attempts a minute.
+route's own limit of 5 attempts a minute. Each action ends with a flash message
+shown by the page it redirects to.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from zephyr import (
     Response,
     Zephyr,
     current_user,
+    flash,
     limit,
     login_user,
     logout_user,
@@ -50,8 +52,8 @@ def install(app: Zephyr) -> None:
         users[DEMO_NAME] = (hasher.hash(DEMO_PASSWORD), AuthUser(id=DEMO_NAME, name="Demo user"))
 
     @app.get("/login", include_in_schema=False)
-    async def login(next: str = "/", failed: bool = False) -> HTMLResponse:
-        return render_template("login.html", next=next, failed=failed, demo_name=DEMO_NAME,
+    async def login(next: str = "/") -> HTMLResponse:
+        return render_template("login.html", next=next, demo_name=DEMO_NAME,
                                demo_password=DEMO_PASSWORD)
 
     @app.post("/login", include_in_schema=False)
@@ -65,16 +67,19 @@ def install(app: Zephyr) -> None:
         target = str(form.get("next", "/"))
         if stored is None or not check.ok:
             await record_failure(request, "bad-login")
-            return redirect(app.url_for("login", _query={"next": target, "failed": "1"}))
+            flash("Wrong name or password.", "error")
+            return redirect(app.url_for("login", _query={"next": target}))
         if check.new_hash is not None:  # the hashing parameters changed: upgrade the hash
             users[name] = (check.new_hash, stored[1])
         await login_user(request, stored[1])
+        flash(f"Welcome, {stored[1].name}!")
         # SECURITY: ?next= is user-supplied: redirect() only follows same-site targets.
         return redirect(target)
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
         await logout_user(request)
+        flash("You are logged out.")
         return redirect(app.url_for("home"))
 
     @app.get("/account", include_in_schema=False)

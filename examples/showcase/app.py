@@ -1,11 +1,13 @@
-r"""The Zephyr showcase: a home page, a JSON API, a guestbook form and a login.
+r"""The Zephyr showcase: notes with htmx, a guestbook, components, a login and JSON APIs.
 
 Run it with ``make run`` and open http://127.0.0.1:8000 (``make run PORT=8001``
 for another port). Debug mode is on for this demo: error pages show tracebacks,
 and /docs and /redoc are served. The pages are Jinja2 templates in
-``templates/``, beside this module. To run it as in production, turn debug off in
-the environment (which overrides a settings mapping) and give it the secret key
-that an app outside debug mode refuses to start without::
+``templates/`` and the stylesheet, the script and htmx (2.0.11, from the npm
+package ``htmx.org``, 0BSD licence) are in ``static/``, both beside this module;
+README.md in this folder says what is where. To run it as in production, turn
+debug off in the environment (which overrides a settings mapping) and give it the
+secret key that an app outside debug mode refuses to start without::
 
     ZEPHYR_DEBUG=0 \
     ZEPHYR_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
-from examples.showcase import accounts, notes, pages
+from examples.showcase import accounts, notes, notes_pages, widgets
 from zephyr import (
     HTMLResponse,
     MultiDict,
@@ -33,13 +35,14 @@ from zephyr import (
 )
 from zephyr.openapi import OpenAPIConfig
 
-app = Zephyr(__name__, settings={"DEBUG": True})
+app = Zephyr(__name__, settings={"DEBUG": True, "COMPRESSION": True})
 app.openapi_config = OpenAPIConfig(
     title="Zephyr showcase", version="1.0.0",
     description="The guestbook and notes APIs of the showcase app.",
 )
-pages.install(app)
+widgets.install(app)
 notes.install(app)
+notes_pages.install(app)
 accounts.install(app)
 
 

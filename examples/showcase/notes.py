@@ -65,11 +65,18 @@ async def store(request: Request) -> NoteStore:
 
 
 Store = Annotated[NoteStore, Depends(store)]
+WELCOME_TITLE = "Try htmx"
+WELCOME_BODY = "Add a note with the form, or delete this one: the page does not reload."
 
 
 def install(app: Zephyr) -> None:
     """Add the notes API under ``/api/notes`` (tagged "notes" in the docs)."""
-    app.state.notes = NoteStore()
+
+    @app.on_startup
+    def seed_notes() -> None:  # each start (each test client) begins with one note
+        app.state.notes = NoteStore()
+        app.state.notes.add(NoteIn(WELCOME_TITLE, WELCOME_BODY, ["htmx", "demo"]))
+
     notes = app.group("/api/notes", name="notes")
 
     @notes.get("", name="list")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import TEST_SECRET_KEY
 from tests.integration.apps import MARKERS_ENV
@@ -294,6 +295,10 @@ def server(session_pool: ServerPool, markers_dir: Path) -> Server:
 
 #: Debian's Chromium (.ci/run installs it), never a browser downloaded by a tool.
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+#: How long a page waits for what a test expects (a failing test fails this fast, not in 30 s).
+BROWSER_TIMEOUT_MS = 5_000
 #: Where a browser test keeps what takes a screenshot of its page when it fails.
 SCREENSHOT = pytest.StashKey[Callable[[], str]]()
 
@@ -307,6 +312,54 @@ def chromium() -> str:
                         "chromium")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str) -> Iterator[Browser]:
+    """Chromium driven by Playwright (launched from Debian's binary: Playwright downloads none)."""
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Console:
+    """What a page's console said, each line as ``type: text``."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def console() -> Console:
+    """The console of the test's ``page``, kept across its navigations."""
+    return Console()
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console, request: pytest.FixtureRequest, tmp_path: Path
+         ) -> Iterator[Page]:
+    """A fresh page; its console is kept, and a screenshot is taken if the test fails."""
+    context = browser.new_context()
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
+    opened = context.new_page()
+    opened.on("console", lambda message: console.lines.append(f"{message.type}: {message.text}"))
+
+    def screenshot() -> str:
+        path = tmp_path / "failure.png"
+        opened.screenshot(path=str(path), full_page=True)
+        (tmp_path / "console.txt").write_text("\n".join(console.lines), encoding="utf-8")
+        return f"{path} (console: {tmp_path / 'console.txt'})"
+
+    request.node.stash[SCREENSHOT] = screenshot
+    yield opened
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def showcase(session_pool: ServerPool) -> Server:
+    """The showcase app (examples/showcase, in debug mode as ``make run`` serves it)."""
+    return session_pool.start(uvicorn_command("examples.showcase.app:app"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,20 +11,16 @@ test saves a screenshot of the page and names it in the report.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
-from tests.integration.conftest import SCREENSHOT, Server, ServerPool, uvicorn_command
+from tests.integration.conftest import Server, ServerPool, uvicorn_command
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 FAILED_TO_FETCH = {"error": "TypeError: Failed to fetch"}
 
 
@@ -36,33 +32,6 @@ def servers(session_pool: ServerPool) -> tuple[Server, Server]:
     api = session_pool.start(uvicorn_command("tests.integration.cors_apps:api"), env={
         "ZEPHYR_CORS_ALLOW_ORIGINS": origin, "ZEPHYR_CSRF_TRUSTED_ORIGINS": origin})
     return pages, api
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
-    """A fresh page; its console is kept, and a screenshot is taken if the test fails."""
-    context = browser.new_context()
-    opened = context.new_page()
-    console: list[str] = []
-    opened.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-
-    def screenshot() -> str:
-        path = tmp_path / "failure.png"
-        opened.screenshot(path=str(path), full_page=True)
-        (tmp_path / "console.txt").write_text("\n".join(console), encoding="utf-8")
-        return f"{path} (console: {tmp_path / 'console.txt'})"
-
-    request.node.stash[SCREENSHOT] = screenshot
-    yield opened
-    context.close()
 
 
 def seen_by_the_page(page: Page, servers: tuple[Server, Server], page_host: str, path: str,
