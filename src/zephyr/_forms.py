@@ -14,7 +14,7 @@ from zephyr.datastructures import MultiDict, parse_query_string
 from zephyr.errors import PayloadTooLarge, UnsupportedMediaType
 from zephyr.uploads import UploadFile
 
-__all__ = ["BodyLimits", "FormValue", "is_json_type", "media_type", "parse_form"]
+__all__ = ["BodyLimits", "FormValue", "media_type", "parse_form"]
 
 FormValue = typing.Union[str, "UploadFile"]
 MiB = 1024 * 1024
@@ -38,7 +38,7 @@ class BodyLimits:
 
     def for_media_type(self, kind: str) -> int | None:
         """The size limit for a body of media type ``kind`` (see :func:`media_type`)."""
-        if is_json_type(kind):
+        if kind == "application/json" or kind.endswith("+json"):  # or application/*+json
             return self.json
         if kind == "application/x-www-form-urlencoded":
             return self.form
@@ -50,11 +50,6 @@ class BodyLimits:
 def media_type(content_type: bytes) -> str:
     """The media type of a ``Content-Type`` value: lower-cased, without parameters."""
     return content_type.partition(b";")[0].strip().lower().decode("latin-1")
-
-
-def is_json_type(kind: str) -> bool:
-    """Whether media type ``kind`` is JSON (``application/json`` or ``*+json``)."""
-    return kind == "application/json" or kind.endswith("+json")
 
 
 async def parse_form(kind: str, content_type: str, body: Callable[[], Awaitable[bytes]],

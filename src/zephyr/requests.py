@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from zephyr._forms import BodyLimits, FormValue, is_json_type, media_type, parse_form
+from zephyr._forms import BodyLimits, FormValue, media_type, parse_form
 from zephyr._services import (
     NO_SERVICES,
     Address,
@@ -63,11 +63,11 @@ class Request:
     __slots__ = (
         "_body",
         "_body_done",
-        "_content_type",
         "_cookies",
         "_form",
         "_headers",
         "_htmx",
+        "_media_type",
         "_query",
         "_receive",
         "_received",
@@ -99,8 +99,9 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._body_done = False
-        # The Content-Type header this request goes by (``None``: not looked up yet).
-        self._content_type: bytes | None = None
+        # The media type of the first Content-Type header, which the size limit, the
+        # parsers and ``content_type`` all go by (``None``: not decided yet).
+        self._media_type: str | None = None
         self._received: int | None = None
         self._form: MultiDict[FormValue] | None = None
         self._state: State | None = None
@@ -185,15 +186,15 @@ class Request:
         Decided once, from the first ``Content-Type`` header; the size limit and the
         form parser go by the same one (the guard refuses a request that sends two).
         """
-        content_type = self._content_type
-        if content_type is None:
+        kind = self._media_type
+        if kind is None:
             content_type = b""
             for name, value in self.scope["headers"]:
                 if name == b"content-type":
                     content_type = value
                     break
-            self._content_type = content_type
-        return media_type(content_type)
+            self._media_type = kind = media_type(content_type)
+        return kind
 
     @property
     def session(self) -> Session:
@@ -400,18 +401,12 @@ class Request:
                 "the request body was already consumed by stream(); "
                 "call request.body() first if you need it more than once"
             )
-        content_type = self._content_type
+        limit = self.limits.for_media_type(self.content_type)  # the media type, decided once
         declared = None
-        # PERF: one pass over the raw headers finds both (names are lower-case in ASGI).
         for name, value in self.scope["headers"]:
             if name == b"content-length":
                 declared = value
-            elif name == b"content-type" and content_type is None:
-                content_type = value  # the first: what content_type says too
-        if content_type is None:
-            content_type = b""
-        self._content_type = content_type
-        limit = self.limits.for_media_type(media_type(content_type))
+                break
         if declared is not None:
             _check_declared_length(declared, limit)
         self._received = 0
@@ -459,7 +454,7 @@ class Request:
         """
         if self._form is None:
             kind = self.content_type
-            header = (self._content_type or b"").decode("latin-1")
+            header = self.headers.get("content-type", "")  # the first, with its boundary
             self._form = await parse_form(kind, header, self.body, self.stream, self.limits)
             self.add_cleanup(self._close_uploads)
         return self._form
@@ -530,7 +525,7 @@ def _too_large(limit: int) -> str:
 def require_json(request: Request) -> None:
     """415 unless the request says its body is JSON (``application/json`` or ``*+json``)."""
     kind = request.content_type
-    if not is_json_type(kind):
+    if kind != "application/json" and not kind.endswith("+json"):
         raise UnsupportedMediaType(
             "expected a JSON body with Content-Type: application/json, got "
             + ("another media type" if kind else "no content type"),
